@@ -1,0 +1,1 @@
+"""Visible checks and hidden grading functions used by the notebooks' test cells."""
