@@ -1,0 +1,266 @@
+"""The batch grader behind ``python -m autograders grade``.
+
+Submissions come in nbgrader's layout ``SUBMISSIONS/STUDENT/ASSIGNMENT/NOTEBOOK.ipynb``.
+Each is graded by ``autograders.engine.grade_notebook`` (in ``jobs`` worker processes);
+the results come back as plain data to this, the trusted process, which alone writes the
+gradebook, ``grades.csv`` and the feedback pages. A submission that cannot be graded is
+recorded with zero points and listed with its reason; it never stops the batch.
+"""
+
+from __future__ import annotations
+
+import importlib
+import importlib.util
+import json
+import multiprocessing
+import sys
+from collections.abc import Callable, Mapping, Sequence
+from concurrent.futures import Future, ProcessPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+
+from tqdm import tqdm
+
+from autograders import gradebook
+from autograders.feedback import render_feedback
+from autograders.release import NOTEBOOKS, discover_assignments, temp_course
+
+__all__ = [
+    "BatchReport",
+    "Failure",
+    "Graded",
+    "Submission",
+    "engine",
+    "find_submissions",
+    "format_table",
+    "grade_all",
+    "grade_batch",
+]
+
+
+def engine() -> ModuleType:
+    """``autograders.engine``, or the unsandboxed stand-in while that file is missing."""
+    if importlib.util.find_spec("autograders.engine") is not None:
+        return importlib.import_module("autograders.engine")
+    return importlib.import_module("autograders._interim_engine")
+
+
+@dataclass(frozen=True)
+class Submission:
+    """One submitted notebook: ``STUDENT/ASSIGNMENT/NOTEBOOK.ipynb``."""
+
+    student: str
+    assignment: str
+    notebook: str
+    path: Path
+
+
+@dataclass(frozen=True)
+class Failure:
+    """A submission that could not be graded, and why (plain words)."""
+
+    submission: Submission
+    reason: str
+
+
+@dataclass(frozen=True)
+class Graded:
+    """A submission and its engine ``NotebookResult``."""
+
+    submission: Submission
+    result: Any
+
+
+@dataclass
+class BatchReport:
+    """Everything a batch produced."""
+
+    graded: list[Graded] = field(default_factory=list)
+    failures: list[Failure] = field(default_factory=list)
+    skipped: list[str] = field(default_factory=list)  # paths that are not submissions at all
+
+
+def find_submissions(
+    directory: Path, assignments: Sequence[str]
+) -> tuple[list[Submission], list[Failure], list[str]]:
+    """Find ``STUDENT/ASSIGNMENT/ASSIGNMENT.ipynb`` files under ``directory``.
+
+    Returns:
+        ``(submissions, failures, skipped)``: a notebook for an unknown assignment, or
+        with the wrong name, is a failure (named, with the reason); a stray file is skipped.
+    """
+    found: list[Submission] = []
+    failures: list[Failure] = []
+    skipped: list[str] = []
+    for student_dir in sorted(p for p in directory.iterdir() if p.is_dir()):
+        if student_dir.name.startswith("."):
+            continue
+        for assignment_dir in sorted(student_dir.iterdir()):
+            if not assignment_dir.is_dir():
+                skipped.append(str(assignment_dir.relative_to(directory)))
+                continue
+            for path in sorted(assignment_dir.glob("*.ipynb")):
+                sub = Submission(student_dir.name, assignment_dir.name, path.stem, path)
+                if sub.assignment not in assignments:
+                    reason = (
+                        f"unknown assignment {sub.assignment!r} (known: {', '.join(assignments)})"
+                    )
+                    failures.append(Failure(sub, reason))
+                elif sub.notebook != sub.assignment:
+                    reason = (
+                        f"unexpected notebook name {path.name} (expected {sub.assignment}.ipynb)"
+                    )
+                    failures.append(Failure(sub, reason))
+                else:
+                    found.append(sub)
+    return found, failures, skipped
+
+
+def _grade_one(source: Path, sub: Submission, sandbox: bool) -> tuple[str, Any]:
+    """Worker: grade one submission; never raises (the reason comes back as text)."""
+    module = engine()
+    try:
+        return "ok", module.grade_notebook(source, sub.path, student=sub.student, sandbox=sandbox)
+    except module.SubmissionError as exc:
+        return "failed", str(exc) or type(exc).__name__
+    except Exception as exc:  # a grader bug must not stop the batch; name it plainly
+        return "failed", f"the grader itself failed ({type(exc).__name__}: {exc})"
+
+
+def grade_batch(
+    submissions: Sequence[Submission],
+    sources: Mapping[str, Path],
+    *,
+    jobs: int = 1,
+    sandbox: bool = True,
+    progress: bool = True,
+) -> BatchReport:
+    """Grade ``submissions`` against ``sources`` (assignment -> source notebook).
+
+    ``jobs`` > 1 grades in that many worker processes. Nothing is written here.
+    """
+    if jobs < 1:
+        raise ValueError(f"jobs must be at least 1, got {jobs}")
+    report = BatchReport()
+    bar = tqdm(
+        total=len(submissions),
+        desc="grading",
+        unit="notebook",
+        file=sys.stderr,
+        disable=not progress,
+    )
+
+    def take(sub: Submission, outcome: tuple[str, Any]) -> None:
+        kind, value = outcome
+        if kind == "ok":
+            report.graded.append(Graded(sub, value))
+        else:
+            report.failures.append(Failure(sub, value))
+        bar.update(1)
+
+    try:
+        if jobs == 1:
+            for sub in submissions:
+                take(sub, _grade_one(sources[sub.assignment], sub, sandbox))
+        else:
+            context = multiprocessing.get_context("spawn")
+            with ProcessPoolExecutor(max_workers=jobs, mp_context=context) as pool:
+                futures: list[tuple[Submission, Future[tuple[str, Any]]]] = [
+                    (sub, pool.submit(_grade_one, sources[sub.assignment], sub, sandbox))
+                    for sub in submissions
+                ]
+                for sub, future in futures:
+                    try:
+                        take(sub, future.result())
+                    except Exception as exc:  # a worker process died
+                        take(
+                            sub,
+                            ("failed", f"the grading worker died ({type(exc).__name__}: {exc})"),
+                        )
+    finally:
+        bar.close()
+    order = {sub: i for i, sub in enumerate(submissions)}
+    report.graded.sort(key=lambda g: order[g.submission])
+    return report
+
+
+def _answers(path: Path) -> list[tuple[str, str]]:
+    """The student's own answer cells (grade_id, source); ``[]`` if the file is unreadable."""
+    try:
+        cells = json.loads(path.read_text(encoding="utf-8")).get("cells", [])
+    except (OSError, UnicodeDecodeError, ValueError, AttributeError):
+        return []
+    answers = []
+    for cell in cells if isinstance(cells, list) else []:
+        meta = cell.get("metadata", {}).get("nbgrader", {}) if isinstance(cell, dict) else {}
+        if (
+            isinstance(meta, dict)
+            and meta.get("solution")
+            and isinstance(meta.get("grade_id"), str)
+        ):
+            source = cell.get("source", "")
+            answers.append(
+                (meta["grade_id"], "".join(source) if isinstance(source, list) else str(source))
+            )
+    return answers
+
+
+def grade_all(
+    submissions_dir: Path,
+    out: Path,
+    *,
+    notebooks: Path = NOTEBOOKS,
+    jobs: int = 1,
+    sandbox: bool = True,
+    progress: bool = True,
+    db_url: str | None = None,
+    log: Callable[[str], None] = print,
+) -> BatchReport:
+    """Grade every submission in ``submissions_dir``; write gradebook, CSV and feedback to ``out``.
+
+    Writes ``out/gradebook.db`` (or ``db_url``), ``out/grades.csv`` and
+    ``out/feedback/STUDENT/ASSIGNMENT/NOTEBOOK.html``.
+    """
+    if not submissions_dir.is_dir():
+        raise FileNotFoundError(f"submissions folder {submissions_dir} does not exist")
+    known = discover_assignments(notebooks)
+    subs, failures, skipped = find_submissions(submissions_dir, known)
+    needed = sorted({s.assignment for s in subs})
+    out.mkdir(parents=True, exist_ok=True)
+    url = db_url or f"sqlite:///{(out / 'gradebook.db').resolve()}"
+    with temp_course(notebooks, needed or known, db_url=url) as course:
+        sources = {a: course.source(a) for a in course.assignments}
+        report = grade_batch(subs, sources, jobs=jobs, sandbox=sandbox, progress=progress)
+    report.failures[:0] = failures
+    report.skipped = skipped
+    for graded in report.graded:
+        for warning in gradebook.record_result(url, graded.result):
+            log(f"warning: {warning}")
+        page = out / "feedback" / graded.submission.student / graded.submission.assignment
+        page.mkdir(parents=True, exist_ok=True)
+        html_text = render_feedback(graded.result, _answers(graded.submission.path))
+        (page / f"{graded.submission.notebook}.html").write_text(html_text, encoding="utf-8")
+    for failure in report.failures:
+        sub = failure.submission
+        if sub.assignment in known and sub.notebook == sub.assignment:
+            gradebook.record_ungradable(url, sub.assignment, sub.notebook, sub.student)
+    gradebook.export_csv(url, out / "grades.csv")
+    return report
+
+
+def format_table(report: BatchReport) -> str:
+    """The score table printed after a batch."""
+    rows = [("student", "assignment", "score", "max", "")]
+    for g in report.graded:
+        r = g.result
+        rows.append((r.student, r.assignment, f"{r.score:g}", f"{r.max_score:g}", ""))
+    for f in report.failures:
+        s = f.submission
+        rows.append((s.student, s.assignment, "-", "-", "NOT GRADED"))
+    widths = [max(len(row[i]) for row in rows) for i in range(5)]
+    return "\n".join(
+        "  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)).rstrip()
+        for row in rows
+    )

@@ -1,0 +1,174 @@
+"""Student versions of the assignments, made by nbgrader in a throw-away course directory.
+
+nbgrader's ``generate_assignment`` also records every source cell (hidden tests included)
+in a gradebook. Running it in a temporary course directory keeps the repo's own
+``gradebook.db`` untouched, and lets the batch grader put the rows it needs into a
+gradebook of its own.
+"""
+
+from __future__ import annotations
+
+import shutil
+import tempfile
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+from traitlets.config import Config
+from traitlets.config.loader import PyFileConfigLoader
+
+__all__ = [
+    "ROOT",
+    "NOTEBOOKS",
+    "Course",
+    "ReleaseError",
+    "discover_assignments",
+    "temp_course",
+    "release",
+]
+
+ROOT = Path(__file__).resolve().parent.parent
+NOTEBOOKS = ROOT / "notebooks"
+
+_IGNORE = shutil.ignore_patterns(".ipynb_checkpoints", "__pycache__", "*.pyc")
+
+
+class ReleaseError(Exception):
+    """nbgrader could not make a student version; the message says which and why."""
+
+
+def discover_assignments(notebooks: Path = NOTEBOOKS) -> list[str]:
+    """Return the assignments under ``notebooks``: folders ``NAME`` holding ``NAME.ipynb``."""
+    if not notebooks.is_dir():
+        raise ReleaseError(f"notebooks folder {notebooks} does not exist")
+    return sorted(
+        p.name for p in notebooks.iterdir() if p.is_dir() and (p / f"{p.name}.ipynb").is_file()
+    )
+
+
+def _check_assignments(notebooks: Path, wanted: Sequence[str] | None) -> list[str]:
+    known = discover_assignments(notebooks)
+    if not wanted:
+        if not known:
+            raise ReleaseError(f"no assignments in {notebooks} (expected NAME/NAME.ipynb)")
+        return known
+    unknown = [a for a in wanted if a not in known]
+    if unknown:
+        raise ReleaseError(
+            f"unknown assignment(s) {', '.join(unknown)}; known: {', '.join(known) or 'none'}"
+        )
+    return list(wanted)
+
+
+def course_config(root: Path, db_url: str) -> Config:
+    """The course's nbgrader config, pointed at another course root and gradebook."""
+    config = PyFileConfigLoader("nbgrader_config.py", path=str(ROOT)).load_config()
+    config.CourseDirectory.root = str(root)
+    config.CourseDirectory.source_directory = "source"
+    config.CourseDirectory.db_url = db_url
+    return config
+
+
+@dataclass(frozen=True)
+class Course:
+    """A throw-away nbgrader course directory.
+
+    Attributes:
+        root: the course directory (``source/``, ``release/`` inside).
+        assignments: the assignments released in it.
+        db_url: the gradebook nbgrader wrote the source cells into.
+    """
+
+    root: Path
+    assignments: tuple[str, ...]
+    db_url: str
+
+    def source(self, assignment: str) -> Path:
+        """The instructor's source notebook (solutions and hidden tests)."""
+        return self.root / "source" / assignment / f"{assignment}.ipynb"
+
+    def released(self, assignment: str) -> Path:
+        """The student version of ``assignment``'s folder."""
+        return self.root / "release" / assignment
+
+
+@contextmanager
+def temp_course(
+    notebooks: Path = NOTEBOOKS,
+    assignments: Sequence[str] | None = None,
+    db_url: str | None = None,
+) -> Iterator[Course]:
+    """Release ``assignments`` (default: all) in a temporary course directory.
+
+    Args:
+        notebooks: the folder holding the nbgrader source assignments.
+        assignments: which ones; ``None`` or empty means every assignment.
+        db_url: the gradebook to record the source cells in; default a gradebook inside
+            the temporary directory, removed with it.
+
+    Yields:
+        The :class:`Course`; the directory is removed on exit.
+
+    Raises:
+        ReleaseError: an unknown assignment, or nbgrader failed (its log is in the message).
+    """
+    from nbgrader.apps import NbGraderAPI
+
+    names = _check_assignments(notebooks, assignments)
+    with tempfile.TemporaryDirectory(prefix="m14-course-") as tmp:
+        root = Path(tmp)
+        url = db_url or f"sqlite:///{root / 'gradebook.db'}"
+        for name in names:
+            shutil.copytree(notebooks / name, root / "source" / name, ignore=_IGNORE)
+        api = NbGraderAPI(config=course_config(root, url))
+        for name in names:
+            outcome = api.generate_assignment(name, force=True)
+            if not outcome.get("success"):
+                detail = "\n".join(str(outcome.get(k) or "") for k in ("log", "error")).strip()
+                raise ReleaseError(f"nbgrader could not release {name}:\n{detail}")
+        yield Course(root=root, assignments=tuple(names), db_url=url)
+
+
+def release(
+    outdir: Path,
+    assignments: Sequence[str] | None = None,
+    *,
+    notebooks: Path = NOTEBOOKS,
+    only_missing: bool = False,
+    force: bool = False,
+) -> list[str]:
+    """Write the student versions to ``outdir/ASSIGNMENT/ASSIGNMENT.ipynb``.
+
+    Args:
+        outdir: where to write (created if missing).
+        assignments: which ones; default every assignment in ``notebooks``.
+        notebooks: the folder holding the nbgrader source assignments.
+        only_missing: skip assignments whose folder already exists in ``outdir`` (a
+            student's work is never overwritten).
+        force: replace existing assignment folders (instructor use only).
+
+    Returns:
+        The assignments written.
+
+    Raises:
+        ReleaseError: an assignment folder exists (and neither flag is set), an unknown
+            assignment, or nbgrader failed.
+    """
+    names = _check_assignments(notebooks, assignments)
+    existing = [a for a in names if (outdir / a).exists()]
+    if existing and not (only_missing or force):
+        raise ReleaseError(
+            f"{outdir} already holds {', '.join(existing)}; pass --force to replace them"
+        )
+    todo = [a for a in names if not (only_missing and a in existing)]
+    if not todo:
+        return []
+    with temp_course(notebooks, todo) as course:
+        outdir.mkdir(parents=True, exist_ok=True)
+        for name in todo:
+            target = outdir / name
+            if target.exists():
+                shutil.rmtree(target)
+            shutil.copytree(course.released(name), target, ignore=_IGNORE)
+    return todo
