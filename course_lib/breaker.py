@@ -1,0 +1,1172 @@
+"""The reference circuit breaker: a sans-I/O state machine plus thin adapters.
+
+The breaker is plain logic that is *told* the time and the outcome of each
+call. It never sleeps and never reads a clock it was not given, so the same
+object runs on threads, on asyncio, inside a SimPy simulation and in tests
+driven by a :class:`~course_lib.clock.ManualClock`.
+
+The three states (one class each, see :class:`ClosedState`,
+:class:`OpenState`, :class:`HalfOpenState`)::
+
+    [*] --> Closed : System Normal
+    Closed --> Open : Failure Rate >= Threshold
+    Open --> HalfOpen : Cooldown Period Expired
+    HalfOpen --> Closed : Trial Requests Succeed
+    HalfOpen --> Open : Trial Request Fails
+
+The sans-I/O protocol (what :func:`course_lib.replay.drive` uses and what a
+student's own breaker implements)::
+
+    allowed = breaker.allow(now)          # may I make the call?
+    breaker.record_success(now, duration) # it worked
+    breaker.record_failure(now, duration) # it failed
+    breaker.state                         # State.CLOSED / OPEN / HALF_OPEN
+
+The adapters :meth:`CircuitBreaker.call`, :meth:`CircuitBreaker.call_async`
+and the decorator form (``@breaker``) do those three steps around a real
+function, reading the breaker's clock. No lock is ever held while the
+protected function runs.
+
+Example:
+    >>> from course_lib.clock import ManualClock
+    >>> clock = ManualClock()
+    >>> breaker = CircuitBreaker(name="payments", window_size=10, minimum_calls=10,
+    ...                          cooldown=30, half_open_max_calls=2, clock=clock)
+    >>> for _ in range(5):
+    ...     _ = breaker.allow(); breaker.record_success()
+    >>> for _ in range(5):
+    ...     _ = breaker.allow(); breaker.record_failure()
+    >>> breaker.state                      # 5 failures of 10 = 50% >= 50%
+    <State.OPEN: 'open'>
+    >>> breaker.allow()                    # fails fast, no call is made
+    False
+    >>> _ = clock.advance(30)
+    >>> breaker.allow(), breaker.state     # cooldown over: first trial call
+    (True, <State.HALF_OPEN: 'half_open'>)
+"""
+
+from __future__ import annotations
+
+import enum
+import functools
+import inspect
+import itertools
+import sys
+import threading
+from collections import deque
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Any, ClassVar, Final, ParamSpec, TypeVar, cast, overload
+
+from course_lib._validate import check_fraction, check_int, check_number
+from course_lib.clock import Clock, MonotonicClock
+from course_lib.errors import CircuitOpenError
+from course_lib.events import (
+    CallFailed,
+    CallIgnored,
+    CallPermitted,
+    CallRejected,
+    CallSucceeded,
+    Event,
+    EventListener,
+    StateChanged,
+)
+
+__all__ = [
+    "MERMAID_NAMES",
+    "TRANSITIONS",
+    "BreakerSnapshot",
+    "BreakerStats",
+    "CircuitBreaker",
+    "ClosedState",
+    "CountWindow",
+    "HalfOpenState",
+    "OpenState",
+    "State",
+    "TimeWindow",
+    "Transition",
+]
+
+P = ParamSpec("P")
+R = TypeVar("R")
+
+MAX_COUNT_WINDOW: Final = 10_000_000
+"""The largest count window accepted (one small int per call is kept)."""
+
+# Outcome codes stored in the windows: bit 0 = the call failed, bit 1 = it was slow.
+_FAILED: Final = 1
+_SLOW: Final = 2
+
+
+class State(enum.StrEnum):
+    """The three states of a circuit breaker.
+
+    A ``StrEnum``: ``State.OPEN == "open"``, so notebooks and the replay driver
+    can compare with plain strings.
+    """
+
+    CLOSED = "closed"
+    OPEN = "open"
+    HALF_OPEN = "half_open"
+
+
+_CLOSED: Final = State.CLOSED
+_OPEN: Final = State.OPEN
+_HALF_OPEN: Final = State.HALF_OPEN
+
+
+# --------------------------------------------------------------------------
+# The transition table (what a student's Mermaid diagram is graded against)
+# --------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Transition:
+    """One arrow of the state diagram.
+
+    Attributes:
+        source: a :class:`State` value (``"closed"``, ``"open"``, ``"half_open"``)
+            or ``"[*]"``, Mermaid's start pseudo-state.
+        target: a :class:`State` value.
+        trigger: the arrow's label, in the seed's words.
+    """
+
+    source: str
+    target: str
+    trigger: str
+
+    def to_mermaid(self) -> str:
+        """This arrow as a Mermaid line, e.g. ``Closed --> Open : Failure Rate >= Threshold``."""
+        return f"{MERMAID_NAMES[self.source]} --> {MERMAID_NAMES[self.target]} : {self.trigger}"
+
+
+MERMAID_NAMES: Final[dict[str, str]] = {
+    "[*]": "[*]",
+    State.CLOSED.value: "Closed",
+    State.OPEN.value: "Open",
+    State.HALF_OPEN.value: "HalfOpen",
+}
+"""State value -> the state's name in a Mermaid ``stateDiagram-v2`` (as in the seed)."""
+
+TRANSITIONS: Final[tuple[Transition, ...]] = (
+    Transition("[*]", State.CLOSED.value, "System Normal"),
+    Transition(State.CLOSED.value, State.OPEN.value, "Failure Rate >= Threshold"),
+    Transition(State.OPEN.value, State.HALF_OPEN.value, "Cooldown Period Expired"),
+    Transition(State.HALF_OPEN.value, State.CLOSED.value, "Trial Requests Succeed"),
+    Transition(State.HALF_OPEN.value, State.OPEN.value, "Trial Request Fails"),
+)
+"""Every transition the reference breaker can make, the initial one first.
+
+The triggers are the seed's, except that the trip uses ``>=`` (resilience4j's
+rule; the seed's diagram says ``>``). A trip on the slow-call rate is the same
+arrow (a slow call is a kind of failure); ``reset()`` is an operator action
+and not part of the diagram.
+"""
+
+
+# --------------------------------------------------------------------------
+# Snapshots and counters (read by the widget, the checks and the tests)
+# --------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class BreakerSnapshot:
+    """Everything the animated widget draws, frozen at time ``time``.
+
+    Attributes:
+        time: when the snapshot was taken (seconds on the breaker's clock).
+        state: the state a call arriving at ``time`` would find: an OPEN
+            breaker whose cooldown is over shows as HALF_OPEN (see
+            :meth:`CircuitBreaker.state_at`).
+        outcomes: the rolling window's calls, oldest first, ``True`` = failure.
+        slow: the same calls, ``True`` = slow call.
+        calls: how many calls the window holds (``len(outcomes)``).
+        failures: how many of them failed.
+        slow_calls: how many of them were slow.
+        failure_rate: ``failures / calls`` (0.0 when the window is empty).
+        slow_call_rate: ``slow_calls / calls`` (0.0 when the window is empty).
+        minimum_calls: the effective minimum number of calls before a verdict.
+        opened_at: when the breaker last tripped (``None`` while CLOSED).
+        cooldown_remaining: seconds until a trial call is allowed (0 unless OPEN).
+        half_open_permits_used: trial permits handed out in this HALF_OPEN spell.
+        half_open_permits_left: trial permits still available.
+    """
+
+    time: float
+    state: State
+    outcomes: tuple[bool, ...]
+    slow: tuple[bool, ...]
+    calls: int
+    failures: int
+    slow_calls: int
+    failure_rate: float
+    slow_call_rate: float
+    minimum_calls: int
+    opened_at: float | None
+    cooldown_remaining: float
+    half_open_permits_used: int
+    half_open_permits_left: int
+
+
+@dataclass(frozen=True, slots=True)
+class BreakerStats:
+    """Counters since construction (or the last :meth:`CircuitBreaker.reset`).
+
+    Every call offered to the breaker ends in exactly one of ``rejected``,
+    ``succeeded``, ``failed`` or ``ignored`` (or is still running).
+    ``late`` counts the succeeded/failed calls whose outcome arrived after the
+    breaker had changed state since letting them through: they are counted
+    here but not in the window (they say nothing about the new state).
+    """
+
+    rejected: int
+    succeeded: int
+    failed: int
+    ignored: int
+    late: int
+
+
+# --------------------------------------------------------------------------
+# Rolling windows
+# --------------------------------------------------------------------------
+
+
+class CountWindow:
+    """The last ``size`` calls, in a ring buffer with running counts.
+
+    Recording a call is O(1): the slot of the oldest call is overwritten and
+    the running counts are corrected::
+
+        failures += new_failed - old_failed
+        failure_rate = failures / calls        (0.0 when calls == 0)
+    """
+
+    __slots__ = ("_buffer", "_position", "calls", "failures", "size", "slow_calls")
+
+    def __init__(self, size: int) -> None:
+        self.size = size
+        self._buffer = [0] * size
+        self._position = 0
+        self.calls = 0
+        self.failures = 0
+        self.slow_calls = 0
+
+    def record(self, code: int, now: float | None = None) -> None:
+        """Add one call (``code``: bit 0 = failed, bit 1 = slow); ``now`` is unused."""
+        buffer = self._buffer
+        position = self._position
+        old = buffer[position]
+        buffer[position] = code
+        if old:
+            self.failures += (code & _FAILED) - (old & _FAILED)
+            self.slow_calls += ((code & _SLOW) - (old & _SLOW)) >> 1
+        else:
+            self.failures += code & _FAILED
+            self.slow_calls += code >> 1
+        position += 1
+        self._position = 0 if position == self.size else position
+        if self.calls < self.size:
+            self.calls += 1
+
+    def add_successes(self, count: int) -> None:
+        """Add ``count`` successes in O(1); valid only while no call in the window failed/was slow.
+
+        Then every slot holds 0, so only the position and the number of calls move.
+        """
+        assert not self.failures and not self.slow_calls
+        self._position = (self._position + count) % self.size
+        self.calls = min(self.size, self.calls + count)
+
+    def expire(self, now: float) -> None:
+        """Nothing expires from a count window."""
+
+    def clear(self) -> None:
+        """Forget every call."""
+        self._buffer = [0] * self.size
+        self._position = self.calls = self.failures = self.slow_calls = 0
+
+    def codes(self, now: float | None = None) -> list[int]:
+        """The outcome codes, oldest first."""
+        if self.calls < self.size:
+            return self._buffer[: self.calls]
+        return self._buffer[self._position :] + self._buffer[: self._position]
+
+
+class TimeWindow:
+    """The calls of the last ``size`` seconds, with running counts.
+
+    A call recorded at time ``t`` is in the window at time ``now`` while
+    ``t > now - size``. Each call is kept as ``(t, code)`` in a deque and
+    removed from the left once it has aged out, so recording is amortised O(1).
+    Times are expected in non-decreasing order (they come from one clock).
+    """
+
+    __slots__ = ("_entries", "calls", "failures", "size", "slow_calls")
+
+    def __init__(self, size: float) -> None:
+        self.size = size
+        self._entries: deque[tuple[float, int]] = deque()
+        self.calls = 0
+        self.failures = 0
+        self.slow_calls = 0
+
+    def record(self, code: int, now: float | None = None) -> None:
+        """Expire calls older than ``now - size`` and add one call at ``now``."""
+        assert now is not None, "a time window needs the time of each call"
+        self.expire(now)
+        self._entries.append((now, code))
+        self.calls += 1
+        self.failures += code & _FAILED
+        self.slow_calls += code >> 1
+
+    def expire(self, now: float) -> None:
+        """Drop the calls made at or before ``now - size``."""
+        cutoff = now - self.size
+        entries = self._entries
+        while entries and entries[0][0] <= cutoff:
+            _, code = entries.popleft()
+            self.calls -= 1
+            self.failures -= code & _FAILED
+            self.slow_calls -= code >> 1
+
+    def clear(self) -> None:
+        """Forget every call."""
+        self._entries.clear()
+        self.calls = self.failures = self.slow_calls = 0
+
+    def codes(self, now: float | None = None) -> list[int]:
+        """The outcome codes, oldest first (only those still in the window at ``now``)."""
+        cutoff = -float("inf") if now is None else now - self.size
+        return [code for t, code in self._entries if t > cutoff]
+
+
+# --------------------------------------------------------------------------
+# One class per state
+# --------------------------------------------------------------------------
+
+
+def _pct(fraction: float) -> str:
+    """``0.5 -> "50%"``, ``1/3 -> "33.3%"``."""
+    text = f"{fraction * 100:.1f}".rstrip("0").rstrip(".")
+    return f"{text}%"
+
+
+def _secs(seconds: float) -> str:
+    return f"{seconds:g}s"
+
+
+class _StateBehaviour:
+    """What a state does when asked for a permit or told an outcome.
+
+    The state objects hold no data (the breaker does); the breaker's lock is
+    held whenever one of these methods runs.
+    """
+
+    state: ClassVar[State]
+
+    def allow(self, cb: CircuitBreaker, now: float | None) -> bool:
+        raise NotImplementedError
+
+    def on_outcome(self, cb: CircuitBreaker, now: float | None, code: int, error: str) -> None:
+        raise NotImplementedError
+
+    def on_ignored(self, cb: CircuitBreaker) -> None:
+        """An ignored error counts as neither success nor failure."""
+
+    def rejection(self, cb: CircuitBreaker, now: float) -> tuple[str, float | None]:
+        """Why a call is refused now, and the seconds until a retry may work."""
+        raise NotImplementedError
+
+
+class ClosedState(_StateBehaviour):
+    """CLOSED: normal operation; every call goes through to the service.
+
+    The breaker watches the outcomes in its rolling window (the last
+    ``window_size`` calls, or the calls of the last ``window_size`` seconds).
+    It gives no verdict until the window holds at least ``minimum_calls``
+    calls. Then, as soon as::
+
+        failures / calls >= failure_rate_threshold      (or)
+        slow_calls / calls >= slow_call_rate_threshold
+
+    the breaker *trips*: it moves to OPEN and starts the cooldown.
+    ``>=`` is resilience4j's rule: with a 50% threshold, 5 failures in 10 trip.
+    """
+
+    state = State.CLOSED
+
+    def allow(self, cb: CircuitBreaker, now: float | None) -> bool:
+        return True
+
+    def on_outcome(self, cb: CircuitBreaker, now: float | None, code: int, error: str) -> None:
+        cb._window.record(code, now)
+        self.check(cb, now)
+
+    def check(self, cb: CircuitBreaker, now: float | None) -> None:
+        """Trip if the window holds enough calls and a rate reached its threshold."""
+        window = cb._window
+        calls = window.calls
+        if calls < cb._minimum_calls:
+            return
+        failures = window.failures
+        if failures and failures / calls >= cb._failure_rate_threshold:
+            what = f"failure rate {_pct(failures / calls)} >= threshold "
+            what += f"{_pct(cb._failure_rate_threshold)}"
+        elif window.slow_calls and window.slow_calls / calls >= cb._slow_call_rate_threshold:
+            what = f"slow-call rate {_pct(window.slow_calls / calls)} >= threshold "
+            what += f"{_pct(cb._slow_call_rate_threshold)}"
+        else:
+            return
+        if cb._window_type == "count":
+            over = f"over the last {calls} calls"
+        else:
+            over = f"over the last {_secs(cb._window_size)} ({calls} calls)"
+        cb._transition(_OPEN, cb._time(now), f"{what} {over}")
+
+    def rejection(self, cb: CircuitBreaker, now: float) -> tuple[str, float | None]:
+        raise AssertionError("a CLOSED breaker rejects nothing")  # pragma: no cover
+
+
+class OpenState(_StateBehaviour):
+    """OPEN: the breaker has tripped; calls fail fast without being made.
+
+    Each refused call gets the fallback (if one is set) or a
+    :class:`~course_lib.errors.CircuitOpenError`, and the struggling service
+    gets a rest. After ``cooldown`` seconds the breaker is ready to test the
+    water: the *first* call asked for at ``now >= opened_at + cooldown`` moves
+    it to HALF_OPEN and becomes the first trial call. The move is lazy (nothing
+    happens at the instant the cooldown ends; a breaker nobody calls stays
+    OPEN); :meth:`CircuitBreaker.state_at` tells what a call *would* find.
+
+    Outcomes reported while OPEN belong to calls let through before the trip;
+    they are counted in the stats but change nothing.
+    """
+
+    state = State.OPEN
+
+    def allow(self, cb: CircuitBreaker, now: float | None) -> bool:
+        now = cb._time(now)
+        opened_at = cb._opened_at
+        assert opened_at is not None
+        if now >= opened_at + cb._cooldown:
+            cb._transition(
+                _HALF_OPEN,
+                now,
+                f"cooldown of {_secs(cb._cooldown)} expired; "
+                f"allowing {cb._half_open_max_calls} trial calls",
+            )
+            return cb._behaviour.allow(cb, now)
+        return False
+
+    def on_outcome(self, cb: CircuitBreaker, now: float | None, code: int, error: str) -> None:
+        return None
+
+    def rejection(self, cb: CircuitBreaker, now: float) -> tuple[str, float | None]:
+        remaining = cb.cooldown_remaining(now)
+        return f"open; {_secs(remaining)} of cooldown left", remaining
+
+
+class HalfOpenState(_StateBehaviour):
+    """HALF_OPEN: testing whether the service has recovered.
+
+    Exactly ``half_open_max_calls`` trial calls get a permit; anyone else is
+    refused (failed fast) while the trials run. The verdict:
+
+    * any trial call fails -> OPEN again, the cooldown restarting from that
+      failure's time;
+    * all trial calls succeed -> CLOSED, with an empty window (a fresh start);
+      unless slow-call detection is on and
+      ``slow trials / half_open_max_calls >= slow_call_rate_threshold``,
+      which sends it back to OPEN.
+
+    A trial that ends in an ignored error gives its permit back.
+    """
+
+    state = State.HALF_OPEN
+
+    def allow(self, cb: CircuitBreaker, now: float | None) -> bool:
+        if cb._permits_used < cb._half_open_max_calls:
+            cb._permits_used += 1
+            return True
+        return False
+
+    def on_outcome(self, cb: CircuitBreaker, now: float | None, code: int, error: str) -> None:
+        if code & _FAILED:
+            cb._transition(_OPEN, cb._time(now), f"trial call failed: {error or 'failure'}")
+            return
+        cb._trials_passed += 1
+        if code & _SLOW:
+            cb._trials_slow += 1
+        trials = cb._half_open_max_calls
+        if cb._trials_passed < trials:
+            return
+        slow_rate = cb._trials_slow / trials
+        if cb._trials_slow and slow_rate >= cb._slow_call_rate_threshold:
+            cb._transition(
+                _OPEN,
+                cb._time(now),
+                f"slow-call rate {_pct(slow_rate)} >= threshold "
+                f"{_pct(cb._slow_call_rate_threshold)} over {trials} trial calls",
+            )
+        else:
+            cb._transition(_CLOSED, cb._time(now), f"all {trials} trial calls succeeded")
+
+    def on_ignored(self, cb: CircuitBreaker) -> None:
+        if cb._permits_used > 0:
+            cb._permits_used -= 1
+
+    def rejection(self, cb: CircuitBreaker, now: float) -> tuple[str, float | None]:
+        return (
+            f"half_open; all {cb._half_open_max_calls} trial permits are in use",
+            None,
+        )
+
+
+_CLOSED_STATE: Final = ClosedState()
+_BEHAVIOURS: Final[dict[State, _StateBehaviour]] = {
+    State.CLOSED: _CLOSED_STATE,
+    State.OPEN: OpenState(),
+    State.HALF_OPEN: HalfOpenState(),
+}
+
+
+# --------------------------------------------------------------------------
+# The breaker
+# --------------------------------------------------------------------------
+
+
+class _Unset:
+    __slots__ = ()
+
+    def __repr__(self) -> str:
+        return "<unset>"
+
+
+_UNSET: Final = _Unset()
+
+_is_gil_enabled: Callable[[], bool] = getattr(sys, "_is_gil_enabled", lambda: True)
+_GIL_ENABLED: Final = _is_gil_enabled()
+
+
+def _exception_types(name: str, value: Any) -> tuple[type[BaseException], ...]:
+    """An exception class or a tuple/list of them -> a tuple, else ``ValueError``."""
+    items = (value,) if isinstance(value, type) else value
+    if isinstance(items, tuple | list) and all(
+        isinstance(t, type) and issubclass(t, BaseException) for t in items
+    ):
+        return tuple(items)
+    raise ValueError(
+        f"{name} must be an exception class or a tuple of exception classes, got {value!r}"
+    )
+
+
+class CircuitBreaker:
+    """A circuit breaker with a rolling failure-rate window (resilience4j's model).
+
+    Args:
+        name: shown in events and error messages.
+        failure_rate_threshold: trip when ``failures / calls >= this``, in (0, 1].
+        window_type: ``"count"`` (the last ``window_size`` calls) or ``"time"``
+            (the calls of the last ``window_size`` seconds).
+        window_size: calls (an int >= 1) for a count window; seconds (> 0) for
+            a time window.
+        minimum_calls: no verdict before the window holds this many calls
+            (>= 1). For a count window the effective minimum is
+            ``min(minimum_calls, window_size)``.
+        cooldown: seconds in OPEN before a trial call is allowed (>= 0).
+        half_open_max_calls: the number of trial calls in HALF_OPEN (>= 1).
+        slow_call_duration: a call lasting longer than this many seconds is
+            *slow* (``duration > slow_call_duration``, as resilience4j);
+            ``None`` turns slow-call detection off.
+        slow_call_rate_threshold: trip when ``slow_calls / calls >= this``, in (0, 1].
+        record_exceptions: errors that count as failures.
+        ignore_exceptions: errors that count as neither success nor failure
+            (they win over ``record_exceptions``). Any error not recorded is
+            ignored too.
+        fallback: what a refused call returns instead of raising
+            :class:`~course_lib.errors.CircuitOpenError`. A callable is called
+            with that error and its result returned (``fallback=lambda err:
+            cached_checkout()``); any other object is returned as is. To
+            return a callable itself, wrap it: ``fallback=lambda err: fn``.
+            The fallback only replaces *refusals*: an error raised by the
+            protected call itself is always re-raised.
+        clock: where :meth:`call` reads the time, and what ``now=None`` means;
+            defaults to :class:`~course_lib.clock.MonotonicClock`.
+        listener: called with every event (e.g. a :class:`~course_lib.events.Trace`).
+            It runs with the breaker's (re-entrant) lock held: keep it quick.
+
+    Raises:
+        ValueError: a parameter is out of range; the message names it.
+
+    The defaults are resilience4j's (threshold 50%, count window of 100 calls,
+    minimum 100 calls, 10 trial calls) except the cooldown, which is the
+    seed's 30 s (resilience4j waits 60 s).
+    """
+
+    __slots__ = (
+        "__weakref__",
+        "_behaviour",
+        "_clock",
+        "_cooldown",
+        "_failed",
+        "_failure_rate_threshold",
+        "_fallback",
+        "_fast",
+        "_generation",
+        "_half_open_max_calls",
+        "_ignore_exceptions",
+        "_ignored",
+        "_late",
+        "_listener",
+        "_lock",
+        "_minimum_calls",
+        "_ok_ticks",
+        "_ok_ticks_seen",
+        "_opened_at",
+        "_permits_used",
+        "_record_exceptions",
+        "_rejected",
+        "_slow_call_duration",
+        "_slow_call_rate_threshold",
+        "_state",
+        "_succeeded",
+        "_trials_passed",
+        "_trials_slow",
+        "_window",
+        "_window_size",
+        "_window_type",
+        "name",
+    )
+
+    def __init__(
+        self,
+        *,
+        name: str = "breaker",
+        failure_rate_threshold: float = 0.5,
+        window_type: str = "count",
+        window_size: float = 100,
+        minimum_calls: int = 100,
+        cooldown: float = 30.0,
+        half_open_max_calls: int = 10,
+        slow_call_duration: float | None = None,
+        slow_call_rate_threshold: float = 1.0,
+        record_exceptions: type[BaseException] | tuple[type[BaseException], ...] = (Exception,),
+        ignore_exceptions: type[BaseException] | tuple[type[BaseException], ...] = (),
+        fallback: Any = _UNSET,
+        clock: Clock | None = None,
+        listener: EventListener | None = None,
+    ) -> None:
+        if not isinstance(name, str) or not name:
+            raise ValueError(f"name must be a non-empty string, got {name!r}")
+        self.name = name
+        self._failure_rate_threshold = check_fraction(
+            "failure_rate_threshold", failure_rate_threshold
+        )
+        if window_type == "count":
+            size: float = check_int("window_size", window_size, minimum=1, maximum=MAX_COUNT_WINDOW)
+            self._window: CountWindow | TimeWindow = CountWindow(int(size))
+        elif window_type == "time":
+            size = check_number("window_size", window_size, min_inclusive=False)
+            self._window = TimeWindow(size)
+        else:
+            raise ValueError(f"window_type must be 'count' or 'time', got {window_type!r}")
+        self._window_type = window_type
+        self._window_size = size
+        minimum = check_int("minimum_calls", minimum_calls, minimum=1)
+        self._minimum_calls = min(minimum, int(size)) if window_type == "count" else minimum
+        self._cooldown = check_number("cooldown", cooldown)
+        self._half_open_max_calls = check_int("half_open_max_calls", half_open_max_calls, minimum=1)
+        self._slow_call_duration = (
+            None
+            if slow_call_duration is None
+            else check_number("slow_call_duration", slow_call_duration, min_inclusive=False)
+        )
+        self._slow_call_rate_threshold = check_fraction(
+            "slow_call_rate_threshold", slow_call_rate_threshold
+        )
+        self._record_exceptions = _exception_types("record_exceptions", record_exceptions)
+        self._ignore_exceptions = _exception_types("ignore_exceptions", ignore_exceptions)
+        self._fallback = fallback
+        if clock is None:
+            clock = MonotonicClock()
+        elif not callable(getattr(clock, "now", None)):
+            raise ValueError(f"clock must have a now() method returning seconds, got {clock!r}")
+        self._clock: Clock = clock
+        if listener is not None and not callable(listener):
+            raise ValueError(f"listener must be callable (e.g. a Trace) or None, got {listener!r}")
+        self._listener = listener
+        self._lock = threading.RLock()
+        self._state: State = _CLOSED
+        self._behaviour: _StateBehaviour = _BEHAVIOURS[_CLOSED]
+        self._generation = 0
+        self._opened_at: float | None = None
+        self._permits_used = 0
+        self._trials_passed = 0
+        self._trials_slow = 0
+        self._rejected = self._succeeded = self._failed = self._ignored = self._late = 0
+        # Successes counted without the lock (see call()): applied by _drain().
+        self._ok_ticks = itertools.count()
+        self._ok_ticks_seen = 0
+        self._fast = False
+        self._update_fast()
+
+    # ----------------------------------------------------------------- config
+
+    def _update_fast(self) -> None:
+        # The CLOSED success path needs no clock and no event when nothing
+        # time-related is configured and nobody listens. Its lock-free success
+        # count relies on next(itertools.count()) being atomic: true under the GIL.
+        self._fast = (
+            self._window_type == "count"
+            and self._slow_call_duration is None
+            and self._listener is None
+            and _GIL_ENABLED
+        )
+
+    @property
+    def listener(self) -> EventListener | None:
+        """The callable receiving every event, or ``None``."""
+        return self._listener
+
+    @listener.setter
+    def listener(self, listener: EventListener | None) -> None:
+        if listener is not None and not callable(listener):
+            raise ValueError(f"listener must be callable (e.g. a Trace) or None, got {listener!r}")
+        with self._lock:
+            self._drain()
+            self._listener = listener
+            self._update_fast()
+
+    @property
+    def clock(self) -> Clock:
+        """The clock the breaker reads when not told the time."""
+        return self._clock
+
+    @property
+    def failure_rate_threshold(self) -> float:
+        """Trip when the failure rate is at least this."""
+        return self._failure_rate_threshold
+
+    @property
+    def window_type(self) -> str:
+        """``"count"`` or ``"time"``."""
+        return self._window_type
+
+    @property
+    def window_size(self) -> float:
+        """Calls (count window) or seconds (time window)."""
+        return self._window_size
+
+    @property
+    def minimum_calls(self) -> int:
+        """The effective minimum number of calls in the window before a verdict."""
+        return self._minimum_calls
+
+    @property
+    def cooldown(self) -> float:
+        """Seconds in OPEN before a trial call is allowed."""
+        return self._cooldown
+
+    @property
+    def half_open_max_calls(self) -> int:
+        """The number of trial calls in HALF_OPEN."""
+        return self._half_open_max_calls
+
+    @property
+    def slow_call_duration(self) -> float | None:
+        """Calls longer than this many seconds are slow; ``None`` = detection off."""
+        return self._slow_call_duration
+
+    @property
+    def slow_call_rate_threshold(self) -> float:
+        """Trip when the slow-call rate is at least this."""
+        return self._slow_call_rate_threshold
+
+    # ------------------------------------------------------------- internals
+
+    def _time(self, now: float | None) -> float:
+        return self._clock.now() if now is None else now
+
+    def _emit(self, event: Event) -> None:
+        listener = self._listener
+        if listener is not None:
+            listener(event)
+
+    def _drain(self) -> None:
+        """Apply the successes :meth:`call` counted without the lock (lock held).
+
+        ``call`` takes a ticket from ``self._ok_ticks`` (an atomic counter) for
+        each success it saw in a CLOSED window holding no failure; this takes
+        a ticket too, so the tickets in ``[seen, mine)`` are pending successes.
+        While the window still holds no failure, they are added in O(1).
+        """
+        ticket = next(self._ok_ticks)
+        pending = ticket - self._ok_ticks_seen
+        self._ok_ticks_seen = ticket + 1
+        if not pending:
+            return
+        self._succeeded += pending
+        window = self._window
+        if self._state is not _CLOSED:  # they raced a trip: late news
+            self._late += pending
+        elif not window.failures and not window.slow_calls and isinstance(window, CountWindow):
+            window.add_successes(pending)
+        else:  # a failure raced them in: one at a time, each may complete a verdict
+            for done in range(pending):
+                if self._state is not _CLOSED:
+                    self._late += pending - done
+                    break
+                _CLOSED_STATE.on_outcome(self, None, 0, "")
+
+    def _transition(self, new: State, now: float, reason: str) -> None:
+        """Move to ``new`` (lock held). The state is written before the generation."""
+        self._drain()
+        old = self._state
+        if new is _OPEN:
+            self._opened_at = now
+        elif new is _HALF_OPEN:
+            self._permits_used = self._trials_passed = self._trials_slow = 0
+        else:
+            self._opened_at = None
+            self._window.clear()
+        self._behaviour = _BEHAVIOURS[new]
+        self._state = new
+        self._generation += 1
+        if self._listener is not None:
+            self._emit(StateChanged(now, self.name, old.value, new.value, reason))
+
+    def _acquire(self, now: float | None, explain: bool = False) -> int | CircuitOpenError:
+        """Take a permit: the current generation, or -1 / the refusal (if ``explain``)."""
+        with self._lock:
+            if self._behaviour.allow(self, now):
+                if self._listener is not None:
+                    self._emit(CallPermitted(self._time(now), self.name, self._state.value))
+                return self._generation
+            self._rejected += 1
+            if not explain and self._listener is None:
+                return -1
+            now = self._time(now)
+            reason, retry_after = self._behaviour.rejection(self, now)
+            if self._listener is not None:
+                self._emit(CallRejected(now, self.name, reason))
+            if not explain:
+                return -1
+            when = (
+                f"retry in {_secs(retry_after)}"
+                if retry_after is not None
+                else "retry once the trial calls finish"
+            )
+            return CircuitOpenError(
+                f"circuit breaker {self.name!r} is {reason}: failing fast without calling; {when}",
+                name=self.name,
+                state=self._state.value,
+                retry_after=retry_after,
+            )
+
+    def _record(
+        self, generation: int, now: float | None, failed: bool, duration: float, error: str
+    ) -> None:
+        """Report an outcome of a call let through at ``generation`` (-1 = current)."""
+        slow_limit = self._slow_call_duration
+        slow = slow_limit is not None and duration > slow_limit
+        with self._lock:
+            self._drain()
+            if failed:
+                self._failed += 1
+            else:
+                self._succeeded += 1
+            if self._listener is not None:
+                now = self._time(now)
+                if failed:
+                    self._emit(CallFailed(now, self.name, error, duration, slow))
+                else:
+                    self._emit(CallSucceeded(now, self.name, duration, slow))
+            if generation >= 0 and generation != self._generation:
+                self._late += 1
+                return
+            if now is None and self._window_type == "time":
+                now = self._clock.now()
+            self._behaviour.on_outcome(
+                self, now, (_FAILED if failed else 0) | (_SLOW if slow else 0), error
+            )
+
+    def _record_ignored(self, generation: int, now: float | None, error: str) -> None:
+        with self._lock:
+            self._drain()
+            self._ignored += 1
+            if self._listener is not None:
+                self._emit(CallIgnored(self._time(now), self.name, error))
+            if generation < 0 or generation == self._generation:
+                self._behaviour.on_ignored(self)
+
+    def _counts(self, error: BaseException) -> bool:
+        """Does this error count as a failure (else it is ignored)?"""
+        return isinstance(error, self._record_exceptions) and not isinstance(
+            error, self._ignore_exceptions
+        )
+
+    def _refuse(self, error: CircuitOpenError) -> Any:
+        """The result of a refused call: the fallback, or raise ``error``."""
+        fallback = self._fallback
+        if fallback is _UNSET:
+            raise error
+        if callable(fallback):
+            return fallback(error)
+        return fallback
+
+    # --------------------------------------------------------- sans-I/O API
+
+    def allow(self, now: float | None = None) -> bool:
+        """May a call be made at ``now``? Takes a trial permit in HALF_OPEN.
+
+        Args:
+            now: the time in seconds; ``None`` reads the breaker's clock.
+
+        Returns:
+            ``True`` if the caller should make the call (and then report its
+            outcome with :meth:`record_success` / :meth:`record_failure`),
+            ``False`` if it must fail fast. An OPEN breaker whose cooldown is
+            over moves to HALF_OPEN here (the lazy transition).
+        """
+        permit = self._acquire(now)
+        return not isinstance(permit, CircuitOpenError) and permit >= 0
+
+    def record_success(self, now: float | None = None, duration: float = 0.0) -> None:
+        """Report that a permitted call succeeded after ``duration`` seconds."""
+        self._record(-1, now, False, duration, "")
+
+    def record_failure(
+        self, now: float | None = None, duration: float = 0.0, error: str = ""
+    ) -> None:
+        """Report that a permitted call failed (``error`` describes why)."""
+        self._record(-1, now, True, duration, error)
+
+    def record_ignored(self, now: float | None = None, error: str = "") -> None:
+        """Report a call that ended in an ignored error (gives a trial permit back)."""
+        self._record_ignored(-1, now, error)
+
+    @property
+    def state(self) -> State:
+        """The current state. An OPEN breaker stays OPEN until the next :meth:`allow`."""
+        return self._state
+
+    def state_at(self, now: float | None = None) -> State:
+        """The state a call arriving at ``now`` would find (no side effects)."""
+        with self._lock:
+            if self._state is _OPEN and self.cooldown_remaining(now) <= 0:
+                return _HALF_OPEN
+            return self._state
+
+    def cooldown_remaining(self, now: float | None = None) -> float:
+        """Seconds until an OPEN breaker lets a trial call through (0.0 if not OPEN).
+
+        ``remaining = max(0, opened_at + cooldown - now)``
+        """
+        opened_at = self._opened_at
+        if self._state is not _OPEN or opened_at is None:
+            return 0.0
+        return max(0.0, opened_at + self._cooldown - self._time(now))
+
+    @property
+    def opened_at(self) -> float | None:
+        """When the breaker last tripped (``None`` while CLOSED)."""
+        return self._opened_at
+
+    def _counts_now(self) -> tuple[int, int, int]:
+        with self._lock:
+            self._drain()
+            window = self._window
+            return window.calls, window.failures, window.slow_calls
+
+    @property
+    def failure_rate(self) -> float:
+        """``failures / calls`` over the window (0.0 if empty), frozen while OPEN/HALF_OPEN."""
+        calls, failures, _ = self._counts_now()
+        return failures / calls if calls else 0.0
+
+    @property
+    def slow_call_rate(self) -> float:
+        """``slow_calls / calls`` over the window (0.0 if empty)."""
+        calls, _, slow_calls = self._counts_now()
+        return slow_calls / calls if calls else 0.0
+
+    @property
+    def window_calls(self) -> int:
+        """How many calls the window holds (as of the last recorded call)."""
+        return self._counts_now()[0]
+
+    @property
+    def window_failures(self) -> int:
+        """How many of the window's calls failed."""
+        return self._counts_now()[1]
+
+    @property
+    def stats(self) -> BreakerStats:
+        """Counters of every call's fate since construction or :meth:`reset`."""
+        with self._lock:
+            self._drain()
+            return BreakerStats(
+                self._rejected, self._succeeded, self._failed, self._ignored, self._late
+            )
+
+    def snapshot(self, now: float | None = None) -> BreakerSnapshot:
+        """Everything the widget draws, at ``now`` (no side effects).
+
+        For a time window, calls older than ``now - window_size`` are left out.
+        """
+        with self._lock:
+            self._drain()
+            now = self._time(now)
+            state = self.state_at(now)
+            window = self._window
+            # A time window ages while CLOSED; it is frozen while OPEN/HALF_OPEN.
+            codes = window.codes(now if self._state is _CLOSED else None)
+            calls = len(codes)
+            failures = sum(code & _FAILED for code in codes)
+            slow_calls = sum(code >> 1 for code in codes)
+            used = self._permits_used if self._state is _HALF_OPEN else 0
+            left = self._half_open_max_calls - used if state is _HALF_OPEN else 0
+            return BreakerSnapshot(
+                time=now,
+                state=state,
+                outcomes=tuple(bool(code & _FAILED) for code in codes),
+                slow=tuple(bool(code & _SLOW) for code in codes),
+                calls=calls,
+                failures=failures,
+                slow_calls=slow_calls,
+                failure_rate=failures / calls if calls else 0.0,
+                slow_call_rate=slow_calls / calls if calls else 0.0,
+                minimum_calls=self._minimum_calls,
+                opened_at=self._opened_at,
+                cooldown_remaining=self.cooldown_remaining(now),
+                half_open_permits_used=used,
+                half_open_permits_left=left,
+            )
+
+    def reset(self, now: float | None = None) -> None:
+        """Back to CLOSED with an empty window and zeroed stats (an operator action)."""
+        with self._lock:
+            self._drain()
+            if self._state is not _CLOSED:
+                self._transition(_CLOSED, self._time(now), "reset")
+            else:
+                self._window.clear()
+                self._generation += 1
+            self._permits_used = self._trials_passed = self._trials_slow = 0
+            self._rejected = self._succeeded = self._failed = self._ignored = self._late = 0
+
+    # --------------------------------------------------------------- adapters
+
+    def call(self, fn: Callable[..., R], /, *args: Any, **kwargs: Any) -> R:
+        """Run ``fn(*args, **kwargs)`` through the breaker.
+
+        allow -> run ``fn`` (no lock held) -> record the outcome and how long
+        it took. A refused call never reaches ``fn``: it returns the fallback
+        or raises :class:`~course_lib.errors.CircuitOpenError`.
+
+        Raises:
+            CircuitOpenError: the call was refused and there is no fallback.
+            Exception: whatever ``fn`` raised (recorded or ignored first).
+        """
+        generation = self._generation  # read before the state: see _transition
+        if self._fast and self._state is _CLOSED:
+            # The hot path: CLOSED, count window, no slow calls, no listener:
+            # no clock read, no event object.
+            try:
+                result = fn(*args, **kwargs)
+            except BaseException as exc:
+                self._after_error(generation, None, 0.0, exc)
+                raise
+            if self._window.failures or generation != self._generation:
+                self._record(generation, None, False, 0.0, "")
+            else:
+                # A success in a window without failures cannot trip anything:
+                # take an atomic ticket, no lock; _drain() adds it to the window.
+                next(self._ok_ticks)
+            return result
+        clock = self._clock
+        start = clock.now()
+        permit = self._acquire(start, explain=True)
+        if isinstance(permit, CircuitOpenError):
+            return cast(R, self._refuse(permit))
+        generation = permit
+        try:
+            result = fn(*args, **kwargs)
+        except BaseException as exc:
+            end = clock.now()
+            self._after_error(generation, end, end - start, exc)
+            raise
+        end = clock.now()
+        self._record(generation, end, False, end - start, "")
+        return result
+
+    def _after_error(
+        self, generation: int, now: float | None, duration: float, exc: BaseException
+    ) -> None:
+        if self._counts(exc):
+            self._record(generation, now, True, duration, repr(exc))
+        else:
+            self._record_ignored(generation, now, repr(exc))
+
+    async def call_async(self, fn: Callable[..., Awaitable[R]], /, *args: Any, **kwargs: Any) -> R:
+        """Await ``fn(*args, **kwargs)`` through the breaker (see :meth:`call`).
+
+        A refused call returns the fallback (awaited if it returns an
+        awaitable) or raises :class:`~course_lib.errors.CircuitOpenError`.
+        A cancelled call (``asyncio.CancelledError``) is not an ``Exception``,
+        so by default it is ignored and gives its trial permit back.
+        """
+        clock = self._clock
+        start = clock.now()
+        permit = self._acquire(start, explain=True)
+        if isinstance(permit, CircuitOpenError):
+            value = self._refuse(permit)
+            if inspect.isawaitable(value):
+                value = await value
+            return cast(R, value)
+        generation = permit
+        try:
+            result = await fn(*args, **kwargs)
+        except BaseException as exc:
+            end = clock.now()
+            self._after_error(generation, end, end - start, exc)
+            raise
+        end = clock.now()
+        self._record(generation, end, False, end - start, "")
+        return result
+
+    @overload
+    def __call__(self, fn: Callable[P, Awaitable[R]]) -> Callable[P, Awaitable[R]]: ...
+    @overload
+    def __call__(self, fn: Callable[P, R]) -> Callable[P, R]: ...
+    def __call__(self, fn: Callable[P, Any]) -> Callable[P, Any]:
+        """Use the breaker as a decorator: ``@breaker`` on a sync or async function."""
+        if inspect.iscoroutinefunction(fn):
+            call_async = self.call_async
+
+            @functools.wraps(fn)
+            async def guarded_async(*args: P.args, **kwargs: P.kwargs) -> Any:
+                return await call_async(fn, *args, **kwargs)
+
+            return guarded_async
+        call = self.call
+
+        @functools.wraps(fn)
+        def guarded(*args: P.args, **kwargs: P.kwargs) -> Any:
+            return call(fn, *args, **kwargs)
+
+        return guarded
+
+    # ---------------------------------------------------------------- display
+
+    @classmethod
+    def to_mermaid(cls) -> str:
+        """The state diagram as Mermaid ``stateDiagram-v2`` text, from :data:`TRANSITIONS`."""
+        lines = ["stateDiagram-v2", *(f"    {t.to_mermaid()}" for t in TRANSITIONS)]
+        return "\n".join(lines) + "\n"
+
+    def __repr__(self) -> str:
+        return (
+            f"CircuitBreaker(name={self.name!r}, state={self._state.value}, "
+            f"failure_rate={self.failure_rate:.2f}, window_calls={self.window_calls})"
+        )
