@@ -1,0 +1,429 @@
+"""Run student code in a bubblewrap sandbox with resource limits, and talk to it.
+
+No Docker: ``/usr/bin/bwrap`` gives the student process
+
+* **no network**: new network namespace (only a down loopback), plus new pid,
+  ipc, uts and cgroup namespaces; ``--die-with-parent``, ``--new-session``;
+* **a minimal file system**: read-only binds of ``/usr`` (with the usual
+  ``/bin``, ``/lib``, ``/lib64`` symlinks), the Python runtime (the
+  interpreter's ``sys.base_prefix`` and the venv's ``sys.prefix``), and a
+  private *library* dir holding this package's runner, the wire protocol and a
+  SANITISED ``course_lib``; size-capped tmpfs ``/tmp`` and home; a fresh
+  ``/proc`` and ``/dev``. Not bound: the repository, the gradebook, other
+  submissions, the source notebooks;
+* **limits** (applied by :mod:`autograders.sandbox_runner` before any student
+  code runs, then it drops root to a uid used by no other process):
+  ``RLIMIT_CPU``, ``RLIMIT_AS``, ``RLIMIT_NPROC`` (counted per uid by the kernel
+  and ignored for root, hence the private uid), ``RLIMIT_FSIZE``; stdin is
+  ``/dev/null`` so ``input()`` gets ``EOFError`` at once.
+
+The parent adds a wall-clock timeout on every wait and keeps at most
+``Limits.output_bytes`` of what the student prints (the rest is counted and
+dropped).
+
+The sanitised ``course_lib``: a copy in which the reference pattern modules
+(:data:`REFERENCE_MODULES`) are replaced by stubs raising ``ImportError`` and
+``course_lib.checks`` is absent, so student code can neither lean on the
+reference nor reach the grading functions. Build it once per batch with
+:class:`Runtime`.
+
+``sandbox=False`` (:class:`Sandbox` with ``isolated=False``) runs the same
+runner in a plain child process with no bwrap, no limits and no uid change
+(for measuring the sandbox's overhead; never for grading strangers' code).
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+import select
+import shutil
+import signal
+import subprocess
+import sys
+import sysconfig
+import tempfile
+import threading
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from autograders import rpc
+
+__all__ = [
+    "BWRAP",
+    "REFERENCE_MODULES",
+    "Limits",
+    "Runtime",
+    "Sandbox",
+    "SandboxFailure",
+]
+
+BWRAP = "/usr/bin/bwrap"
+"""The bubblewrap binary."""
+
+REFERENCE_MODULES = ("breaker", "bulkhead", "retry", "backoff", "budget", "timeouts")
+"""course_lib modules holding the reference patterns: stubbed out inside the sandbox."""
+
+REFERENCE_STUB = (
+    '"""Not available while grading."""\n'
+    "raise ImportError(\n"
+    '    "the reference implementation is not available while grading: '
+    'your code must stand on its own"\n'
+    ")\n"
+)
+
+_REPO = Path(__file__).resolve().parent.parent
+_LIB_MOUNT = "/sandbox/lib"
+_HOME = "/home/student"
+
+
+@dataclass(frozen=True)
+class Limits:
+    """Resource limits for one sandbox.
+
+    Attributes:
+        cell_timeout: wall-clock seconds the student code may run for one test
+            cell (summed over all its requests) or one answer cell.
+        memory_mb: address-space limit (``RLIMIT_AS``), in MiB.
+        processes: most processes/threads at once (``RLIMIT_NPROC``).
+        output_bytes: most bytes of printed output kept; the rest is dropped.
+        file_mb: largest file the code may write (``RLIMIT_FSIZE``) and size of
+            each tmpfs, in MiB.
+        cpu_seconds: CPU-time limit for the whole sandbox (``RLIMIT_CPU``);
+            ``None`` means ``cell_timeout * 4 + 10``.
+    """
+
+    cell_timeout: float = 30.0
+    memory_mb: int = 1024
+    processes: int = 64
+    output_bytes: int = 1_000_000
+    file_mb: int = 64
+    cpu_seconds: int | None = None
+
+    def __post_init__(self) -> None:
+        for name in ("cell_timeout", "memory_mb", "processes", "output_bytes", "file_mb"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, int | float) or value <= 0:
+                raise ValueError(f"Limits.{name} must be a positive number, got {value!r}")
+        if self.cpu_seconds is not None and (
+            isinstance(self.cpu_seconds, bool)
+            or not isinstance(self.cpu_seconds, int)
+            or self.cpu_seconds <= 0
+        ):
+            raise ValueError(
+                f"Limits.cpu_seconds must be a positive int or None, got {self.cpu_seconds!r}"
+            )
+
+    @property
+    def cpu_limit(self) -> int:
+        """The CPU-seconds limit actually applied."""
+        if self.cpu_seconds is not None:
+            return self.cpu_seconds
+        return int(self.cell_timeout * 4 + 10)
+
+
+class SandboxFailure(BaseException):
+    """The sandbox stopped serving: timeout, limit hit, crash or garbled protocol.
+
+    A ``BaseException`` so that test code's ``except Exception`` cannot swallow it.
+
+    Attributes:
+        kind: ``"timeout"``, ``"limit"`` or ``"error"`` (a TestResult status).
+        reason: plain words completing "your code ...", e.g.
+            "ran for more than 30 s".
+    """
+
+    def __init__(self, kind: str, reason: str) -> None:
+        super().__init__(reason)
+        self.kind = kind
+        self.reason = reason
+
+
+class Runtime:
+    """The read-only library dir bound into every sandbox of a batch.
+
+    Holds ``autograders/{__init__,rpc,sandbox_runner}.py`` and a sanitised copy
+    of ``course_lib``. Use as a context manager, or call :meth:`close`; the temp
+    dir is removed on close.
+    """
+
+    def __init__(self, course_lib: Path | None = None) -> None:
+        source = course_lib or (_REPO / "course_lib")
+        if not (source / "__init__.py").is_file():
+            raise ValueError(f"course_lib not found at {source}")
+        self._tmp = tempfile.TemporaryDirectory(prefix="grading-runtime-")
+        self.path = Path(self._tmp.name)
+        self.path.chmod(0o755)
+        pkg = self.path / "autograders"
+        pkg.mkdir()
+        (pkg / "__init__.py").write_text('"""Sandbox side of the grader."""\n')
+        here = Path(__file__).resolve().parent
+        for name in ("rpc.py", "sandbox_runner.py"):
+            shutil.copyfile(here / name, pkg / name)
+        target = self.path / "course_lib"
+        shutil.copytree(
+            source, target, ignore=shutil.ignore_patterns("__pycache__", "*.pyc", "checks")
+        )
+        for name in REFERENCE_MODULES:
+            stub = target / f"{name}.py"
+            package = target / name
+            if package.is_dir():
+                shutil.rmtree(package)
+            stub.write_text(REFERENCE_STUB)
+        for path in [self.path, *self.path.rglob("*")]:
+            path.chmod(0o755 if path.is_dir() else 0o644)
+
+    def close(self) -> None:
+        """Remove the library dir."""
+        self._tmp.cleanup()
+
+    def __enter__(self) -> Runtime:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+def _ancestors(path: str) -> list[str]:
+    parts = Path(path).parts[1:-1]
+    return ["/" + "/".join(parts[: i + 1]) for i in range(len(parts))]
+
+
+def _runtime_dirs() -> list[str]:
+    """Directories the interpreter needs: base prefix, venv prefix, stdlib/site-packages."""
+    dirs = {sys.base_prefix, sys.prefix}
+    for key in ("stdlib", "platstdlib", "purelib", "platlib"):
+        dirs.add(sysconfig.get_paths()[key])
+    real = sorted({os.path.realpath(d) for d in dirs if os.path.isdir(d)})
+    # keep only the outermost directories
+    return [d for d in real if not any(d != o and d.startswith(o + "/") for o in real)]
+
+
+def bwrap_command(runtime: Runtime, limits: Limits, settings: str) -> list[str]:
+    """The bwrap command line that starts the runner (see the module docstring)."""
+    cmd = [
+        BWRAP,
+        "--unshare-ipc", "--unshare-pid", "--unshare-net", "--unshare-uts",
+        "--unshare-cgroup-try", "--die-with-parent", "--new-session",
+        "--ro-bind", "/usr", "/usr",
+    ]  # fmt: skip
+    for name in ("bin", "lib", "lib64", "sbin"):
+        link = Path("/") / name
+        if link.is_symlink():
+            cmd += ["--symlink", os.readlink(link), str(link)]
+        elif link.is_dir():
+            cmd += ["--ro-bind", str(link), str(link)]
+    made: set[str] = {"/usr"}
+    binds = [*_runtime_dirs(), _LIB_MOUNT]
+    for target in binds:
+        for parent in _ancestors(target):
+            if parent not in made:
+                cmd += ["--perms", "0755", "--dir", parent]
+                made.add(parent)
+    for directory in _runtime_dirs():
+        cmd += ["--ro-bind", directory, directory]
+    size = str(limits.file_mb * 1024 * 1024)
+    cmd += [
+        "--ro-bind", str(runtime.path), _LIB_MOUNT,
+        "--proc", "/proc", "--dev", "/dev",
+        "--perms", "1777", "--size", size, "--tmpfs", "/tmp",
+        "--perms", "0755", "--dir", "/home",
+        "--perms", "1777", "--size", size, "--tmpfs", _HOME,
+        "--setenv", "HOME", _HOME,
+        "--chdir", "/",
+        os.path.realpath(sys.executable), "-I", "-B",
+        f"{_LIB_MOUNT}/autograders/sandbox_runner.py", settings,
+    ]  # fmt: skip
+    return cmd
+
+
+_ENV = {
+    "PATH": "/usr/bin:/bin",
+    "LANG": "C.UTF-8",
+    "PYTHONHASHSEED": "0",
+    "NBGRADER_EXECUTION": "autograde",
+    "MPLBACKEND": "Agg",
+}
+
+
+class Sandbox:
+    """One sandboxed runner process and its channel.
+
+    Args:
+        runtime: the library dir (sanitised course_lib and the runner).
+        limits: resource limits.
+        isolated: ``False`` runs the runner in a plain child process (no bwrap,
+            no rlimits, no uid change) for overhead benchmarks.
+
+    The process starts in the constructor. :meth:`request` sends one request and
+    returns its reply, running ``on_callback`` for nested callback requests.
+    """
+
+    def __init__(self, runtime: Runtime, limits: Limits, *, isolated: bool = True) -> None:
+        self.limits = limits
+        self.isolated = isolated
+        self.budget = limits.cell_timeout
+        req_r, self._req_w = os.pipe()
+        self._resp_r, resp_w = os.pipe()
+        uid = 100_000 + secrets.randbelow(900_000) if isolated else None
+        settings: dict[str, Any] = {"req_fd": req_r, "resp_fd": resp_w, "uid": uid}
+        if isolated:
+            settings["limits"] = {
+                "cpu_seconds": limits.cpu_limit,
+                "memory_bytes": limits.memory_mb * 1024 * 1024,
+                "processes": limits.processes,
+                "file_bytes": limits.file_mb * 1024 * 1024,
+            }
+            settings["workdir"] = _HOME
+        import json
+
+        text = json.dumps(settings)
+        if isolated:
+            cmd = bwrap_command(runtime, limits, text)
+            env = dict(_ENV, HOME=_HOME)
+            cwd = "/"
+        else:
+            runner = runtime.path / "autograders" / "sandbox_runner.py"
+            cmd = [sys.executable, "-I", "-B", str(runner), text]
+            home = tempfile.mkdtemp(prefix="grading-home-")
+            self._home: str | None = home
+            env = dict(_ENV, HOME=home)
+            cwd = home
+        if isolated:
+            self._home = None
+        self.process = subprocess.Popen(
+            cmd,
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            pass_fds=(req_r, resp_w),
+            env=env,
+            cwd=cwd,
+            start_new_session=True,
+        )
+        os.close(req_r)
+        os.close(resp_w)
+        self._output = bytearray()
+        self.output_dropped = 0
+        self._output_lock = threading.Lock()
+        self._drain = threading.Thread(target=self._drain_output, daemon=True)
+        self._drain.start()
+        self.dead = False
+
+    # -- output -------------------------------------------------------------
+    def _drain_output(self) -> None:
+        stream = self.process.stdout
+        assert stream is not None
+        while True:
+            chunk = stream.read1(65536)
+            if not chunk:
+                return
+            with self._output_lock:
+                room = self.limits.output_bytes - len(self._output)
+                if room > 0:
+                    self._output += chunk[:room]
+                self.output_dropped += max(0, len(chunk) - max(room, 0))
+
+    def take_output(self) -> str:
+        """Return and clear what the student printed since the last call."""
+        with self._output_lock:
+            text = self._output.decode("utf-8", "replace")
+            self._output.clear()
+            dropped, self.output_dropped = self.output_dropped, 0
+        if dropped:
+            text += f"\n[... {dropped} more bytes of output were dropped]\n"
+        return text
+
+    # -- requests -----------------------------------------------------------
+    def _wait_readable(self) -> None:
+        start = time.monotonic()
+        ready, _, _ = select.select([self._resp_r], [], [], max(self.budget, 0.0))
+        self.budget -= time.monotonic() - start
+        if not ready:
+            self.kill()
+            raise SandboxFailure(
+                "timeout", f"ran for more than {self.limits.cell_timeout:g} s"
+            )
+
+    def _read(self) -> dict[str, Any]:
+        try:
+            return rpc.read_frame(self._resp_r, self._wait_readable)
+        except EOFError:
+            raise self._death() from None
+        except rpc.ProtocolError as exc:
+            self.kill()
+            raise SandboxFailure("error", f"sent a garbled reply to the grader ({exc})") from None
+
+    def _death(self) -> SandboxFailure:
+        """Explain why the runner stopped (called once its channel closed)."""
+        try:
+            code = self.process.wait(timeout=5)
+        except subprocess.TimeoutExpired:
+            self.kill()
+            code = self.process.returncode
+        self.kill()
+        signo = -code if code is not None and code < 0 else (code - 128 if code and code > 128 else 0)
+        if signo == signal.SIGXCPU:
+            return SandboxFailure("limit", f"used more than {self.limits.cpu_limit} s of CPU time")
+        if signo == signal.SIGXFSZ:
+            return SandboxFailure("limit", f"wrote a file larger than {self.limits.file_mb} MB")
+        if signo:
+            name = signal.Signals(signo).name if signo in signal.Signals._value2member_map_ else signo
+            return SandboxFailure("error", f"ended its own process (signal {name})")
+        return SandboxFailure("error", f"ended its own process (exit status {code})")
+
+    def request(self, message: dict[str, Any], on_callback: Any = None) -> dict[str, Any]:
+        """Send a request; serve nested callbacks; return the reply.
+
+        Raises:
+            SandboxFailure: timeout (the process is killed), crash, garbled reply.
+        """
+        if self.dead:
+            raise SandboxFailure("error", "had already stopped")
+        try:
+            rpc.write_frame(self._req_w, message)
+        except (BrokenPipeError, OSError):
+            raise self._death() from None
+        while True:
+            reply = self._read()
+            if reply.get("op") == "callback" and on_callback is not None:
+                answer = on_callback(reply)
+                try:
+                    rpc.write_frame(self._req_w, answer)
+                except (BrokenPipeError, OSError):
+                    raise self._death() from None
+                continue
+            if "return" in reply or "raise" in reply:
+                return reply
+            self.kill()
+            raise SandboxFailure("error", "sent a garbled reply to the grader")
+
+    def kill(self) -> None:
+        """Kill the sandbox (its whole session/pid namespace) and close the channel."""
+        if self.dead:
+            return
+        self.dead = True
+        try:
+            os.killpg(self.process.pid, signal.SIGKILL)
+        except (ProcessLookupError, PermissionError):
+            pass
+        try:
+            self.process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            pass
+        for fd in (self._req_w, self._resp_r):
+            try:
+                os.close(fd)
+            except OSError:
+                pass
+        self._drain.join(timeout=5)
+        if self.process.stdout is not None:
+            self.process.stdout.close()
+        if self._home:
+            shutil.rmtree(self._home, ignore_errors=True)
+
+    def close(self) -> None:
+        """Stop the sandbox normally (same as :meth:`kill`: nothing in it is worth keeping)."""
+        self.kill()
