@@ -34,6 +34,10 @@ from course_lib.clock import DEFAULT_CLOCK, Clock
 
 __all__ = ["AdaptiveThrottle", "RatioBudget", "RetryBudget", "TokenBucketBudget"]
 
+# Ten deposits of 0.1 sum to 0.9999999999999999 in floating point; they must still buy a
+# whole token, so token comparisons forgive this much rounding.
+_EPSILON = 1e-9
+
 
 @runtime_checkable
 class RetryBudget(Protocol):
@@ -133,14 +137,14 @@ class TokenBucketBudget:
         """``tokens >= retry_cost``; spends nothing."""
         with self._lock:
             self._refill(now)
-            return self._tokens >= self.retry_cost
+            return self._tokens + _EPSILON >= self.retry_cost
 
     def try_spend(self, now: float | None = None) -> bool:
         """Spend ``retry_cost`` tokens if the bucket holds that many."""
         with self._lock:
             self._refill(now)
-            if self._tokens >= self.retry_cost:
-                self._tokens -= self.retry_cost
+            if self._tokens + _EPSILON >= self.retry_cost:
+                self._tokens = max(0.0, self._tokens - self.retry_cost)
                 return True
             return False
 
