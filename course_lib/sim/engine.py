@@ -445,6 +445,23 @@ class Simulation:
                 self.trace(FaultEnded(env.now, svc.name, fault.name, "elapsed"))
 
     # -- load ------------------------------------------------------------------------------
+    def send(self, service: str, route: str = "/", *, at: float | None = None) -> None:
+        """One request to ``service`` ``route`` at virtual time ``at`` (default: now).
+
+        Handy for small, exact lessons and tests; its outcome shows in the
+        service's metrics and (with request recording) in the trace.
+        """
+        svc = self._check_route(service, route, "send")
+        when = self.now if at is None else check_number("at", at, minimum=self.now)
+        env = self.env
+
+        def one() -> Generator[Any, Any, None]:
+            if when > env.now:
+                yield env.timeout(when - env.now)
+            yield from svc.handle(route)
+
+        env.process(one())
+
     def poisson(self, service: str, route: str, rate: float, *, start: float = 0.0,
                 stop: float | None = None) -> None:
         """Open-loop arrivals: requests to ``service`` ``route`` at ``rate`` per second.
@@ -509,6 +526,8 @@ class Simulation:
         target = self.services[call.service]
         stats.calls += 1
         started = env.now
+        if stats.keep_times:
+            stats.starts.append(started)
         attempt = 0
         previous: float | None = None
         while True:

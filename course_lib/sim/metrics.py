@@ -221,11 +221,12 @@ class CallMetrics:
         reasons: Why attempts did not succeed -> count.
         attempt_times: Send time of every attempt, if the edge keeps them (for
             arrival histograms: see :func:`windowed_counts`), else empty.
+        starts: Start time of every logical call, finished or not, if kept.
         jobs: ``(start, end, ok)`` of every finished logical call, if kept.
     """
 
     __slots__ = ("attempt_times", "attempts", "calls", "jobs", "keep_times", "label", "outcomes",
-                 "reasons", "retries")
+                 "reasons", "retries", "starts")
 
     def __init__(self, label: str, *, keep_times: bool = False) -> None:
         self.label = label
@@ -236,7 +237,13 @@ class CallMetrics:
         self.outcomes: dict[str, int] = dict.fromkeys(OUTCOMES, 0)
         self.reasons: Counter[str] = Counter()
         self.attempt_times: list[float] = []
+        self.starts: list[float] = []
         self.jobs: list[tuple[float, float, bool]] = []
+
+    @property
+    def in_progress(self) -> int:
+        """Logical calls started but not finished (still waiting or retrying)."""
+        return self.calls - sum(self.outcomes.values())
 
     def success_ratio(self) -> float | None:
         """Share of finished logical calls that succeeded; None before any finished."""
@@ -250,6 +257,7 @@ class CallMetrics:
             "calls": self.calls,
             "attempts": self.attempts,
             "retries": self.retries,
+            "in_progress": self.in_progress,
             "outcomes": dict(self.outcomes),
             "reasons": dict(self.reasons),
         }

@@ -1,0 +1,457 @@
+"""The lessons' ready-made simulations: the cascade (seed section 1) and the retry storm.
+
+Each function builds a :class:`~course_lib.sim.engine.Simulation`, runs it
+and returns a result object holding the simulation (its trace and metrics) and
+the numbers a lesson talks about, read back from that trace and those metrics.
+
+* :func:`cascade`: gateway -> orders -> payments, and a latency spike in
+  payments. Unprotected, the spike holds orders' workers, then every gateway
+  worker, and the gateway's *other* route (``/catalog``) fails too. Protected
+  (timeouts, a breaker, a bulkhead), ``/catalog`` does not notice.
+* :func:`retry_storm`: a closed-loop population of clients and one service
+  that hangs, then resets every connection at once. Without jitter the
+  retries come back in synchronised waves; with jitter they spread out.
+  :func:`compare_backoffs` runs the four schedules on the same seed.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from course_lib.backoff import Backoff, DecorrelatedJitter, EqualJitter, FullJitter, NoJitter
+from course_lib.events import Trace
+from course_lib.sim.distributions import Constant, Distribution, Exponential, Normal
+from course_lib.sim.engine import BulkheadLike, Call, CircuitBreakerLike, Simulation
+from course_lib.sim.events import RequestFinished
+from course_lib.sim.faults import Hang, LatencySpike
+from course_lib.sim.metrics import CallMetrics, ServiceMetrics, windowed_counts
+
+__all__ = [
+    "CascadeResult",
+    "StormResult",
+    "cascade",
+    "compare_backoffs",
+    "default_breaker",
+    "default_bulkhead",
+    "retry_storm",
+]
+
+BreakerFactory = Callable[[str, Simulation], CircuitBreakerLike]
+"""``(name, sim) -> breaker``; build it on ``sim.clock`` and give it ``listener=sim.trace``."""
+
+BulkheadFactory = Callable[[str, Simulation], BulkheadLike]
+"""``(name, sim) -> bulkhead``."""
+
+
+# --------------------------------------------------------------------------------------------
+# The cascade
+# --------------------------------------------------------------------------------------------
+
+GATEWAY, ORDERS, PAYMENTS, CATALOG = "gateway", "orders", "payments", "catalog"
+
+
+def default_breaker(name: str, sim: Simulation) -> CircuitBreakerLike:
+    """The cascade's breaker on ``orders -> payments``: the reference ``CircuitBreaker``.
+
+    A count window of the last 20 calls, a verdict after 10, trips at a 50%
+    failure rate, a 5 s cooldown, 3 trial calls in HALF_OPEN; driven on the
+    simulation's virtual clock, its events go into the simulation's trace.
+    """
+    from course_lib.breaker import CircuitBreaker
+
+    return CircuitBreaker(
+        name=name, window_size=20, minimum_calls=10, failure_rate_threshold=0.5,
+        cooldown=5.0, half_open_max_calls=3, clock=sim.clock, listener=sim.trace,
+    )
+
+
+def default_bulkhead(name: str, sim: Simulation) -> BulkheadLike:
+    """The cascade's bulkhead on ``gateway -> orders``: 5 of the gateway's 20 workers at most.
+
+    The reference ``SemaphoreBulkhead(max_concurrent=5)``, rejecting at once when full.
+    """
+    from course_lib.bulkhead import SemaphoreBulkhead
+
+    return SemaphoreBulkhead(5, name=name, clock=sim.clock, listener=sim.trace)
+
+
+@dataclass(frozen=True)
+class CascadeResult:
+    """What one :func:`cascade` run did. Numbers are read from ``sim.trace`` and ``sim`` metrics.
+
+    Attributes:
+        protected: Whether timeouts, the breaker and the bulkhead were on.
+        seed: The simulation's seed.
+        spike_start: When the payments latency spike began (virtual seconds).
+        spike_end: When it ended.
+        duration: How long the run lasted.
+        sim: The simulation, for its trace, metrics and time series.
+    """
+
+    protected: bool
+    seed: int
+    spike_start: float
+    spike_end: float
+    duration: float
+    sim: Simulation = field(repr=False)
+
+    @property
+    def trace(self) -> Trace:
+        """Every event of the run: requests, faults, breaker and bulkhead events."""
+        return self.sim.trace
+
+    def metrics(self, service: str = GATEWAY) -> ServiceMetrics:
+        """The :class:`ServiceMetrics` of ``service``."""
+        return self.sim.metrics(service)
+
+    def requests(self, service: str = GATEWAY, route: str | None = None, start: float = 0.0,
+                 end: float = math.inf) -> list[RequestFinished]:
+        """The trace's finished requests at ``service`` (and ``route``) with time in ``[start, end)``."""
+        return [
+            e for e in self.trace.of_type(RequestFinished)
+            if e.source == service and (route is None or e.route == route)
+            and start <= e.time < end
+        ]
+
+    def success_ratio(self, route: str = "/catalog", service: str = GATEWAY, start: float = 0.0,
+                      end: float = math.inf) -> float | None:
+        """Share of ``route``'s requests finished in ``[start, end)`` that succeeded (from the trace)."""
+        finished = self.requests(service, route, start, end)
+        if not finished:
+            return None
+        return sum(e.outcome == "ok" for e in finished) / len(finished)
+
+    def during_spike(self, route: str = "/catalog", service: str = GATEWAY) -> float | None:
+        """:meth:`success_ratio` of requests finished while the spike lasted."""
+        return self.success_ratio(route, service, self.spike_start, self.spike_end)
+
+    def outcomes(self, route: str = "/catalog", service: str = GATEWAY, start: float = 0.0,
+                 end: float = math.inf) -> dict[str, int]:
+        """Outcome -> count for ``route`` in ``[start, end)``, from the trace."""
+        counts: dict[str, int] = {}
+        for e in self.requests(service, route, start, end):
+            counts[e.outcome] = counts.get(e.outcome, 0) + 1
+        return counts
+
+    def exhausted_at(self, service: str = GATEWAY) -> float | None:
+        """End of the first sample interval in which every worker of ``service`` was busy."""
+        m = self.metrics(service)
+        for t, peak in zip(m.series["time"], m.series["peak_in_flight"], strict=True):
+            if peak >= m.workers:
+                return float(t)
+        return None
+
+    def summary(self) -> dict[str, Any]:
+        """The headline numbers as a plain dict."""
+        return {
+            "protected": self.protected,
+            "seed": self.seed,
+            "catalog_success": self.success_ratio("/catalog"),
+            "catalog_success_during_spike": self.during_spike("/catalog"),
+            "checkout_success": self.success_ratio("/checkout"),
+            "checkout_success_during_spike": self.during_spike("/checkout"),
+            "gateway_exhausted_at": self.exhausted_at(GATEWAY),
+            "orders_exhausted_at": self.exhausted_at(ORDERS),
+            "gateway_peak_in_flight": self.metrics(GATEWAY).peak_in_flight,
+            "breaker_states": self.trace.states(),
+        }
+
+
+def cascade(
+    protected: bool,
+    seed: int = 0,
+    *,
+    duration: float = 60.0,
+    spike_start: float = 20.0,
+    spike_duration: float = 20.0,
+    spike_latency: float = 2.0,
+    checkout_rate: float = 20.0,
+    catalog_rate: float = 50.0,
+    breaker: BreakerFactory | None = None,
+    bulkhead: BulkheadFactory | None = None,
+    sample_interval: float = 0.5,
+) -> CascadeResult:
+    """The seed's section 1: a latency spike in payments spreads up to the gateway.
+
+    Topology (workers in brackets)::
+
+        clients --/checkout--> gateway[20] --> orders[10] --> payments[10]
+        clients --/catalog---> gateway[20] --> catalog[10]
+
+    The gateway queues at most 50 requests and a request waits at most 1 s
+    for a gateway worker. From ``spike_start`` for ``spike_duration`` seconds
+    every payments request takes ``spike_latency`` seconds more.
+
+    Unprotected (no timeouts): payments serves 10 / 2 s = 5 requests/s of the
+    20/s that arrive, so orders' workers wait on payments, then every gateway
+    worker waits on orders, and ``/catalog`` (which never touches payments)
+    times out in the gateway's queue.
+
+    Protected: ``gateway -> orders`` has a 1 s timeout and a bulkhead of 5
+    slots (``/checkout`` can hold at most 5 of the 20 gateway workers),
+    ``orders -> payments`` a 0.5 s timeout and a circuit breaker, and
+    ``gateway -> catalog`` a 1 s timeout. ``/checkout`` fails fast during the
+    spike; ``/catalog`` keeps its success rate.
+
+    Args:
+        protected: Turn the protection on.
+        seed: Seeds the simulation.
+        duration: Virtual seconds to run.
+        spike_start: When the spike begins.
+        spike_duration: How long it lasts.
+        spike_latency: Seconds added to every payments request during the spike.
+        checkout_rate: ``/checkout`` arrivals per second (Poisson).
+        catalog_rate: ``/catalog`` arrivals per second (Poisson).
+        breaker: ``(name, sim) -> breaker`` for ``orders -> payments`` (try your
+            own); default :func:`default_breaker`. Used only when protected.
+        bulkhead: ``(name, sim) -> bulkhead`` for ``gateway -> orders``; default
+            :func:`default_bulkhead`. Used only when protected.
+        sample_interval: Seconds between metric samples.
+    """
+    sim = Simulation(seed, sample_interval=sample_interval)
+    if protected:
+        make_breaker = default_breaker if breaker is None else breaker
+        make_bulkhead = default_bulkhead if bulkhead is None else bulkhead
+        to_orders = Call(ORDERS, "/checkout", timeout=1.0,
+                         bulkhead=make_bulkhead(f"{GATEWAY}->{ORDERS}", sim))
+        to_payments = Call(PAYMENTS, "/pay", timeout=0.5,
+                           breaker=make_breaker(f"{ORDERS}->{PAYMENTS}", sim))
+        to_catalog = Call(CATALOG, "/products", timeout=1.0)
+    else:
+        to_orders = Call(ORDERS, "/checkout")
+        to_payments = Call(PAYMENTS, "/pay")
+        to_catalog = Call(CATALOG, "/products")
+    sim.service(PAYMENTS, workers=10, latency=Exponential(0.02), routes={"/pay": []})
+    sim.service(CATALOG, workers=10, latency=Exponential(0.01), routes={"/products": []})
+    sim.service(ORDERS, workers=10, latency=Constant(0.01), routes={"/checkout": [to_payments]})
+    sim.service(GATEWAY, workers=20, latency=Constant(0.005), queue_limit=50, queue_timeout=1.0,
+                routes={"/checkout": [to_orders], "/catalog": [to_catalog]})
+    sim.poisson(GATEWAY, "/checkout", checkout_rate)
+    sim.poisson(GATEWAY, "/catalog", catalog_rate)
+    spike = LatencySpike(PAYMENTS, spike_start, spike_duration, extra_latency=spike_latency)
+    sim.inject(spike)
+    sim.run(until=duration)
+    return CascadeResult(protected, seed, spike_start, spike_start + spike_duration, duration, sim)
+
+
+# --------------------------------------------------------------------------------------------
+# The retry storm
+# --------------------------------------------------------------------------------------------
+
+API = "api"
+
+
+@dataclass(frozen=True)
+class StormResult:
+    """What one :func:`retry_storm` run did.
+
+    The storm runs with request recording off (1,000 clients make tens of
+    thousands of calls): the trace holds only the fault events; the numbers
+    come from the client population's :class:`CallMetrics`, which keeps the
+    send time of every attempt, and from the service's metrics.
+
+    Attributes:
+        backoff: The schedule the clients used.
+        seed: The simulation's seed.
+        clients: Population size.
+        hang_start: When the service froze.
+        hang_end: When it reset every stalled connection.
+        duration: How long the run lasted.
+        calls: The clients' :class:`CallMetrics`.
+        sim: The simulation.
+    """
+
+    backoff: Backoff
+    seed: int
+    clients: int
+    hang_start: float
+    hang_end: float
+    duration: float
+    calls: CallMetrics = field(repr=False)
+    sim: Simulation = field(repr=False)
+
+    @property
+    def name(self) -> str:
+        """The schedule's name, e.g. ``"FullJitter"``."""
+        return type(self.backoff).__name__
+
+    @property
+    def trace(self) -> Trace:
+        """The run's trace (fault events only: see the class docstring)."""
+        return self.sim.trace
+
+    @property
+    def service(self) -> ServiceMetrics:
+        """The service's metrics."""
+        return self.sim.metrics(API)
+
+    @property
+    def total_calls(self) -> int:
+        """Attempts sent to the service over the whole run: the work."""
+        return self.calls.attempts
+
+    @property
+    def jobs_succeeded(self) -> int:
+        """Logical requests that eventually succeeded."""
+        return self.calls.outcomes["ok"]
+
+    @property
+    def jobs_failed(self) -> int:
+        """Logical requests that ran out of attempts."""
+        return sum(self.calls.outcomes.values()) - self.calls.outcomes["ok"]
+
+    def arrivals(self, width: float = 0.1) -> list[int]:
+        """Attempts sent in each window ``[k*width, (k+1)*width)`` of the run."""
+        return windowed_counts(self.calls.attempt_times, width, self.duration)
+
+    def peak_arrivals(self, width: float = 0.1, start: float | None = None,
+                      end: float | None = None) -> int:
+        """The most attempts in any one window of ``width`` seconds between ``start`` and ``end``.
+
+        Defaults: from the end of the hang to the end of the run, where the retry waves are.
+        """
+        lo = self.hang_end if start is None else start
+        hi = self.duration if end is None else end
+        counts = self.arrivals(width)
+        first, last = int(lo / width), min(len(counts), math.ceil(hi / width))
+        return max(counts[first:last], default=0)
+
+    def calls_between(self, start: float, end: float) -> int:
+        """Attempts sent in ``[start, end)``."""
+        return sum(start <= t < end for t in self.calls.attempt_times)
+
+    @property
+    def caught(self) -> list[tuple[float, float, bool]]:
+        """``(start, end, ok)`` of the jobs the fault caught: begun before the hang ended
+        and finished after it began."""
+        return [j for j in self.calls.jobs if j[0] < self.hang_end and j[1] >= self.hang_start]
+
+    @property
+    def caught_unfinished(self) -> int:
+        """Jobs begun before the hang ended that were still waiting or retrying at the end."""
+        begun = sum(t < self.hang_end for t in self.calls.starts)
+        finished = sum(start < self.hang_end for start, _, _ in self.calls.jobs)
+        return begun - finished
+
+    @property
+    def recovered_at(self) -> float | None:
+        """When the last job caught by the fault finished (succeeded or gave up).
+
+        None if no job was caught, or if a caught job was still retrying when the run ended.
+        """
+        caught = self.caught
+        if not caught or self.caught_unfinished:
+            return None
+        return max(end for _, end, _ in caught)
+
+    @property
+    def retries(self) -> int:
+        """Attempts after the first: the extra work the fault caused."""
+        return self.calls.retries
+
+    @property
+    def calls_per_success(self) -> float | None:
+        """``total_calls / jobs_succeeded``: work per useful result (1.0 is perfect)."""
+        return self.total_calls / self.jobs_succeeded if self.jobs_succeeded else None
+
+    @property
+    def caught_success(self) -> float | None:
+        """Share of the caught jobs that eventually succeeded."""
+        caught = self.caught
+        return sum(ok for _, _, ok in caught) / len(caught) if caught else None
+
+    def summary(self) -> dict[str, Any]:
+        """The headline numbers as a plain dict."""
+        return {
+            "backoff": repr(self.backoff),
+            "seed": self.seed,
+            "clients": self.clients,
+            "total_calls": self.total_calls,
+            "retries": self.retries,
+            "calls_per_success": self.calls_per_success,
+            "calls_after_hang": self.calls_between(self.hang_end, self.duration),
+            "jobs_succeeded": self.jobs_succeeded,
+            "jobs_failed": self.jobs_failed,
+            "caught_jobs": len(self.caught),
+            "caught_success": self.caught_success,
+            "recovered_at": self.recovered_at,
+            "peak_arrivals_per_100ms": self.peak_arrivals(0.1),
+            "service_rejected": self.service.outcomes["rejected"],
+        }
+
+
+def retry_storm(
+    clients: int = 1000,
+    duration: float = 60.0,
+    backoff: Backoff | None = None,
+    seed: int = 0,
+    *,
+    max_attempts: int = 6,
+    think: Distribution | None = None,
+    workers: int = 50,
+    queue_limit: int = 100,
+    latency: Distribution | None = None,
+    hang_start: float = 10.0,
+    hang_duration: float = 5.0,
+    sample_interval: float = 1.0,
+) -> StormResult:
+    """Many clients, one service that hangs, then resets every connection at once.
+
+    Each of ``clients`` clients thinks (``Exponential(2 s)`` by default), calls
+    ``api`` and, on failure, retries up to ``max_attempts`` attempts in all,
+    waiting ``backoff.delay(attempt, rng, previous)`` between them. The service
+    has ``workers`` workers (``Normal(20 ms, 5 ms)`` each: 2,500 requests/s) and
+    queues at most ``queue_limit`` requests; the rest are rejected at once.
+
+    From ``hang_start`` for ``hang_duration`` seconds it answers nothing; then
+    it restarts and every stalled request fails at the same instant. Nearly
+    every client was waiting, so nearly every client retries after the same
+    delay: without jitter they arrive together, overflow the queue, are
+    rejected together and come back together, wave after wave.
+
+    Args:
+        clients: Population size (>= 1).
+        duration: Virtual seconds to run.
+        backoff: The retry schedule; default ``FullJitter(base=0.5, cap=30.0)``.
+        seed: Seeds the simulation (think times, latencies, jitter).
+        max_attempts: Attempts per request, first one included (>= 1).
+        think: Time between a client's requests; default ``Exponential(2.0)``.
+        workers: The service's workers.
+        queue_limit: The service's queue bound.
+        latency: The service's work per request; default ``Normal(0.02, 0.005)``.
+        hang_start: When the service freezes.
+        hang_duration: How long it stays frozen.
+        sample_interval: Seconds between metric samples.
+    """
+    if backoff is None:
+        backoff = FullJitter(base=0.5, cap=30.0)
+    if isinstance(max_attempts, bool) or not isinstance(max_attempts, int) or max_attempts < 1:
+        raise ValueError(f"max_attempts must be an integer >= 1, got {max_attempts!r}")
+    sim = Simulation(seed, sample_interval=sample_interval, record_requests=False)
+    sim.service(API, workers=workers, latency=latency or Normal(0.02, 0.005),
+                queue_limit=queue_limit)
+    sim.inject(Hang(API, hang_start, hang_duration, on_end="fail"))
+    call = Call(API, "/", retries=max_attempts - 1, backoff=backoff)
+    stats = sim.clients(clients, call, think=think or Exponential(2.0))
+    sim.run(until=duration)
+    return StormResult(backoff, seed, clients, hang_start, hang_start + hang_duration, duration,
+                       stats, sim)
+
+
+def compare_backoffs(
+    base: float = 0.5, cap: float = 30.0, **storm: Any
+) -> dict[str, StormResult]:
+    """Run :func:`retry_storm` once per schedule (same seed and settings) and return them by name.
+
+    The schedules are ``NoJitter``, ``FullJitter``, ``EqualJitter`` and
+    ``DecorrelatedJitter`` from :mod:`course_lib.backoff`, all with ``base``
+    and ``cap``. ``storm`` is passed to :func:`retry_storm` (e.g. ``seed=3``).
+    """
+    schedules: list[Backoff] = [
+        NoJitter(base, cap), FullJitter(base, cap), EqualJitter(base, cap),
+        DecorrelatedJitter(base, cap),
+    ]
+    return {type(b).__name__: retry_storm(backoff=b, **storm) for b in schedules}
