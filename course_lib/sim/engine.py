@@ -330,6 +330,7 @@ class Simulation:
         self.edges: dict[str, CallMetrics] = {}
         self._edge_of: dict[tuple[str, int], CallMetrics] = {}
         self._started = False
+        self._last_sample = 0.0
 
     @property
     def now(self) -> float:
@@ -603,15 +604,27 @@ class Simulation:
             self._started = True
             self.env.process(self._sampler())
         self.env.run(until=until)
+        # SimPy stops *before* the events at ``until``: take a sample due then now, so a run
+        # of 60 s with 1 s samples has 60 of them and the interval counts add up.
+        ticks = until / self.sample_interval
+        if abs(ticks - round(ticks)) < 1e-9:
+            self._sample()
+
+    def _sample(self) -> None:
+        now = float(self.env.now)
+        if now <= self._last_sample:
+            return
+        self._last_sample = now
+        for svc in self.services.values():
+            svc.metrics.sample(now, svc.in_flight, svc.queued)
 
     def _sampler(self) -> Generator[Any, Any, None]:
         env = self.env
-        services = self.services
+        tick = 0
         while True:
-            yield env.timeout(self.sample_interval)
-            now = float(env.now)
-            for svc in services.values():
-                svc.metrics.sample(now, svc.in_flight, svc.queued)
+            tick += 1  # absolute times k * interval: no drift from adding up floats
+            yield env.timeout(max(0.0, tick * self.sample_interval - env.now))
+            self._sample()
 
     def series(self, service: str, key: str) -> tuple[list[float], list[Any]]:
         """``(times, values)`` of one metric of one service, ready to plot."""
