@@ -67,7 +67,10 @@ __all__ = [
     "grade_notebook",
 ]
 
-STUB = 'raise NotImplementedError("Not written yet: replace this line with your code (see the exercise above).")'
+STUB = (
+    'raise NotImplementedError("Not written yet: replace this line with your code '
+    '(see the exercise above).")'
+)
 """The course-wide code stub nbgrader puts in place of a solution."""
 
 MAX_SUBMISSION_BYTES = 20 * 1024 * 1024
@@ -179,10 +182,12 @@ def blank_answer(source: str, stub: str = STUB) -> str:
 def _only_displays(source: str) -> bool:
     """Whether a non-answer cell only shows widgets/plots (skipped in the sandbox)."""
     try:
-        tree = ast.parse("\n".join(
-            "pass" if line.lstrip().startswith(("%", "!")) else line
-            for line in source.splitlines()
-        ))
+        tree = ast.parse(
+            "\n".join(
+                "pass" if line.lstrip().startswith(("%", "!")) else line
+                for line in source.splitlines()
+            )
+        )
     except SyntaxError:
         return True
     for node in ast.walk(tree):
@@ -250,8 +255,10 @@ def _plan(
             f"the notebook was submitted as {submitted_path.name}; "
             f"it was graded as {source_path.name}"
         )
-    kernel = submission.get("metadata", {}) if isinstance(submission.get("metadata"), dict) else {}
-    spec = kernel.get("kernelspec") if isinstance(kernel.get("kernelspec"), dict) else {}
+    raw_meta = submission.get("metadata")
+    kernel: dict[str, Any] = raw_meta if isinstance(raw_meta, dict) else {}
+    raw_spec = kernel.get("kernelspec")
+    spec: dict[str, Any] = raw_spec if isinstance(raw_spec, dict) else {}
     expected_kernel = source_nb.metadata.get("kernelspec", {}).get("name", "python3")
     if spec.get("name") not in (None, expected_kernel):
         notes.append(
@@ -263,7 +270,9 @@ def _plan(
     order: list[str] = []
     extra = 0
     plain_sources = {
-        c.source for c in source_nb.cells if c.cell_type == "code" and "grade_id" not in _nbgrader(c)
+        c.source
+        for c in source_nb.cells
+        if c.cell_type == "code" and "grade_id" not in _nbgrader(c)
     }
     for cell in submission["cells"]:
         if not isinstance(cell, dict):
@@ -375,10 +384,8 @@ class _Grader:
         message = ""
         try:
             for name in self.names:
-                try:
+                with contextlib.suppress(NameError):
                     namespace[name] = session.lookup(name)
-                except NameError:
-                    pass
             with contextlib.redirect_stdout(stdout), contextlib.redirect_stderr(stdout):
                 exec(compile(cell.source, f"<test cell {cell.grade_id}>", "exec"), namespace)
         except SandboxFailure as failure:
@@ -403,9 +410,9 @@ class _Grader:
         if student_output:
             outputs.append(nbformat.v4.new_output("stream", name="stdout", text=student_output))
         if status != "passed":
-            outputs.append(nbformat.v4.new_output(
-                "error", ename=status, evalue=message, traceback=[message]
-            ))
+            outputs.append(
+                nbformat.v4.new_output("error", ename=status, evalue=message, traceback=[message])
+            )
         return result, outputs
 
     def close(self) -> None:
@@ -462,10 +469,15 @@ def grade_notebook(
         tests = [c for c in cells if c.kind == "test"]
         for number, cell in enumerate(tests, start=1):
             if present == 0:
-                results.append(TestResult(
-                    cell.grade_id, 0.0, cell.points, "missing",
-                    "the submission has none of the answer cells, so there was nothing to test",
-                ))
+                results.append(
+                    TestResult(
+                        cell.grade_id,
+                        0.0,
+                        cell.points,
+                        "missing",
+                        "the submission has none of the answer cells, so there was nothing to test",
+                    )
+                )
                 continue
             result, cell_outputs = grader.run_test(number, cell)
             results.append(result)
@@ -476,8 +488,10 @@ def grade_notebook(
             active.close()
 
     for grade_id, reason in grader.skipped.items():
-        notes.append(f"your code {reason} in cell {grade_id} and was stopped; "
-                     "the exercises that use it were graded without it")
+        notes.append(
+            f"your code {reason} in cell {grade_id} and was stopped; "
+            "the exercises that use it were graded without it"
+        )
     for grade_id, error in grader.errors.items():
         notes.append(f"answer cell {grade_id} raised {error[:300]}")
 

@@ -19,6 +19,7 @@ then restarted: its state can't be trusted).
 from __future__ import annotations
 
 import builtins
+import contextlib
 from collections.abc import Callable
 from typing import Any
 
@@ -77,10 +78,8 @@ def exception_from_info(info: Any) -> BaseException:
         if isinstance(attrs, dict):
             for key, value in attrs.items():
                 if isinstance(key, str) and key.isidentifier() and not key.startswith("_"):
-                    try:
+                    with contextlib.suppress(AttributeError, TypeError):
                         setattr(exc, key, value)
-                    except (AttributeError, TypeError):
-                        pass
         return exc
     return StudentCodeError(names[0] if names else "an unknown error", message)
 
@@ -106,7 +105,8 @@ class Session:
             self._callbacks.append(value)
             return {"$cb": len(self._callbacks) - 1}
         raise TypeError(
-            f"only plain data and functions can be passed to student code, not {type(value).__name__}"
+            "only plain data and functions can be passed to student code, "
+            f"not {type(value).__name__}"
         )
 
     def _from_ref(self, tag: str, number: int) -> Any:
@@ -157,13 +157,13 @@ class Session:
         except rpc.ProtocolError as exc:  # our own message could not be encoded
             raise TypeError(f"cannot send this value to student code: {exc}") from None
         if "raise" in reply:
-            exc = exception_from_info(reply["raise"])
-            if isinstance(exc, MemoryError):
+            error = exception_from_info(reply["raise"])
+            if isinstance(error, MemoryError):
                 self.sandbox.kill()
                 raise SandboxFailure(
                     "limit", f"used more than {self.sandbox.limits.memory_mb} MB of memory"
                 )
-            raise exc
+            raise error
         result = self.decode(reply.get("return"))
         after = reply.get("after")
         if originals and isinstance(after, dict):

@@ -34,6 +34,8 @@ runner in a plain child process with no bwrap, no limits and no uid change
 
 from __future__ import annotations
 
+import contextlib
+import json
 import os
 import secrets
 import select
@@ -277,8 +279,6 @@ class Sandbox:
                 "file_bytes": limits.file_mb * 1024 * 1024,
             }
             settings["workdir"] = _HOME
-        import json
-
         text = json.dumps(settings)
         if isolated:
             cmd = bwrap_command(runtime, limits, text)
@@ -314,7 +314,7 @@ class Sandbox:
 
     # -- output -------------------------------------------------------------
     def _drain_output(self) -> None:
-        stream = self.process.stdout
+        stream: Any = self.process.stdout
         assert stream is not None
         while True:
             chunk = stream.read1(65536)
@@ -343,9 +343,7 @@ class Sandbox:
         self.budget -= time.monotonic() - start
         if not ready:
             self.kill()
-            raise SandboxFailure(
-                "timeout", f"ran for more than {self.limits.cell_timeout:g} s"
-            )
+            raise SandboxFailure("timeout", f"ran for more than {self.limits.cell_timeout:g} s")
 
     def _read(self) -> dict[str, Any]:
         try:
@@ -364,13 +362,17 @@ class Sandbox:
             self.kill()
             code = self.process.returncode
         self.kill()
-        signo = -code if code is not None and code < 0 else (code - 128 if code and code > 128 else 0)
+        signo = (
+            -code if code is not None and code < 0 else (code - 128 if code and code > 128 else 0)
+        )
         if signo == signal.SIGXCPU:
             return SandboxFailure("limit", f"used more than {self.limits.cpu_limit} s of CPU time")
         if signo == signal.SIGXFSZ:
             return SandboxFailure("limit", f"wrote a file larger than {self.limits.file_mb} MB")
         if signo:
-            name = signal.Signals(signo).name if signo in signal.Signals._value2member_map_ else signo
+            name = (
+                signal.Signals(signo).name if signo in signal.Signals._value2member_map_ else signo
+            )
             return SandboxFailure("error", f"ended its own process (signal {name})")
         return SandboxFailure("error", f"ended its own process (exit status {code})")
 
@@ -405,19 +407,13 @@ class Sandbox:
         if self.dead:
             return
         self.dead = True
-        try:
+        with contextlib.suppress(ProcessLookupError, PermissionError):
             os.killpg(self.process.pid, signal.SIGKILL)
-        except (ProcessLookupError, PermissionError):
-            pass
-        try:
+        with contextlib.suppress(subprocess.TimeoutExpired):
             self.process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            pass
         for fd in (self._req_w, self._resp_r):
-            try:
+            with contextlib.suppress(OSError):
                 os.close(fd)
-            except OSError:
-                pass
         self._drain.join(timeout=5)
         if self.process.stdout is not None:
             self.process.stdout.close()

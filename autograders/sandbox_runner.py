@@ -37,6 +37,7 @@ import json
 import os
 import resource
 import sys
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -46,7 +47,7 @@ from autograders import rpc  # noqa: E402
 
 __all__ = ["main"]
 
-_DUNDERS = {
+_DUNDERS: dict[str, Callable[..., Any]] = {
     "__len__": len,
     "__str__": str,
     "__repr__": repr,
@@ -147,12 +148,8 @@ class _Server:
                 result = {"return": self.enc(target(*args, **kwargs))}
                 # containers the test passed in: send back their final contents
                 # (the parent updates its originals in place, like a shared object)
-                after = {
-                    str(i): self.enc(a) for i, a in enumerate(args) if type(a) in (list, dict)
-                }
-                after.update(
-                    {k: self.enc(a) for k, a in kwargs.items() if type(a) in (list, dict)}
-                )
+                after = {str(i): self.enc(a) for i, a in enumerate(args) if type(a) in (list, dict)}
+                after.update({k: self.enc(a) for k, a in kwargs.items() if type(a) in (list, dict)})
                 if after:
                     result["after"] = after
                 return result
@@ -203,8 +200,12 @@ class _Callback:
         server = self.server
         rpc.write_frame(
             server.resp_fd,
-            {"op": "callback", "cb": self.number, "args": server.enc(list(args)),
-             "kwargs": server.enc(kwargs)},
+            {
+                "op": "callback",
+                "cb": self.number,
+                "args": server.enc(list(args)),
+                "kwargs": server.enc(kwargs),
+            },
         )
         answer = server.serve(until_reply=True)
         if "raise" in answer:
@@ -219,7 +220,8 @@ class _Callback:
 def _exception_from(info: dict[str, Any]) -> BaseException:
     """Rebuild an exception the parent raised: the nearest builtin or course_lib.errors class."""
     message = str(info.get("message", ""))
-    mro = info.get("mro") if isinstance(info.get("mro"), list) else []
+    raw = info.get("mro")
+    mro: list[Any] = raw if isinstance(raw, list) else []
     for name in mro:
         module, _, qualname = str(name).rpartition(".")
         cls: Any = None
@@ -233,17 +235,20 @@ def _exception_from(info: dict[str, Any]) -> BaseException:
             except ImportError:
                 cls = None
         if isinstance(cls, type) and issubclass(cls, Exception):
-            exc = cls.__new__(cls)
-            Exception.__init__(exc, message)
-            return exc
+            rebuilt: BaseException = cls.__new__(cls)
+            Exception.__init__(rebuilt, message)
+            return rebuilt
     simple = str(mro[0]).rpartition(".")[2] if mro else "Exception"
-    return type(simple or "Exception", (Exception,), {})(message)
+    unknown: type[Exception] = type(simple or "Exception", (Exception,), {})
+    return unknown(message)
 
 
 def _strip_magics(source: str) -> str:
     """Comment out IPython magics and shell escapes (there is no IPython in the sandbox)."""
     lines = source.splitlines()
-    return "\n".join("# " + line if line.lstrip().startswith(("%", "!")) else line for line in lines)
+    return "\n".join(
+        "# " + line if line.lstrip().startswith(("%", "!")) else line for line in lines
+    )
 
 
 def main(argv: list[str]) -> int:
