@@ -109,7 +109,7 @@ class CascadeResult:
 
     def requests(self, service: str = GATEWAY, route: str | None = None, start: float = 0.0,
                  end: float = math.inf) -> list[RequestFinished]:
-        """The trace's finished requests at ``service`` (and ``route``) with time in ``[start, end)``."""
+        """Requests at ``service`` (and ``route``) that finished in ``[start, end)`` (trace)."""
         return [
             e for e in self.trace.of_type(RequestFinished)
             if e.source == service and (route is None or e.route == route)
@@ -118,7 +118,7 @@ class CascadeResult:
 
     def success_ratio(self, route: str = "/catalog", service: str = GATEWAY, start: float = 0.0,
                       end: float = math.inf) -> float | None:
-        """Share of ``route``'s requests finished in ``[start, end)`` that succeeded (from the trace)."""
+        """Share of ``route``'s requests finished in ``[start, end)`` that succeeded (trace)."""
         finished = self.requests(service, route, start, end)
         if not finished:
             return None
