@@ -14,12 +14,14 @@ nbgrader SOURCE notebook:
    answer cells, and the source's other non-test code cells (setup: imports,
    constants) in notebook order. A non-answer cell is skipped when it only
    displays things: it imports plotly/ipywidgets/anywidget/IPython.display or a
-   ``course_lib`` widget/plot module, or calls ``display(...)``/``.show()``.
+   ``course_lib`` widget/plot module, or calls ``display(...)``, ``show(...)``
+   or ``.show()``.
 3. **Establish verdicts outside the student's process.** Each test cell's code
    runs HERE, in the trusted parent, with the pristine ``course_lib`` (checks
-   included), in a fresh namespace where each name defined by the source's
-   answer cells is a proxy (:class:`autograders.remote.RemoteObject`) into the
-   sandbox. The student can only influence the data the proxies return, so a
+   included), in a fresh namespace where each top-level name defined by the
+   answer cells or by the setup cells the sandbox ran (a locked skeleton class,
+   say) is a proxy (:class:`autograders.remote.RemoteObject`) into the sandbox,
+   or plain data. The student can only influence the data the proxies return, so a
    wrong implementation fails whatever else the submission does.
 4. **Isolate exercises.** Each test cell gets ``Limits.cell_timeout`` seconds of
    student time. A timeout, a limit hit or a dead process fails that test cell
@@ -197,7 +199,7 @@ def _only_displays(source: str) -> bool:
             return True
         if isinstance(node, ast.Call):
             func = node.func
-            if isinstance(func, ast.Name) and func.id == "display":
+            if isinstance(func, ast.Name) and func.id in ("display", "show"):
                 return True
             if isinstance(func, ast.Attribute) and func.attr == "show":
                 return True
@@ -351,7 +353,11 @@ class _Grader:
         self.skipped: dict[str, str] = {}  # answer/setup cell -> why it is skipped
         self.errors: dict[str, str] = {}  # answer cell -> the exception it raised
         self.session: Session | None = None
-        self.names = [n for c in cells if c.kind == "answer" for n in _defined_names(c.source)]
+        self.names = list(
+            dict.fromkeys(
+                n for c in cells if c.kind in ("answer", "setup") for n in _defined_names(c.source)
+            )
+        )
 
     def session_for_tests(self) -> Session:
         """A live session with all answer/setup cells replayed (restarting as needed)."""
