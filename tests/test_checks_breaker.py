@@ -1,0 +1,446 @@
+"""Notebook 01's checks and grading: the solution passes, each known bug fails its exercise.
+
+The fast tests run the notebook's cells in this process (answer, skeleton and test
+cells, hidden tests included; widget cells skipped) with answer cells replaced as
+``autograders/submissions/01-circuit-breaker/*.toml`` says, and compare the test cells
+that fail with the file's ``expect_failed``. The ``slow`` test executes the real
+notebook in a kernel with nbclient.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import sys
+import tomllib
+from pathlib import Path
+from typing import Any
+
+import nbformat
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+NOTEBOOK = ROOT / "notebooks" / "01-circuit-breaker" / "01-circuit-breaker.ipynb"
+SUBMISSIONS = ROOT / "autograders" / "submissions" / "01-circuit-breaker"
+TEST_CELLS = {
+    "window-tests",
+    "trip-tests",
+    "closed-tests",
+    "call-tests",
+    "cooldown-tests",
+    "half-open-tests",
+    "machine-tests",
+}
+
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
+
+from course_lib.checks import breaker as checks  # noqa: E402
+from course_lib.checks._pristine import load_reference, refuse_reference  # noqa: E402
+
+# What each known bug's failing hidden test must say (plain words a student can act on).
+EXPECTED_MESSAGES = {
+    "trip-strictly-above": ["returned False; expected True", "reaches the 50% threshold"],
+    "trip-ignores-minimum": ["returned True; expected False", "no verdict yet"],
+    "window-never-evicts": ["your calls is 4; expected 3", "only the last 3 calls count"],
+    "window-rate-over-size": ["your failure_rate is", "failures / calls"],
+    "window-empty-rate-divides-by-zero": ["empty RollingWindow", "ZeroDivisionError"],
+    "closed-checks-only-after-failures": ["your breaker is CLOSED; expected OPEN", "says trip"],
+    "call-fallback-ignored": ["raised CircuitOpenError", "expected it to return"],
+    "call-falsy-fallback": ["fallback=0", "only fallback=None means no fallback"],
+    "call-fallback-on-failure": ["returned instead of letting the error propagate"],
+    "cooldown-strictly-after": ["expected HALF_OPEN", "now >= opened_at + cooldown"],
+    "half-open-unlimited-trials": ["allow() returned True; expected False", "may go through"],
+    "half-open-closes-after-first-success": ["is CLOSED; expected HALF_OPEN", "succeeded so far"],
+    "half-open-cooldown-not-restarted": ["opened_at is", "restarts the cooldown"],
+}
+
+
+def _nbgrader(cell: Any) -> dict[str, Any]:
+    meta: dict[str, Any] = cell.get("metadata", {}).get("nbgrader", {})
+    return meta
+
+
+def _strip_markers(source: str) -> str:
+    return "\n".join(
+        line
+        for line in source.split("\n")
+        if "BEGIN SOLUTION" not in line and "END SOLUTION" not in line
+    )
+
+
+def run_notebook_cells(
+    nb: Any, replace: dict[str, str] | None = None
+) -> dict[str, BaseException | None]:
+    """Exec the graded/answer/locked code cells in order; return each test cell's error (or None)."""
+    namespace: dict[str, Any] = {"__name__": "__main__"}
+    results: dict[str, BaseException | None] = {}
+    replace = replace or {}
+    for cell in nb.cells:
+        meta = _nbgrader(cell)
+        if cell.cell_type != "code" or not meta:
+            continue  # markdown, and the ungraded widget cells
+        grade_id = meta["grade_id"]
+        source = replace.get(grade_id, cell.source)
+        try:
+            with contextlib.redirect_stdout(io.StringIO()):
+                exec(compile(_strip_markers(source), grade_id, "exec"), namespace)  # noqa: S102
+        except Exception as error:  # noqa: BLE001 - recorded for the assertions
+            if not meta.get("grade"):
+                raise AssertionError(f"the non-test cell {grade_id} raised {error!r}") from error
+            results[grade_id] = error
+        else:
+            if meta.get("grade"):
+                results[grade_id] = None
+    return results
+
+
+@pytest.fixture(scope="module")
+def source_nb() -> Any:
+    return nbformat.read(str(NOTEBOOK), as_version=4)
+
+
+@pytest.fixture(scope="module")
+def solution(source_nb: Any) -> dict[str, Any]:
+    """The notebook's solution: names defined by its answer and skeleton cells."""
+    namespace: dict[str, Any] = {"__name__": "__main__"}
+    for cell in source_nb.cells:
+        meta = _nbgrader(cell)
+        if cell.cell_type == "code" and meta and not meta.get("grade"):
+            exec(compile(_strip_markers(cell.source), meta["grade_id"], "exec"), namespace)  # noqa: S102
+    return namespace
+
+
+# --- the notebook itself --------------------------------------------------------------
+
+
+def test_notebook_structure(source_nb: Any) -> None:
+    ids = [_nbgrader(c).get("grade_id") for c in source_nb.cells if _nbgrader(c)]
+    assert len(ids) == len(set(ids)), "grade_ids must be unique"
+    tests = {_nbgrader(c)["grade_id"] for c in source_nb.cells if _nbgrader(c).get("grade")}
+    assert tests == TEST_CELLS
+    for cell in source_nb.cells:
+        meta = _nbgrader(cell)
+        if cell.cell_type == "code":
+            assert cell.outputs == [] and cell.execution_count is None, "committed without outputs"
+        if meta.get("grade"):
+            assert meta["locked"] and meta["points"] > 0 and not meta["solution"]
+            assert "### BEGIN HIDDEN TESTS" in cell.source and "### END HIDDEN TESTS" in cell.source
+            visible = cell.source.split("### BEGIN HIDDEN TESTS")[0]
+            assert "from course_lib.checks.breaker import check_" in visible
+        if meta.get("solution"):
+            assert "### BEGIN SOLUTION" in cell.source
+    assert sum(_nbgrader(c).get("points", 0) for c in source_nb.cells) == 15
+
+
+def test_solution_passes_every_test_cell(source_nb: Any) -> None:
+    results = run_notebook_cells(source_nb)
+    assert set(results) == TEST_CELLS
+    failed = {gid: repr(err) for gid, err in results.items() if err is not None}
+    assert failed == {}
+
+
+def test_visible_checks_print_a_tick(
+    solution: dict[str, Any], capsys: pytest.CaptureFixture[str]
+) -> None:
+    ns = solution
+    checks.check_window(ns["RollingWindow"])
+    checks.check_should_trip(ns["should_trip"])
+    checks.check_closed(ns["MyBreaker"], ns["RollingWindow"], ns["should_trip"])
+    checks.check_call(ns["MyBreaker"])
+    checks.check_cooldown(ns["MyBreaker"])
+    checks.check_half_open(ns["MyBreaker"])
+    checks.check_machine(ns["MyBreaker"])
+    captured = capsys.readouterr()
+    assert captured.out.count("✓") == 7
+    assert captured.err == ""
+
+
+def _known() -> list[Path]:
+    return sorted(SUBMISSIONS.glob("*.toml"))
+
+
+def test_there_are_enough_known_bugs() -> None:
+    assert len(_known()) >= 8
+    assert {p.stem for p in _known()} == set(EXPECTED_MESSAGES)
+
+
+@pytest.mark.parametrize("path", _known(), ids=lambda p: p.stem)
+def test_known_bug_fails_exactly_its_cells(path: Path, source_nb: Any) -> None:
+    known = tomllib.loads(path.read_text(encoding="utf-8"))
+    assert known["base"] == "solution"
+    results = run_notebook_cells(source_nb, {k: v.strip("\n") for k, v in known["replace"].items()})
+    failed = {gid for gid, err in results.items() if err is not None}
+    assert failed == set(known["expect_failed"]), {g: repr(e) for g, e in results.items() if e}
+    for gid in failed:
+        assert isinstance(results[gid], AssertionError), (
+            f"{gid}: {results[gid]!r} is not a plain message"
+        )
+    own_cell = next(gid for gid in known["expect_failed"] if gid != "machine-tests")
+    message = str(results[own_cell])
+    for fragment in EXPECTED_MESSAGES[path.stem]:
+        assert fragment in message, message
+
+
+def test_blank_version_shows_the_stubs_and_hides_the_tests(source_nb: Any) -> None:
+    from nbgrader.preprocessors import ClearHiddenTests, ClearSolutions
+    from traitlets.config import Config
+
+    config = Config()
+    config.ClearSolutions.code_stub = {
+        "python": 'raise NotImplementedError("Not written yet: replace this line with your code '
+        '(see the exercise above).")'
+    }
+    nb = nbformat.from_dict(
+        nbformat.writes(source_nb) and nbformat.reads(nbformat.writes(source_nb), 4)
+    )
+    resources: dict[str, Any] = {}
+    nb, resources = ClearSolutions(config=config).preprocess(nb, resources)
+    nb, resources = ClearHiddenTests(config=config).preprocess(nb, resources)
+    text = nbformat.writes(nb)
+    for secret in ("BEGIN SOLUTION", "HIDDEN TESTS", "grade_window", "grade_machine", "popleft"):
+        assert secret not in text
+    results = run_notebook_cells(nb)
+    assert set(results) == TEST_CELLS
+    for gid, error in results.items():
+        assert isinstance(error, NotImplementedError), f"{gid}: {error!r}"
+        assert "Not written yet" in str(error) or "is written in exercise" in str(error)
+
+
+# --- grading functions one by one -----------------------------------------------------
+
+
+def test_shrink_finds_a_minimal_failing_subsequence() -> None:
+    # fails while it holds at least two 7s
+    found = checks.shrink([1, 7, 2, 3, 7, 4, 7, 5], lambda xs: xs.count(7) >= 2)
+    assert found == [7, 7]
+
+
+def test_grade_should_trip_reports_the_boundary_in_plain_words() -> None:
+    def strictly_above(failures: int, calls: int, threshold: float, minimum_calls: int) -> bool:
+        return calls >= minimum_calls and failures / calls > threshold
+
+    with pytest.raises(
+        AssertionError, match=r"reaches the 100% threshold \(the rule is rate >= threshold\)"
+    ):
+        checks.grade_should_trip(strictly_above)
+
+
+def test_check_should_trip_explains_the_50_percent_boundary() -> None:
+    def strictly_above(failures: int, calls: int, threshold: float, minimum_calls: int) -> bool:
+        return calls >= minimum_calls and failures / calls > threshold
+
+    with pytest.raises(
+        AssertionError, match=r"5 of 10 is a 50% failure rate, which reaches the 50%"
+    ):
+        checks.check_should_trip(strictly_above)
+
+
+def test_grade_window_shrinks_to_the_shortest_sequence(solution: dict[str, Any]) -> None:
+    class NeverEvicts(solution["RollingWindow"]):  # type: ignore[misc, name-defined]
+        def record(self, failed: bool) -> None:
+            self._outcomes.append(bool(failed))
+            self._failures += bool(failed)
+
+    with pytest.raises(AssertionError) as caught:
+        checks.grade_window(NeverEvicts)
+    # the shortest story: two calls in a window of one
+    assert "in a RollingWindow(1)" in str(caught.value)
+    assert "only the last call counts" in str(caught.value)
+    assert str(caught.value).count(",") <= 3
+
+
+def test_grade_machine_reports_shortest_divergence(solution: dict[str, Any]) -> None:
+    base = solution["MyBreaker"]
+
+    class TripsLate(base):  # type: ignore[misc, valid-type]
+        def record_closed(self, failed: bool, now: float) -> None:
+            self.window.record(failed)
+            w = self.window
+            if w.calls >= self.minimum_calls and w.failures / w.calls > self.failure_rate_threshold:
+                self.trip(now)
+
+    with pytest.raises(AssertionError) as caught:
+        checks.grade_machine(TripsLate)
+    message = str(caught.value)
+    assert "your breaker" in message and "the reference" in message and "With window of" in message
+    assert message.count("then") <= 2, message
+
+
+def test_grade_machine_uses_given_reference(solution: dict[str, Any]) -> None:
+    # a student breaker compared with itself always agrees
+    checks.grade_machine(solution["MyBreaker"], reference=solution["MyBreaker"], scenarios=5)
+
+
+def test_bad_constructor_is_reported_plainly() -> None:
+    class NoKeywords:
+        def __init__(self) -> None:
+            pass
+
+    with pytest.raises(AssertionError, match=r"MyBreaker\(window_size=.*failed"):
+        checks.check_cooldown(NoKeywords)
+
+
+# --- refusing the reference -----------------------------------------------------------
+
+
+def test_a_subclass_of_the_reference_is_refused() -> None:
+    from course_lib.breaker import CircuitBreaker
+
+    class Sneaky(CircuitBreaker):
+        pass
+
+    with pytest.raises(AssertionError, match="subclasses it"):
+        checks.grade_machine(Sneaky)
+    with pytest.raises(AssertionError, match="subclasses it"):
+        checks.check_half_open(Sneaky)
+
+
+def test_a_wrapper_holding_the_reference_is_refused() -> None:
+    import importlib
+
+    class Wrapper:
+        """Builds the reference at run time, so only the instance shows it."""
+
+        def __init__(self, **config: Any) -> None:
+            module = importlib.import_module("course_lib.breaker")
+            self.inner = module.CircuitBreaker(**config)
+
+        def allow(self, now: float) -> bool:
+            return bool(self.inner.allow(now))
+
+        def record_success(self, now: float) -> None:
+            self.inner.record_success(now)
+
+        def record_failure(self, now: float) -> None:
+            self.inner.record_failure(now)
+
+        @property
+        def state(self) -> str:
+            return str(self.inner.state)
+
+    with pytest.raises(AssertionError, match=r"holds a CircuitBreaker .* in \.inner"):
+        checks.grade_machine(Wrapper)
+
+
+def test_a_captured_or_default_reference_class_is_refused() -> None:
+    from course_lib.breaker import CircuitBreaker
+
+    class Captured:
+        def __init__(self, **config: Any) -> None:
+            self.inner = CircuitBreaker(**config)
+
+    class Defaulted:
+        def __init__(self, make: Any = CircuitBreaker, **config: Any) -> None:
+            self.inner = make(**config)
+
+    with pytest.raises(AssertionError, match=r"Captured\.__init__ uses a captured type"):
+        refuse_reference(Captured, "Captured")
+    with pytest.raises(AssertionError, match=r"Defaulted\.__init__ uses a default argument"):
+        refuse_reference(Defaulted, "Defaulted")
+
+
+def test_a_global_reference_instance_is_refused() -> None:
+    import course_lib.breaker
+
+    shared = course_lib.breaker.CircuitBreaker()
+    namespace: dict[str, Any] = {"shared": shared}
+    exec(  # noqa: S102 - a notebook cell that delegates to a global
+        "class Delegating:\n    def allow(self, now):\n        return shared.allow(now)\n",
+        namespace,
+    )
+    with pytest.raises(AssertionError, match=r"Delegating\.allow uses the name 'shared'"):
+        refuse_reference(namespace["Delegating"], "Delegating")
+
+
+def test_borrowed_methods_are_refused() -> None:
+    from course_lib.breaker import CircuitBreaker
+
+    class Borrower:
+        allow = CircuitBreaker.allow
+
+    with pytest.raises(AssertionError, match=r"Borrower\.allow is taken from course_lib\.breaker"):
+        refuse_reference(Borrower, "Borrower")
+
+
+def test_a_monkeypatched_reference_does_not_change_the_grading(
+    solution: dict[str, Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import course_lib.breaker
+
+    monkeypatch.setattr(course_lib.breaker.CircuitBreaker, "allow", lambda self, now=None: True)
+    monkeypatch.setattr(course_lib.breaker.CircuitBreaker, "state", property(lambda self: "closed"))
+
+    class AlwaysClosed:
+        def __init__(self, **config: Any) -> None:
+            self.state = "closed"
+
+        def allow(self, now: float) -> bool:
+            return True
+
+        def record_success(self, now: float) -> None:
+            pass
+
+        def record_failure(self, now: float) -> None:
+            pass
+
+    # the patched reference would agree with AlwaysClosed; the pristine one does not
+    with pytest.raises(
+        AssertionError, match="your breaker let it through and is CLOSED; the reference"
+    ):
+        checks.grade_machine(AlwaysClosed)
+    checks.grade_machine(solution["MyBreaker"], scenarios=20)
+
+
+def test_pristine_copy_is_private_and_independent() -> None:
+    import course_lib.breaker
+
+    pristine = load_reference("breaker")
+    assert pristine is load_reference("breaker")
+    assert pristine.CircuitBreaker is not course_lib.breaker.CircuitBreaker
+    assert pristine.__name__ not in sys.modules
+    assert sys.modules["course_lib.breaker"] is course_lib.breaker
+    with pytest.raises(ModuleNotFoundError, match="missing"):
+        load_reference("no_such_module")
+    with pytest.raises(ValueError, match="module name"):
+        load_reference("../etc/passwd")
+
+
+def test_infrastructure_is_allowed() -> None:
+    from course_lib.errors import CircuitOpenError
+
+    class UsesErrors:
+        error = CircuitOpenError
+
+        def fail(self) -> None:
+            raise CircuitOpenError("open")
+
+    refuse_reference(UsesErrors, "UsesErrors")  # errors, clocks, events, replay are fine
+
+
+# --- the real notebook in a kernel ----------------------------------------------------
+
+
+@pytest.mark.slow
+def test_notebook_executes_cleanly_with_solutions(source_nb: Any) -> None:
+    from nbclient import NotebookClient
+
+    nb = nbformat.reads(nbformat.writes(source_nb), as_version=4)
+    client = NotebookClient(
+        nb,
+        timeout=120,
+        kernel_name="python3",
+        resources={"metadata": {"path": str(NOTEBOOK.parent)}},
+    )
+    client.execute()
+    for cell in nb.cells:
+        if cell.cell_type != "code":
+            continue
+        for output in cell.outputs:
+            assert output.output_type != "error", (cell.source[:60], output)
+            if output.output_type == "stream":
+                assert output.name != "stderr", (cell.source[:60], output.text)
+    ticks = sum(
+        o.get("text", "").count("✓") for c in nb.cells if c.cell_type == "code" for o in c.outputs
+    )
+    assert ticks == 7
