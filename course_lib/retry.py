@@ -51,9 +51,11 @@ from course_lib.budget import RetryBudget
 from course_lib.clock import DEFAULT_CLOCK, Clock
 from course_lib.errors import RetryError
 from course_lib.events import EventListener, RetryGaveUp, RetryScheduled
+from course_lib.timeouts import current_deadline
 
 __all__ = [
     "BUDGET",
+    "DEADLINE",
     "EXHAUSTED",
     "NOT_RETRYABLE",
     "RetryDecision",
@@ -76,6 +78,8 @@ NOT_RETRYABLE = "not retryable"
 """Give-up reason: ``retry_on`` says this error is not worth retrying."""
 BUDGET = "budget"
 """Give-up reason: the retry budget refused another retry."""
+DEADLINE = "deadline"
+"""Give-up reason: the wait before the next attempt would use up the time left."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -86,7 +90,7 @@ class RetryDecision:
         retry: ``True`` to try again after ``delay`` seconds.
         delay: Seconds to wait before the next attempt (0 when giving up).
         reason: Why we give up (:data:`EXHAUSTED`, :data:`NOT_RETRYABLE`,
-            :data:`BUDGET`); empty when retrying.
+            :data:`DEADLINE`, :data:`BUDGET`); empty when retrying.
     """
 
     retry: bool
@@ -106,6 +110,8 @@ def failure_message(attempts: int, error: BaseException, reason: str = EXHAUSTED
     message = f"Operation failed after {attempts} {_plural(attempts)}: {error}"
     if reason == BUDGET:
         message += " (not retried: the retry budget said no)"
+    elif reason == DEADLINE:
+        message += " (not retried: the next wait would pass the deadline)"
     return message
 
 
@@ -119,6 +125,9 @@ class RetryPolicy:
         delay = policy.next_delay(1, e, now=now)  # None: give up
         ...attempt 2 starts at now + delay; if it fails:
         delay = policy.next_delay(2, e2, previous=delay, now=now2)
+
+    Pass ``time_left`` (seconds of the request's deadline) to give up rather
+    than wait past it.
 
     Args:
         attempts: Total tries including the first (>= 1); the seed's 3.
@@ -187,27 +196,32 @@ class RetryPolicy:
         *,
         previous: float | None = None,
         now: float | None = None,
+        time_left: float | None = None,
     ) -> RetryDecision:
         """Decide what follows failure number ``attempt`` (>= 1) with ``error``.
 
         Checks, in order: is the error retryable; is an attempt left
-        (``attempt < attempts``); does the budget allow a retry (this spends
-        from it). If all say yes, draws the delay from the backoff:
-        ``backoff.delay(attempt, rng, previous)``.
+        (``attempt < attempts``); then draws the delay from the backoff,
+        ``backoff.delay(attempt, rng, previous)``; gives up if
+        ``delay >= time_left``; finally asks the budget (which spends from it).
 
         Args:
             attempt: Failures so far, counting this one.
             error: The error the attempt raised.
             previous: The delay used before this attempt (for decorrelated jitter).
             now: Seconds, passed to the budget (``None``: the budget's own clock).
+            time_left: Seconds left on the request's deadline, if it has one.
         """
         if not self.is_retryable(error):
             return RetryDecision(False, reason=NOT_RETRYABLE)
         if attempt >= self.attempts:
             return RetryDecision(False, reason=EXHAUSTED)
+        delay = self.backoff.delay(attempt, self.rng, previous)
+        if time_left is not None and delay >= time_left:
+            return RetryDecision(False, reason=DEADLINE)
         if self.budget is not None and not self.budget.try_spend(now):
             return RetryDecision(False, reason=BUDGET)
-        return RetryDecision(True, self.backoff.delay(attempt, self.rng, previous))
+        return RetryDecision(True, delay)
 
     def next_delay(
         self,
@@ -216,9 +230,10 @@ class RetryPolicy:
         *,
         previous: float | None = None,
         now: float | None = None,
+        time_left: float | None = None,
     ) -> float | None:
         """Seconds to wait before the next attempt, or ``None`` to give up (see :meth:`decide`)."""
-        decision = self.decide(attempt, error, previous=previous, now=now)
+        decision = self.decide(attempt, error, previous=previous, now=now, time_left=time_left)
         return decision.delay if decision.retry else None
 
     def __repr__(self) -> str:
@@ -261,7 +276,11 @@ class Retrying:
             return an awaitable. Inject ``list.append`` in tests to record sleeps.
         listener: Receives :class:`RetryScheduled` and :class:`RetryGaveUp` events.
         name: The events' ``source``; default the function's qualified name.
-        clock: Timestamps for the events (and the budget's ``now``); default monotonic.
+        clock: Timestamps for the events; default monotonic. (A budget reads its own clock.)
+
+    If a :class:`~course_lib.timeouts.Deadline` is current (``with deadline:``),
+    a wait that would reach past it is not started: the call gives up with
+    ``RetryError`` (reason :data:`DEADLINE`).
     """
 
     __slots__ = ("clock", "listener", "name", "policy", "sleep")
@@ -303,8 +322,10 @@ class Retrying:
         self, label: str, attempt: int, error: BaseException, previous: float | None
     ) -> float:
         """Decide after a retryable failure: return the delay, or raise ``RetryError``."""
-        now = self.clock.now()  # the budget is told our time, so events and budget agree
-        decision = self.policy.decide(attempt, error, previous=previous, now=now)
+        deadline = current_deadline()
+        time_left = None if deadline is None else deadline.remaining()
+        decision = self.policy.decide(attempt, error, previous=previous, time_left=time_left)
+        now = self.clock.now()
         listener = self.listener
         if not decision.retry:
             if listener is not None:
@@ -353,12 +374,11 @@ class Retrying:
         budget = self.policy.budget
         is_retryable = self.policy.is_retryable
         retry_rest = self._retry_sync
-        clock = self.clock
 
         @functools.wraps(fn)
         def retrying(*args: P.args, **kwargs: P.kwargs) -> R:
             if budget is not None:
-                budget.record_request(clock.now())
+                budget.record_request()
             try:
                 return fn(*args, **kwargs)
             except BaseException as exc:
@@ -412,12 +432,11 @@ class Retrying:
         budget = self.policy.budget
         is_retryable = self.policy.is_retryable
         retry_rest = self._retry_async
-        clock = self.clock
 
         @functools.wraps(fn)
         async def retrying(*args: P.args, **kwargs: P.kwargs) -> R:
             if budget is not None:
-                budget.record_request(clock.now())
+                budget.record_request()
             try:
                 return await fn(*args, **kwargs)
             except BaseException as exc:

@@ -19,6 +19,7 @@ from course_lib.errors import RetryError
 from course_lib.events import RetryGaveUp, RetryScheduled, Trace
 from course_lib.retry import (
     BUDGET,
+    DEADLINE,
     EXHAUSTED,
     NOT_RETRYABLE,
     RetryDecision,
@@ -26,6 +27,7 @@ from course_lib.retry import (
     RetryPolicy,
     retry,
 )
+from course_lib.timeouts import Deadline
 
 
 class Flaky:
@@ -339,6 +341,37 @@ def test_token_bucket_budget_limits_retries_across_calls() -> None:
     assert len(sleeps) == 3
 
 
+# -- deadlines ---------------------------------------------------------------------------
+
+
+def test_retry_does_not_wait_past_the_current_deadline() -> None:
+    clock = ManualClock()
+    trace = Trace()
+    sleeps: list[float] = []
+
+    def sleep(seconds: float) -> None:
+        sleeps.append(seconds)
+        clock.advance(seconds)
+
+    op = Flaky(99)
+    wrapped = retry(attempts=5, backoff=NoJitter(0.1, 3.0), sleep=sleep, listener=trace,
+                    clock=clock)(op)
+    with Deadline(1.0, clock=clock), pytest.raises(RetryError) as info:
+        wrapped()
+    # waits 0.2 (0.8 left) and 0.4 (0.4 left); the next wait of 0.8 would pass the deadline
+    assert sleeps == pytest.approx([0.2, 0.4])
+    assert op.calls == 3
+    assert "the next wait would pass the deadline" in str(info.value)
+    assert trace.of_type(RetryGaveUp)[0].reason == DEADLINE
+
+
+def test_without_a_deadline_the_same_retry_uses_every_attempt() -> None:
+    sleeps: list[float] = []
+    with pytest.raises(RetryError, match="after 5 attempts"):
+        retry(attempts=5, backoff=NoJitter(0.1, 3.0), sleep=sleeps.append)(Flaky(99))()
+    assert len(sleeps) == 4
+
+
 # -- the sans-I/O policy ------------------------------------------------------------------
 
 
@@ -350,6 +383,8 @@ def test_policy_decisions_in_order() -> None:
     assert policy.decide(3, error) == RetryDecision(False, reason=EXHAUSTED)
     assert policy.next_delay(3, error) is None
     assert policy.decide(1, ValueError("bug")) == RetryDecision(False, reason=NOT_RETRYABLE)
+    assert policy.decide(1, error, time_left=0.2) == RetryDecision(False, reason=DEADLINE)
+    assert policy.next_delay(1, error, time_left=0.25) == pytest.approx(0.2)
 
 
 def test_policy_on_virtual_time_with_a_budget() -> None:
