@@ -9,10 +9,11 @@ recorded with zero points and listed with its reason; it never stops the batch.
 
 from __future__ import annotations
 
+import atexit
 import importlib
-import importlib.util
 import json
 import multiprocessing
+import multiprocessing.util
 import sys
 from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import Future, ProcessPoolExecutor
@@ -41,10 +42,24 @@ __all__ = [
 
 
 def engine() -> ModuleType:
-    """``autograders.engine``, or the unsandboxed stand-in while that file is missing."""
-    if importlib.util.find_spec("autograders.engine") is not None:
-        return importlib.import_module("autograders.engine")
-    return importlib.import_module("autograders._interim_engine")
+    """The grading engine module (``autograders.engine``, imported on first use)."""
+    return importlib.import_module("autograders.engine")
+
+
+_RUNTIME: Any = None
+
+
+def _runtime() -> Any:
+    """This process's sandbox runtime (the read-only library dir), made once per process."""
+    global _RUNTIME
+    if _RUNTIME is None:
+        from autograders.sandbox import Runtime
+
+        _RUNTIME = Runtime()
+        # removed when a worker process exits (multiprocessing runs Finalize, not atexit)
+        multiprocessing.util.Finalize(None, _RUNTIME.close, exitpriority=10)
+        atexit.register(_RUNTIME.close)
+    return _RUNTIME
 
 
 @dataclass(frozen=True)
@@ -122,7 +137,10 @@ def _grade_one(source: Path, sub: Submission, sandbox: bool) -> tuple[str, Any]:
     """Worker: grade one submission; never raises (the reason comes back as text)."""
     module = engine()
     try:
-        return "ok", module.grade_notebook(source, sub.path, student=sub.student, sandbox=sandbox)
+        result = module.grade_notebook(
+            source, sub.path, student=sub.student, sandbox=sandbox, runtime=_runtime()
+        )
+        return "ok", result
     except module.SubmissionError as exc:
         return "failed", str(exc) or type(exc).__name__
     except Exception as exc:  # a grader bug must not stop the batch; name it plainly

@@ -30,7 +30,8 @@ c = get_config()  # noqa: F821  (provided by traitlets' config loader)
 c.CourseDirectory.root = str(ROOT)
 c.CourseDirectory.source_directory = "notebooks"
 c.CourseDirectory.course_id = "module14-fault-tolerance"
-c.CourseDirectory.db_url = f"sqlite:///{ROOT / 'gradebook.db'}"
+# The gradebook is left at nbgrader's default, sqlite:///<root>/gradebook.db (gitignored), so
+# that `--course-dir OTHER` also moves the gradebook and never touches the repo's one.
 
 # What a student sees in place of a solution.
 c.ClearSolutions.code_stub = {

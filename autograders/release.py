@@ -26,6 +26,7 @@ __all__ = [
     "discover_assignments",
     "temp_course",
     "release",
+    "secret_lines",
 ]
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -172,3 +173,47 @@ def release(
                 shutil.rmtree(target)
             shutil.copytree(course.released(name), target, ignore=_IGNORE)
     return todo
+
+
+_MARKERS = ("BEGIN SOLUTION", "END SOLUTION", "BEGIN HIDDEN TESTS", "END HIDDEN TESTS")
+
+
+def secret_lines(source_notebook: Path, *, hidden_only: bool = False) -> set[str]:
+    """Lines a student version must never contain: those of solution and hidden-test blocks.
+
+    With ``hidden_only``, only hidden-test lines (what feedback must never show, while it
+    may show the student's own code, which can match the solution).
+
+    Trivial lines (blank, ``pass``, lone brackets, ``else:``...) and lines that also appear
+    outside every secret block of the source (so a student may legitimately see them) are
+    left out. Lines are compared stripped of surrounding whitespace.
+    """
+    import nbformat
+
+    secret: set[str] = set()
+    public: set[str] = set()
+    for cell in nbformat.read(source_notebook, as_version=4).cells:
+        inside = False
+        for raw in cell.source.split("\n"):
+            line = raw.strip()
+            if any(marker in line for marker in _MARKERS):
+                inside = "BEGIN" in line and not (hidden_only and "SOLUTION" in line)
+                continue
+            (secret if inside else public).add(line)
+    trivial = {
+        "",
+        "pass",
+        "else:",
+        "try:",
+        "finally:",
+        "return",
+        "raise",
+        "continue",
+        "break",
+        '"""',
+    }
+    return {
+        line
+        for line in secret - public
+        if line not in trivial and any(ch.isalnum() for ch in line) and len(line) > 3
+    }

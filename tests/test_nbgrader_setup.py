@@ -1,0 +1,195 @@
+"""The course's nbgrader set-up, checked with plain nbgrader (its CLI, run from the repo root).
+
+For the fixture assignment and every real assignment in ``notebooks/``: the root
+``nbgrader_config.py`` is picked up, ``generate_assignment`` puts the course's stub in, the
+solution autogrades to full marks and the blank to zero, a deleted test cell comes back,
+and ``generate_feedback`` shows no hidden-test line. Plus: Formgrader loads in a server
+started at the repo root.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+import nbformat
+import pytest
+from nbgrader.api import Gradebook
+
+from autograders.release import NOTEBOOKS, discover_assignments, secret_lines
+from autograders.submissions import solution_notebook
+
+ROOT = Path(__file__).resolve().parent.parent
+FIXTURES = ROOT / "tests" / "fixtures" / "notebooks"
+BIN = Path(sys.executable).parent
+STUB = "Not written yet: replace this line with your code (see the exercise above)."
+
+CASES = [pytest.param(FIXTURES, "99-fixture", id="fixture")] + [
+    pytest.param(NOTEBOOKS, name, id=name, marks=pytest.mark.slow)
+    for name in (discover_assignments(NOTEBOOKS) if NOTEBOOKS.is_dir() else [])
+]
+
+
+def _env() -> dict[str, str]:
+    env = dict(os.environ)
+    env["PATH"] = str(BIN) + os.pathsep + env.get("PATH", "")
+    return env
+
+
+def nbgrader(course: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    """Run plain ``nbgrader`` from the repo root (so the root config loads) on ``course``."""
+    done = subprocess.run(
+        [str(BIN / "nbgrader"), *args, "--course-dir", str(course)],
+        cwd=ROOT,
+        env=_env(),
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert done.returncode == 0, f"nbgrader {' '.join(args)} failed:\n{done.stdout}\n{done.stderr}"
+    return done
+
+
+def _submit(course: Path, student: str, assignment: str, nb: nbformat.NotebookNode) -> None:
+    path = course / "submitted" / student / assignment / f"{assignment}.ipynb"
+    path.parent.mkdir(parents=True)
+    nbformat.write(nb, path)
+
+
+@pytest.mark.parametrize(("notebooks", "assignment"), CASES)
+def test_plain_nbgrader_pipeline(tmp_path: Path, notebooks: Path, assignment: str) -> None:
+    course = tmp_path / "course"
+    shutil.copytree(notebooks / assignment, course / "notebooks" / assignment)
+    nbgrader(course, "generate_assignment", assignment)
+    released = course / "release" / assignment / f"{assignment}.ipynb"
+    blank = nbformat.read(released, as_version=4)
+    assert STUB in released.read_text(encoding="utf-8"), "the course's code stub is not in use"
+
+    source = course / "notebooks" / assignment / f"{assignment}.ipynb"
+    solution = solution_notebook(nbformat.read(source, as_version=4), blank)
+    _submit(course, "solution", assignment, solution)
+    _submit(course, "blank", assignment, blank)
+    if assignment == "99-fixture":
+        sneaky = nbformat.from_dict(solution)
+        for cell in sneaky.cells:
+            if cell.metadata.get("nbgrader", {}).get("grade_id") == "scale-answer":
+                cell.source = (
+                    "def scale(values, factor):\n"
+                    "    values[:] = [v * factor for v in values]\n"
+                    "    return values"
+                )
+        _submit(course, "sneaky", assignment, sneaky)
+        deleter = nbformat.from_dict(solution)
+        deleter.cells = [
+            c
+            for c in deleter.cells
+            if c.metadata.get("nbgrader", {}).get("grade_id") != "add-tests"
+        ]
+        for cell in deleter.cells:
+            if cell.metadata.get("nbgrader", {}).get("grade_id") == "add-answer":
+                cell.source = "def add(a, b):\n    return 0"
+        _submit(course, "deleter", assignment, deleter)
+
+    nbgrader(course, "autograde", assignment)
+    with Gradebook(f"sqlite:///{course / 'gradebook.db'}") as gb:
+        full = gb.find_assignment(assignment).max_score
+        assert full > 0
+        assert gb.find_submission(assignment, "solution").score == full
+        assert gb.find_submission(assignment, "blank").score == 0
+        if assignment == "99-fixture":
+            nb = gb.find_submission_notebook(assignment, assignment, "sneaky")
+            assert {g.name: g.score for g in nb.grades} == {"add-tests": 2, "scale-tests": 0}
+            # the deleted test cell is put back (OverwriteCells.add_missing_cells) and fails
+            nb = gb.find_submission_notebook(assignment, assignment, "deleter")
+            assert {g.name: g.score for g in nb.grades} == {"add-tests": 0, "scale-tests": 3}
+
+    nbgrader(course, "generate_feedback", assignment)
+    hidden = secret_lines(source, hidden_only=True)
+    assert hidden, "the source notebook has no hidden tests to check against"
+    pages = sorted((course / "feedback").rglob("*.html"))
+    assert len(pages) == (4 if assignment == "99-fixture" else 2)
+    for page in pages:
+        text = page.read_text(encoding="utf-8")
+        import html
+
+        plain = html.unescape(text)
+        leaked = sorted(line for line in hidden if line in plain)
+        assert not leaked, f"{page.relative_to(course)} shows hidden tests: {leaked}"
+        assert "HIDDEN TESTS" not in plain
+    if assignment == "99-fixture":
+        sneaky_page = (
+            course / "feedback" / "sneaky" / assignment / f"{assignment}.html"
+        ).read_text()
+        assert "AssertionError" in sneaky_page  # the student still learns the test failed
+        assert "scale must not change its input list" in sneaky_page  # ... and its message
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def test_formgrader_extension_is_enabled() -> None:
+    done = subprocess.run(
+        [str(BIN / "jupyter"), "server", "extension", "list"],
+        cwd=ROOT,
+        env=_env(),
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    listing = done.stdout + done.stderr
+    line = next(
+        (x for x in listing.splitlines() if "nbgrader.server_extensions.formgrader" in x), ""
+    )
+    assert "enabled" in line, listing
+
+
+@pytest.mark.slow
+def test_formgrader_page_is_served_at_repo_root(tmp_path: Path) -> None:
+    port, token = _free_port(), "m14-test-token"
+    command = [
+        str(BIN / "jupyter"),
+        "server",
+        "--no-browser",
+        f"--port={port}",
+        "--ip=127.0.0.1",
+        f"--IdentityProvider.token={token}",
+        f"--ServerApp.root_dir={ROOT}",
+    ]
+    if os.geteuid() == 0:
+        command.append("--allow-root")
+    env = _env()
+    env["JUPYTER_RUNTIME_DIR"] = str(tmp_path / "runtime")
+    log = (tmp_path / "server.log").open("w")
+    server = subprocess.Popen(command, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
+    try:
+        response = None
+        with httpx.Client(follow_redirects=True, timeout=10) as client:
+            for _ in range(240):  # wait for the server to come up (not a timing assertion)
+                if server.poll() is not None:
+                    break
+                try:
+                    response = client.get(f"http://127.0.0.1:{port}/formgrader?token={token}")
+                    break
+                except httpx.TransportError:
+                    time.sleep(0.5)
+        log.flush()
+        assert response is not None, (tmp_path / "server.log").read_text()
+        assert response.status_code == 200, (tmp_path / "server.log").read_text()
+        assert "/formgrader" in response.url.path
+        assert "nbgrader" in response.text.lower()
+    finally:
+        server.terminate()
+        try:
+            server.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            server.kill()
+        log.close()

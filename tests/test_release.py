@@ -1,0 +1,125 @@
+"""Student versions: layout, no solution or hidden-test line anywhere, a student's work kept."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from autograders import cli
+from autograders.release import NOTEBOOKS, ReleaseError, discover_assignments, release, secret_lines
+
+ROOT = Path(__file__).resolve().parent.parent
+FIXTURES = ROOT / "tests" / "fixtures" / "notebooks"
+STUB = "Not written yet: replace this line with your code (see the exercise above)."
+
+
+def _file_lines(path: Path) -> set[str]:
+    """Stripped lines of a file; for a notebook, of every cell's source and text output."""
+    text = path.read_bytes().decode("utf-8", errors="replace")
+    chunks = [text]
+    if path.suffix == ".ipynb":
+        nb = json.loads(text)
+        for cell in nb.get("cells", []):
+            chunks.append("".join(cell.get("source", "")))
+            for output in cell.get("outputs", []):
+                chunks.append("".join(output.get("text", "")))
+    return {line.strip() for chunk in chunks for line in chunk.splitlines()}
+
+
+def assert_no_secrets(outdir: Path, notebooks: Path, assignments: list[str]) -> None:
+    """No line of any solution or hidden-test block appears in any file under ``outdir``."""
+    secrets = {a: secret_lines(notebooks / a / f"{a}.ipynb") for a in assignments}
+    assert all(secrets.values()), "a source notebook has no solution or hidden test"
+    files = [p for p in outdir.rglob("*") if p.is_file()]
+    assert files
+    for path in files:
+        lines = _file_lines(path)
+        for assignment, secret in secrets.items():
+            leaked = sorted(secret & lines)
+            assert not leaked, f"{path.relative_to(outdir)} holds {assignment} secrets: {leaked}"
+        text = path.read_bytes().decode("utf-8", errors="replace")
+        assert "BEGIN SOLUTION" not in text and "BEGIN HIDDEN TESTS" not in text
+
+
+def test_release_fixture(tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    assert release(out, notebooks=FIXTURES) == ["99-fixture"]
+    notebook = out / "99-fixture" / "99-fixture.ipynb"
+    assert notebook.is_file()
+    assert STUB in notebook.read_text(encoding="utf-8")
+    assert_no_secrets(out, FIXTURES, ["99-fixture"])
+
+
+def test_release_keeps_student_work(tmp_path: Path) -> None:
+    out = tmp_path / "student"
+    release(out, notebooks=FIXTURES)
+    notebook = out / "99-fixture" / "99-fixture.ipynb"
+    notebook.write_text("my own work", encoding="utf-8")
+    with pytest.raises(ReleaseError, match="already holds 99-fixture; pass --force"):
+        release(out, notebooks=FIXTURES)
+    assert release(out, notebooks=FIXTURES, only_missing=True) == []
+    assert notebook.read_text(encoding="utf-8") == "my own work"
+
+
+def test_unknown_assignment_is_named(tmp_path: Path) -> None:
+    with pytest.raises(ReleaseError, match="unknown assignment.*nope.*known: 99-fixture"):
+        release(tmp_path, ["nope"], notebooks=FIXTURES)
+
+
+def test_release_cli_errors_exit_2(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    code = cli.main(
+        ["--notebooks", str(FIXTURES), "release", str(tmp_path), "--assignment", "nope"]
+    )
+    assert code == 2
+    assert "error: unknown assignment(s) nope" in capsys.readouterr().err
+
+
+def test_open_releases_missing_and_starts_lab(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    calls: list[list[str]] = []
+
+    def fake_execv(path: str, argv: list[str]) -> None:
+        calls.append(list(argv))
+
+    monkeypatch.setattr(os, "execv", fake_execv)
+    student = tmp_path / "student"
+    args = ["--notebooks", str(FIXTURES), "open", "--dir", str(student), "--no-browser"]
+    assert cli.main(args) == 0
+    assert "added 99-fixture" in capsys.readouterr().out
+    notebook = student / "99-fixture" / "99-fixture.ipynb"
+    assert STUB in notebook.read_text(encoding="utf-8")
+    command = calls[-1]
+    assert command[1:3] == ["lab", str(student)]
+    assert "--no-browser" in command
+    assert ("--allow-root" in command) == (os.geteuid() == 0)
+
+    notebook.write_text("half-done work", encoding="utf-8")
+    assert cli.main(args) == 0  # second time: nothing overwritten, lab started again
+    assert notebook.read_text(encoding="utf-8") == "half-done work"
+    assert len(calls) == 2
+
+
+@pytest.mark.slow
+def test_release_cli_real_notebooks(tmp_path: Path) -> None:
+    assignments = discover_assignments(NOTEBOOKS) if NOTEBOOKS.is_dir() else []
+    if not assignments:
+        pytest.skip("no assignment in notebooks/ yet")
+    out = tmp_path / "release"
+    done = subprocess.run(
+        [sys.executable, "-m", "autograders", "release", str(out)],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert done.returncode == 0, done.stderr
+    for name in assignments:
+        assert (out / name / f"{name}.ipynb").is_file()
+        assert f"released {name}" in done.stdout
+    assert_no_secrets(out, NOTEBOOKS, assignments)
