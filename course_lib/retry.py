@@ -340,7 +340,8 @@ class Retrying:
         return decision.delay
 
     def _not_retryable(self, label: str, attempt: int, error: BaseException) -> None:
-        if self.listener is not None:
+        # Cancellation, KeyboardInterrupt and SystemExit are not failures: no event for them.
+        if self.listener is not None and isinstance(error, Exception):
             self.listener(RetryGaveUp(self.clock.now(), label, attempt, repr(error), NOT_RETRYABLE))
 
     # -- sync ------------------------------------------------------------------------------
