@@ -163,8 +163,7 @@ class SemaphoreBulkhead:
             self.listener(event)
         after = f" after waiting {waited:g} s" if waited > 0 else ""
         return BulkheadFullError(
-            f"Bulkhead '{self.name}' is full: all {self._capacity} of its {self._capacity} "
-            f"slots are in use{after}",
+            f"Bulkhead '{self.name}' is full: all {self._capacity} slots are in use{after}",
             name=self.name,
             capacity=self._capacity,
         )

@@ -11,6 +11,8 @@ import threading
 from collections.abc import Callable
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from course_lib.bulkhead import BulkheadSnapshot, SemaphoreBulkhead, ThreadPoolBulkhead
 from course_lib.clock import ManualClock
@@ -68,7 +70,7 @@ def test_call_rejects_without_calling_and_names_bulkhead_and_capacity() -> None:
     with pytest.raises(BulkheadFullError) as info:
         bulkhead.call(called.append, 1)
     assert called == []
-    assert "inventory" in str(info.value) and "1" in str(info.value)
+    assert str(info.value) == "Bulkhead 'inventory' is full: all 1 slots are in use"
     assert (info.value.name, info.value.capacity) == ("inventory", 1)
     bulkhead.release()
     assert bulkhead.call(lambda x: x * 2, 21) == 42
@@ -213,6 +215,34 @@ def test_async_call_waits_on_the_loop_for_a_slot() -> None:
     assert bulkhead.in_use == 0 and bulkhead.waiting == 0
 
 
+def test_async_waiter_is_woken_by_a_release_from_another_thread() -> None:
+    bulkhead = SemaphoreBulkhead(1, max_wait=LONG)
+    assert bulkhead.try_acquire()  # held by the worker thread below
+    go = threading.Event()
+
+    def worker() -> None:
+        go.wait(LONG)
+        bulkhead.release()
+
+    thread = threading.Thread(target=worker, daemon=True)
+    thread.start()
+
+    async def main() -> str:
+        async def work() -> str:
+            return "got the slot"
+
+        task = asyncio.create_task(bulkhead.call_async(work))
+        for _ in range(3):
+            await asyncio.sleep(0)
+        assert bulkhead.waiting == 1
+        go.set()
+        return await task
+
+    assert asyncio.run(main()) == "got the slot"
+    thread.join(LONG)
+    assert bulkhead.in_use == 0
+
+
 def test_async_rejects_at_once_or_after_max_wait() -> None:
     async def main() -> None:
         now = SemaphoreBulkhead(1, name="fast")
@@ -241,6 +271,26 @@ def test_async_decorator_and_context_manager() -> None:
 
     assert asyncio.run(main()) == 6
     assert bulkhead.in_use == 0
+
+
+@given(st.integers(min_value=1, max_value=5), st.lists(st.booleans(), max_size=60))
+def test_occupancy_invariants_for_any_sequence(capacity: int, ops: list[bool]) -> None:
+    """``True`` = try_acquire, ``False`` = release (when something is held)."""
+    trace = Trace()
+    bulkhead = SemaphoreBulkhead(capacity, listener=trace)
+    held = 0
+    for acquire in ops:
+        if acquire:
+            took = bulkhead.try_acquire()
+            assert took == (held < capacity)
+            held += took
+        elif held:
+            bulkhead.release()
+            held -= 1
+        assert bulkhead.in_use == held
+        assert bulkhead.in_use + bulkhead.available == capacity
+    assert trace.count(BulkheadAcquired) - trace.count(BulkheadReleased) == held
+    assert all(0 <= e.in_use <= capacity for e in trace)  # type: ignore[attr-defined]
 
 
 def test_semaphore_bad_config() -> None:
