@@ -280,7 +280,6 @@ class SemaphoreBulkhead:
         counted = False
         try:
             while True:
-                future: asyncio.Future[None] = loop.create_future()
                 with self._lock:
                     took = self._take_locked()
                     in_use, waiting = self._in_use, self._waiting
@@ -289,6 +288,7 @@ class SemaphoreBulkhead:
                         if not counted:
                             self._waiting += 1
                             counted = True
+                        future: asyncio.Future[None] = loop.create_future()
                         self._async_waiters.append((loop, future))
                 if took:
                     break
