@@ -72,7 +72,7 @@ def _strip_markers(source: str) -> str:
 def run_notebook_cells(
     nb: Any, replace: dict[str, str] | None = None
 ) -> dict[str, BaseException | None]:
-    """Exec the graded/answer/locked code cells in order; return each test cell's error (or None)."""
+    """Exec the nbgrader code cells in order; return each test cell's error (or None)."""
     namespace: dict[str, Any] = {"__name__": "__main__"}
     results: dict[str, BaseException | None] = {}
     replace = replace or {}
@@ -157,7 +157,12 @@ def test_visible_checks_print_a_tick(
 
 
 def _known() -> list[Path]:
-    return sorted(SUBMISSIONS.glob("*.toml"))
+    """The known-buggy submissions (hostile ones, with a ``threat``, are the sandbox's tests)."""
+    return sorted(
+        path
+        for path in SUBMISSIONS.glob("*.toml")
+        if "threat" not in tomllib.loads(path.read_text(encoding="utf-8"))
+    )
 
 
 def test_there_are_enough_known_bugs() -> None:

@@ -226,7 +226,8 @@ def refuse_reference(subject: Any, what: str) -> None:
         for klass in subject.__mro__[1:]:
             if is_reference_object(klass):
                 raise AssertionError(
-                    f"{what} is built on {klass.__qualname__} from {_module_of(klass)} (it subclasses it).{hint}"
+                    f"{what} is built on {klass.__qualname__} from {_module_of(klass)} (it "
+                    f"subclasses it).{hint}"
                 )
         for klass in subject.__mro__:
             if klass is object:

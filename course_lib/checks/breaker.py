@@ -190,6 +190,15 @@ def shrink(
     return current
 
 
+def _fails(problem: Callable[..., object], *args: Any) -> Callable[[list[Any]], bool]:
+    """``seq -> problem(*args, seq) is not None``: the property :func:`shrink` keeps."""
+
+    def still_fails(sequence: list[Any]) -> bool:
+        return problem(*args, sequence) is not None
+
+    return still_fails
+
+
 def _new(cls: Any, what: str, **kwargs: Any) -> Any:
     try:
         obj = cls(**kwargs)
@@ -250,7 +259,10 @@ def _window_divergence(window_cls: Any, size: int, outcomes: Sequence[bool]) -> 
                 if not calls
                 else f"failures / calls = {failures}/{calls}"
             )
-            return f"{history}, your failure_rate is {got['failure_rate']!r}; expected {rate:g} ({why})"
+            return (
+                f"{history}, your failure_rate is {got['failure_rate']!r}; expected {rate:g} "
+                f"({why})"
+            )
     return None
 
 
@@ -263,7 +275,8 @@ def _window_rejects_bad_size(window_cls: Any) -> None:
         except NotImplementedError:
             raise
         raise AssertionError(
-            f"RollingWindow(size={bad}) should raise ValueError (a window needs room for at least one call)"
+            f"RollingWindow(size={bad}) should raise ValueError (a window needs room for at "
+            "least one call)"
         )
 
 
@@ -283,12 +296,13 @@ def check_window(window_cls: Any) -> None:
             raise AssertionError(problem[0].upper() + problem[1:])
     _window_rejects_bad_size(window_cls)
     print(
-        "✓ RollingWindow counts calls and failures, forgets the oldest beyond its size, and rate is 0.0 when empty"
+        "✓ RollingWindow counts calls and failures, forgets the oldest beyond its size, and "
+        "rate is 0.0 when empty"
     )
 
 
 def grade_window(window_cls: Any, *, scenarios: int = 150, seed: int = 1401) -> None:
-    """Hidden grading for exercise 1: ``scenarios`` seeded random sequences vs a ``deque(maxlen=size)``."""
+    """Hidden grading for exercise 1: seeded random sequences vs a ``deque(maxlen=size)``."""
     refuse_reference(window_cls, "RollingWindow")
     _window_rejects_bad_size(window_cls)
     rng = random.Random(seed)
@@ -298,14 +312,12 @@ def grade_window(window_cls: Any, *, scenarios: int = 150, seed: int = 1401) -> 
         outcomes = [rng.random() < p_fail for _ in range(rng.randint(0, 3 * size + 2))]
         if _window_divergence(window_cls, size, outcomes) is None:
             continue
-        short = shrink(outcomes, lambda o, s=size: _window_divergence(window_cls, s, o) is not None)
+        short = shrink(outcomes, _fails(_window_divergence, window_cls, size))
         # a smaller window often shows the same bug in fewer calls
         for smaller in range(1, size):
             if _window_divergence(window_cls, smaller, short) is not None:
                 size = smaller
-                short = shrink(
-                    short, lambda o, s=smaller: _window_divergence(window_cls, s, o) is not None
-                )
+                short = shrink(short, _fails(_window_divergence, window_cls, smaller))
                 break
         problem = _window_divergence(window_cls, size, short)
         assert problem is not None
@@ -332,13 +344,19 @@ def _trip_problem(
         )
     if got == expected:
         return None
-    call = f"should_trip(failures={failures}, calls={calls}, threshold={threshold:g}, minimum_calls={minimum_calls})"
+    call = (
+        f"should_trip(failures={failures}, calls={calls}, threshold={threshold:g}, "
+        f"minimum_calls={minimum_calls})"
+    )
     if calls < minimum_calls:
         why = f"only {calls} of the minimum {minimum_calls} calls have been seen: no verdict yet"
     else:
         rate = f"{failures} of {calls} is a {_pct(failures / calls)} failure rate"
         if expected:
-            why = f"{rate}, which reaches the {_pct(threshold)} threshold (the rule is rate >= threshold)"
+            why = (
+                f"{rate}, which reaches the {_pct(threshold)} threshold (the rule is rate >= "
+                "threshold)"
+            )
         else:
             why = f"{rate}, below the {_pct(threshold)} threshold"
     return f"{call} returned {got}; expected {expected}: {why}"
@@ -359,7 +377,8 @@ def check_should_trip(should_trip: Any) -> None:
         if problem:
             raise AssertionError(problem)
     print(
-        "✓ should_trip waits for the minimum calls, then trips when the failure rate reaches the threshold"
+        "✓ should_trip waits for the minimum calls, then trips when the failure rate reaches "
+        "the threshold"
     )
 
 
@@ -414,14 +433,16 @@ def _closed_divergence(
             return (
                 f"{history}, your breaker is {got.upper()}; expected {expected.upper()} "
                 f"(your window has {failures} failures in {calls} calls, and your should_trip("
-                f"{failures}, {calls}, {config.failure_rate_threshold:g}, {config.minimum_calls}) {verdict}; "
+                f"{failures}, {calls}, {config.failure_rate_threshold:g}, "
+                f"{config.minimum_calls}) {verdict}; "
                 "check the verdict after every recorded call)"
             )
         if expected == "open":
             opened_at = getattr(breaker, "opened_at", None)
             if opened_at != now:
                 return (
-                    f"{history}, your breaker is OPEN but opened_at is {opened_at!r}; expected {now:g} "
+                    f"{history}, your breaker is OPEN but opened_at is {opened_at!r}; "
+                    f"expected {now:g} "
                     "(trip with self.trip(now), so the cooldown starts now)"
                 )
             return None
@@ -430,7 +451,8 @@ def _closed_divergence(
 
 def _short(config: BreakerConfig) -> str:
     return (
-        f"window_size={config.window_size}, failure_rate_threshold={config.failure_rate_threshold:g}, "
+        f"window_size={config.window_size}, "
+        f"failure_rate_threshold={config.failure_rate_threshold:g}, "
         f"minimum_calls={config.minimum_calls}"
     )
 
@@ -451,14 +473,15 @@ def check_closed(breaker_cls: Any, window_cls: Any, should_trip: Any) -> None:
         if problem:
             raise AssertionError(problem[0].upper() + problem[1:])
     print(
-        "✓ MyBreaker records every call in its window while CLOSED and trips to OPEN when should_trip says so"
+        "✓ MyBreaker records every call in its window while CLOSED and trips to OPEN when "
+        "should_trip says so"
     )
 
 
 def grade_closed(
     breaker_cls: Any, window_cls: Any, should_trip: Any, *, scenarios: int = 120, seed: int = 1403
 ) -> None:
-    """Hidden grading for exercise 3: random runs from CLOSED until the trip, vs the student's own pieces."""
+    """Hidden grading for exercise 3: random runs from CLOSED to the trip, vs your own pieces."""
     refuse_reference(breaker_cls, "MyBreaker")
     rng = random.Random(seed)
     for _ in range(scenarios):
@@ -468,10 +491,7 @@ def grade_closed(
         if _closed_divergence(breaker_cls, window_cls, should_trip, config, outcomes) is None:
             continue
         short = shrink(
-            outcomes,
-            lambda o, c=config: (
-                _closed_divergence(breaker_cls, window_cls, should_trip, c, o) is not None
-            ),
+            outcomes, _fails(_closed_divergence, breaker_cls, window_cls, should_trip, config)
         )
         problem = _closed_divergence(breaker_cls, window_cls, should_trip, config, short)
         assert problem is not None
@@ -520,7 +540,10 @@ def _call_problems(
         return f"a CLOSED breaker's call(fn, now) returned {got!r}; expected fn's result {result!r}"
     calls = _value(breaker.window, "calls", "the breaker's window")
     if calls != 1:
-        return f"after one successful call(fn, now) the breaker's window holds {calls!r} calls; expected 1 (record it)"
+        return (
+            f"after one successful call(fn, now) the breaker's window holds {calls!r} calls; "
+            "expected 1 (record it)"
+        )
     failing = _Downstream(error=error)
     try:
         breaker.call(failing, 2.0, fallback=fallback_value)
@@ -531,15 +554,20 @@ def _call_problems(
     except Exception as other:  # noqa: BLE001 - reported to the student
         return (
             f"when fn raises {error.__name__}, call(fn, now) raised {type(other).__name__}; "
-            f"expected fn's own {error.__name__} to propagate (the fallback is for rejected calls only)"
+            f"expected fn's own {error.__name__} to propagate (the fallback is for rejected "
+            "calls only)"
         )
     else:
-        return f"when fn raises {error.__name__}, call(fn, now) returned instead of letting the error propagate"
+        return (
+            f"when fn raises {error.__name__}, call(fn, now) returned instead of letting the "
+            "error propagate"
+        )
     failures = _value(breaker.window, "failures", "the breaker's window")
     calls = _value(breaker.window, "calls", "the breaker's window")
     if (calls, failures) != (2, 1):
         return (
-            f"after one success and one failing call(fn, now), the window holds {failures!r} failures in "
+            f"after one success and one failing call(fn, now), the window holds {failures!r} "
+            "failures in "
             f"{calls!r} calls; expected 1 in 2 (record the failure, then re-raise)"
         )
     # rejected: fn is never called
@@ -560,13 +588,19 @@ def _call_problems(
                 f"expected it to return {expected!r} (only fallback=None means no fallback)"
             )
         if fn.calls:
-            return "an OPEN breaker's call(fn, now) called fn; an OPEN breaker must fail fast without calling it"
+            return (
+                "an OPEN breaker's call(fn, now) called fn; an OPEN breaker must fail fast "
+                "without calling it"
+            )
         if got != expected:
             return (
                 f"an OPEN breaker's call(fn, now, {label}) returned {got!r}; expected {expected!r}"
             )
         if isinstance(fallback, _Fallback) and fallback.calls != 1:
-            return f"an OPEN breaker's call(fn, now, {label}) called the fallback {fallback.calls} times; expected once"
+            return (
+                f"an OPEN breaker's call(fn, now, {label}) called the fallback {fallback.calls} "
+                "times; expected once"
+            )
     breaker = _new(breaker_cls, "MyBreaker", **config.kwargs())
     breaker.trip(10.0)
     fn = _Downstream(result)
@@ -577,11 +611,20 @@ def _call_problems(
     except NotImplementedError:
         raise
     except Exception as other:  # noqa: BLE001 - reported to the student
-        return f"an OPEN breaker's call(fn, now) with no fallback raised {type(other).__name__}; expected CircuitOpenError"
+        return (
+            f"an OPEN breaker's call(fn, now) with no fallback raised {type(other).__name__}; "
+            "expected CircuitOpenError"
+        )
     else:
-        return f"an OPEN breaker's call(fn, now) with no fallback returned {got!r}; expected it to raise CircuitOpenError"
+        return (
+            f"an OPEN breaker's call(fn, now) with no fallback returned {got!r}; expected it to "
+            "raise CircuitOpenError"
+        )
     if fn.calls:
-        return "an OPEN breaker's call(fn, now) called fn; an OPEN breaker must fail fast without calling it"
+        return (
+            "an OPEN breaker's call(fn, now) called fn; an OPEN breaker must fail fast without "
+            "calling it"
+        )
     return None
 
 
@@ -592,7 +635,8 @@ def check_call(breaker_cls: Any) -> None:
     if problem:
         raise AssertionError(problem[0].upper() + problem[1:])
     print(
-        "✓ call() runs fn when allowed and records it; when OPEN it returns the fallback or raises CircuitOpenError"
+        "✓ call() runs fn when allowed and records it; when OPEN it returns the fallback or "
+        "raises CircuitOpenError"
     )
 
 
@@ -637,7 +681,8 @@ def _cooldown_problem(
                 f"t={opened_at + p:g}s" for p in probes[: list(probes).index(offset) + 1]
             )
             rule = (
-                f"{offset:g}s after the trip the cooldown of {cooldown:g}s is over (now >= opened_at + cooldown)"
+                f"{offset:g}s after the trip the cooldown of {cooldown:g}s is over (now >= "
+                "opened_at + cooldown)"
                 if expected == "half_open"
                 else f"only {offset:g}s of the {cooldown:g}s cooldown have passed"
             )
@@ -665,7 +710,7 @@ def check_cooldown(breaker_cls: Any) -> None:
 
 
 def grade_cooldown(breaker_cls: Any, *, scenarios: int = 120, seed: int = 1405) -> None:
-    """Hidden grading for exercise 5: random cooldowns and trip times, probing the exact boundary."""
+    """Hidden grading for exercise 5: random cooldowns and trip times, probing the boundary."""
     refuse_reference(breaker_cls, "MyBreaker")
     rng = random.Random(seed)
     for _ in range(scenarios):
@@ -677,10 +722,7 @@ def grade_cooldown(breaker_cls: Any, *, scenarios: int = 120, seed: int = 1405) 
         probes.append(rng.choice([cooldown, cooldown, cooldown + rng.randint(1, 40) / 4]))
         if _cooldown_problem(breaker_cls, cooldown, opened_at, probes) is None:
             continue
-        short = shrink(
-            probes,
-            lambda p, c=cooldown, o=opened_at: _cooldown_problem(breaker_cls, c, o, p) is not None,
-        )
+        short = shrink(probes, _fails(_cooldown_problem, breaker_cls, cooldown, opened_at))
         problem = _cooldown_problem(breaker_cls, cooldown, opened_at, short)
         assert problem is not None
         raise AssertionError(problem[0].upper() + problem[1:])
@@ -691,7 +733,8 @@ def grade_cooldown(breaker_cls: Any, *, scenarios: int = 120, seed: int = 1405) 
     breaker.try_half_open(55.0)
     if state_name(getattr(breaker, "state", None)) != "open":
         raise AssertionError(
-            "A breaker that tripped at t=0s and again at t=50s (cooldown 10s) moved to HALF_OPEN at t=55s; "
+            "A breaker that tripped at t=0s and again at t=50s (cooldown 10s) moved to "
+            "HALF_OPEN at t=55s; "
             "expected OPEN: the cooldown counts from the latest trip (self.opened_at)"
         )
 
@@ -703,7 +746,7 @@ _Action = str | bool
 
 
 def _half_open_problem(breaker_cls: Any, max_calls: int, actions: Sequence[_Action]) -> str | None:
-    """Start in HALF_OPEN (via ``start_half_open()``) and replay ``actions``; compare with the rule."""
+    """Start in HALF_OPEN (``start_half_open()``), replay ``actions``, compare with the rule."""
     config = BreakerConfig(cooldown=30.0, half_open_max_calls=max_calls)
     breaker = _new(breaker_cls, "MyBreaker", **config.kwargs())
     breaker.trip(0.0)
@@ -753,7 +796,8 @@ def _half_open_problem(breaker_cls: Any, max_calls: int, actions: Sequence[_Acti
             opened_at = getattr(breaker, "opened_at", None)
             if opened_at != now:
                 return (
-                    f"{after}: the breaker is OPEN again but opened_at is {opened_at!r}; expected {now:g} "
+                    f"{after}: the breaker is OPEN again but opened_at is {opened_at!r}; "
+                    f"expected {now:g} "
                     "(a failed trial restarts the cooldown: use self.trip(now))"
                 )
         if state_expected != "half_open":
@@ -790,6 +834,15 @@ def _valid_actions(actions: Sequence[_Action], max_calls: int) -> bool:
     return True
 
 
+def _valid_half_open_problem(
+    breaker_cls: Any, max_calls: int, actions: Sequence[_Action]
+) -> str | None:
+    """Like :func:`_half_open_problem`, but None for action lists shrinking made invalid."""
+    if not _valid_actions(actions, max_calls):
+        return None
+    return _half_open_problem(breaker_cls, max_calls, actions)
+
+
 def check_half_open(breaker_cls: Any) -> None:
     """Visible check for exercise 6: permits, all trials succeed, one trial fails."""
     refuse_reference(breaker_cls, "MyBreaker")
@@ -803,7 +856,8 @@ def check_half_open(breaker_cls: Any) -> None:
         if problem:
             raise AssertionError(problem[0].upper() + problem[1:])
     print(
-        "✓ HALF_OPEN lets exactly half_open_max_calls trials through; all succeed -> CLOSED, one fails -> OPEN"
+        "✓ HALF_OPEN lets exactly half_open_max_calls trials through; all succeed -> CLOSED, "
+        "one fails -> OPEN"
     )
 
 
@@ -816,12 +870,7 @@ def grade_half_open(breaker_cls: Any, *, scenarios: int = 150, seed: int = 1406)
         actions = _random_actions(rng, max_calls)
         if _half_open_problem(breaker_cls, max_calls, actions) is None:
             continue
-        short = shrink(
-            actions,
-            lambda a, m=max_calls: (
-                _valid_actions(a, m) and _half_open_problem(breaker_cls, m, a) is not None
-            ),
-        )
+        short = shrink(actions, _fails(_valid_half_open_problem, breaker_cls, max_calls))
         problem = _half_open_problem(breaker_cls, max_calls, short)
         assert problem is not None
         raise AssertionError(problem[0].upper() + problem[1:])
@@ -894,17 +943,14 @@ def _check_scenarios(
         if found is None:
             continue
         prefix = list(steps[: found.index + 1])
-        short = shrink(
-            prefix,
-            lambda s, c=config: _machine_divergence(breaker_cls, reference, c, s) is not None,
-        )
+        short = shrink(prefix, _fails(_machine_divergence, breaker_cls, reference, config))
         final = _machine_divergence(breaker_cls, reference, config, short)
         assert final is not None
         raise AssertionError(_machine_message(config, short, final))
 
 
 def check_machine(breaker_cls: Any, *, reference: Callable[..., Any] | None = None) -> None:
-    """Visible check for exercise 7: the seed's numbers (50%, cooldown 30 s) on one story, vs the reference."""
+    """Visible check for exercise 7: one story with the seed's 50% and 30 s, vs the reference."""
     refuse_reference(breaker_cls, "MyBreaker")
     ref = reference or _reference_factory()
     story = [Step(float(t), ok) for t, ok in enumerate([True] * 4 + [False] * 6)]
@@ -929,7 +975,7 @@ def grade_machine(
     scenarios: int = 150,
     seed: int = 1407,
 ) -> None:
-    """Hidden grading for exercise 7: seeded random scenarios, step by step, vs a pristine reference.
+    """Hidden grading for exercise 7: seeded random scenarios, step by step, vs the reference.
 
     Args:
         breaker_cls: The student's ``MyBreaker``.
