@@ -259,7 +259,9 @@ class Service:
         ):
             return self._finish(route, "rejected", arrived, "queue_full")
         request = pool.request()
-        if request.triggered or self.queue_timeout is None:
+        if request.triggered:
+            pass  # a worker was free: it is ours already, no need to wait for the event
+        elif self.queue_timeout is None:
             yield request
         else:
             yield request | env.timeout(self.queue_timeout)
