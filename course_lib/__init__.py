@@ -41,16 +41,20 @@ _EXPORTS: dict[str, str] = {
     # retries
     "retry": "retry",
     "Retrying": "retry",
+    "RetryPolicy": "retry",
     "NoJitter": "backoff",
     "FullJitter": "backoff",
     "EqualJitter": "backoff",
     "DecorrelatedJitter": "backoff",
     "TokenBucketBudget": "budget",
     "RatioBudget": "budget",
+    "AdaptiveThrottle": "budget",
     # timeouts
     "Timeouts": "timeouts",
     "Deadline": "timeouts",
     "call_with_timeout": "timeouts",
+    "call_with_timeout_async": "timeouts",
+    "current_deadline": "timeouts",
 }
 
 __all__ = sorted(_EXPORTS)
@@ -72,7 +76,7 @@ def __dir__() -> list[str]:
 if TYPE_CHECKING:  # pragma: no cover - for type checkers and IDEs only
     from course_lib.backoff import DecorrelatedJitter, EqualJitter, FullJitter, NoJitter
     from course_lib.breaker import CircuitBreaker, State
-    from course_lib.budget import RatioBudget, TokenBucketBudget
+    from course_lib.budget import AdaptiveThrottle, RatioBudget, TokenBucketBudget
     from course_lib.bulkhead import SemaphoreBulkhead, ThreadPoolBulkhead
     from course_lib.clock import Clock, ManualClock, MonotonicClock
     from course_lib.errors import (
@@ -84,5 +88,11 @@ if TYPE_CHECKING:  # pragma: no cover - for type checkers and IDEs only
         RetryError,
     )
     from course_lib.events import Event, StateChanged, Trace
-    from course_lib.retry import Retrying, retry
-    from course_lib.timeouts import Deadline, Timeouts, call_with_timeout
+    from course_lib.retry import RetryPolicy, Retrying, retry
+    from course_lib.timeouts import (
+        Deadline,
+        Timeouts,
+        call_with_timeout,
+        call_with_timeout_async,
+        current_deadline,
+    )

@@ -201,7 +201,7 @@ class Trace:
 
     def of_type(self, *kinds: type[E]) -> list[E]:
         """The events that are instances of any of ``kinds``, in order."""
-        return [e for e in self._events if isinstance(e, kinds)]  # type: ignore[misc]
+        return [e for e in self._events if isinstance(e, kinds)]
 
     def where(self, source: str | None = None, kind: type[Event] | None = None) -> list[Event]:
         """The events from ``source`` and/or of type ``kind``."""
