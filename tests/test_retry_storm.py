@@ -16,7 +16,14 @@ import pytest
 
 from course_lib.backoff import DecorrelatedJitter, EqualJitter, FullJitter, NoJitter
 from course_lib.sim import FaultEnded, FaultStarted
-from course_lib.sim.scenarios import StormResult, compare_backoffs, retry_storm
+from course_lib.sim.scenarios import (
+    ContentionResult,
+    StormResult,
+    compare_backoffs,
+    compare_contention,
+    contention,
+    retry_storm,
+)
 
 BASE, CAP = 0.5, 30.0
 
@@ -116,3 +123,50 @@ def test_bad_storm_settings_are_refused() -> None:
         retry_storm(clients=10, max_attempts=0)
     with pytest.raises(ValueError, match="n must be"):
         retry_storm(clients=0)
+
+
+# -- Brooker's contention simulation -----------------------------------------------------------
+@cache
+def contended(clients: int) -> dict[str, ContentionResult]:
+    return compare_contention(clients, 0.005, 2.0, seed=0, runs=3)
+
+
+def test_without_jitter_one_client_wins_per_round() -> None:
+    for n in (10, 50):
+        result = contended(n)["NoJitter"]
+        assert result.calls_per_run == (n * (n + 1) // 2,) * 3, (
+            f"{n} clients retrying in lockstep: each round exactly one wins, so the work is "
+            f"n + (n-1) + ... + 1 = {n * (n + 1) // 2} writes; got {result.calls_per_run}"
+        )
+
+
+def test_full_jitter_more_than_halves_the_work_at_100_clients() -> None:
+    runs = contended(100)
+    none, full = runs["NoJitter"], runs["FullJitter"]
+    assert full.calls < none.calls / 2, (
+        f"Brooker: full jitter cuts the calls by more than half at 100 clients; "
+        f"{full.calls:.0f} vs {none.calls:.0f}"
+    )
+    assert full.completion < none.completion
+    assert runs["EqualJitter"].calls > full.calls, "equal jitter does more work than full"
+    assert runs["DecorrelatedJitter"].calls < none.calls / 2
+
+
+def test_contention_work_grows_faster_than_the_clients() -> None:
+    small, large = contended(50), contended(100)
+    for name in small:
+        assert large[name].calls > 2.2 * small[name].calls, (
+            f"{name}: doubling the clients should more than double the work (O(N^2)); "
+            f"{small[name].calls:.0f} -> {large[name].calls:.0f}"
+        )
+        assert min(large[name].calls_per_run) >= 100
+
+
+def test_contention_is_seeded_and_checks_its_arguments() -> None:
+    a = contention(20, FullJitter(0.005, 2.0), seed=3, runs=2)
+    b = contention(20, FullJitter(0.005, 2.0), seed=3, runs=2)
+    assert a == b
+    with pytest.raises(ValueError, match="clients"):
+        contention(0)
+    with pytest.raises(ValueError, match="runs"):
+        contention(5, runs=0)

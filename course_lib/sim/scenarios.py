@@ -12,6 +12,9 @@ the numbers a lesson talks about, read back from that trace and those metrics.
   that hangs, then resets every connection at once. Without jitter the
   retries come back in synchronised waves; with jitter they spread out.
   :func:`compare_backoffs` runs the four schedules on the same seed.
+* :func:`contention`: Brooker's simulation, N clients updating one row with
+  optimistic concurrency; :func:`compare_contention` compares the schedules
+  by work (writes sent) and completion time.
 """
 
 from __future__ import annotations
@@ -31,9 +34,12 @@ from course_lib.sim.metrics import CallMetrics, ServiceMetrics, windowed_counts
 
 __all__ = [
     "CascadeResult",
+    "ContentionResult",
     "StormResult",
     "cascade",
     "compare_backoffs",
+    "compare_contention",
+    "contention",
     "default_breaker",
     "default_bulkhead",
     "retry_storm",
@@ -455,3 +461,127 @@ def compare_backoffs(
         DecorrelatedJitter(base, cap),
     ]
     return {type(b).__name__: retry_storm(backoff=b, **storm) for b in schedules}
+
+
+# --------------------------------------------------------------------------------------------
+# Brooker's contention simulation
+# --------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ContentionResult:
+    """What :func:`contention` measured, averaged over ``runs`` seeded runs.
+
+    Attributes:
+        backoff: The schedule the clients used.
+        clients: How many clients each had to write the row once.
+        runs: How many runs were averaged (seeds ``seed .. seed + runs - 1``).
+        calls: Mean write attempts per run: the work (``clients`` is the minimum).
+        completion: Mean virtual seconds until the last client succeeded.
+        calls_per_run: Attempts of each run.
+        completion_per_run: Completion time of each run.
+    """
+
+    backoff: Backoff
+    clients: int
+    runs: int
+    calls: float
+    completion: float
+    calls_per_run: tuple[int, ...]
+    completion_per_run: tuple[float, ...]
+
+    @property
+    def name(self) -> str:
+        """The schedule's name, e.g. ``"FullJitter"``."""
+        return type(self.backoff).__name__
+
+
+def _contention_run(clients: int, backoff: Backoff, delay: Distribution,
+                    seed: int) -> tuple[int, float]:
+    sim = Simulation(seed, record_requests=False)
+    env, rng = sim.env, sim.rng
+    row = {"version": 0}
+    calls = 0
+    last_success = 0.0
+
+    def client() -> Any:
+        nonlocal calls, last_success
+        known = 0  # every client read version 0 at t=0
+        attempt = 0
+        previous: float | None = None
+        while True:
+            attempt += 1
+            calls += 1
+            yield env.timeout(delay.sample(rng))  # the conditional write travels to the row
+            won = row["version"] == known
+            if won:
+                row["version"] += 1
+            else:
+                known = row["version"]  # the conflict reply carries the current version
+            yield env.timeout(delay.sample(rng))  # the reply travels back
+            if won:
+                last_success = float(env.now)
+                return
+            previous = backoff.delay(attempt, rng, previous)
+            yield env.timeout(previous)
+
+    for _ in range(clients):
+        env.process(client())
+    env.run()
+    return calls, last_success
+
+
+def contention(
+    clients: int = 100,
+    backoff: Backoff | None = None,
+    seed: int = 0,
+    *,
+    runs: int = 10,
+    delay: Distribution | None = None,
+) -> ContentionResult:
+    """Brooker's simulation: ``clients`` clients each update one row once, optimistically.
+
+    Every client read the row's version at t=0; each then sends a conditional
+    write ("set, if the version is still v"), taking ``delay`` to reach the
+    row (``Normal(10 ms, 2 ms)`` by default) and ``delay`` to come back. Only
+    the first write for a version wins; every other one conflicts, learns the
+    new version, backs off (``backoff.delay(attempt, rng, previous)``) and
+    tries again, until it wins. The work is the number of writes sent; the
+    completion time is when the last client won. Averaged over ``runs`` seeds.
+
+    Brooker ("Exponential Backoff And Jitter", AWS Architecture Blog, 2015)
+    used base 5 ms and cap 2 s: without jitter is the clear loser on both
+    counts, full jitter cuts the work by more than half at 100 clients.
+
+    Args:
+        clients: Contending clients (>= 1).
+        backoff: The schedule; default ``FullJitter(base=0.005, cap=2.0)``.
+        seed: Seed of the first run; run ``i`` uses ``seed + i``.
+        runs: Runs to average (>= 1).
+        delay: One-way network delay; default ``Normal(0.010, 0.002)``.
+    """
+    if isinstance(clients, bool) or not isinstance(clients, int) or clients < 1:
+        raise ValueError(f"clients must be an integer >= 1, got {clients!r}")
+    if isinstance(runs, bool) or not isinstance(runs, int) or runs < 1:
+        raise ValueError(f"runs must be an integer >= 1, got {runs!r}")
+    schedule = backoff if backoff is not None else FullJitter(base=0.005, cap=2.0)
+    network = delay if delay is not None else Normal(0.010, 0.002)
+    results = [_contention_run(clients, schedule, network, seed + i) for i in range(runs)]
+    calls = tuple(c for c, _ in results)
+    times = tuple(t for _, t in results)
+    return ContentionResult(schedule, clients, runs, sum(calls) / runs, sum(times) / runs,
+                            calls, times)
+
+
+def compare_contention(
+    clients: int = 100, base: float = 0.005, cap: float = 2.0, **options: Any
+) -> dict[str, ContentionResult]:
+    """Run :func:`contention` once per schedule (same seeds) and return them by name.
+
+    ``options`` go to :func:`contention` (``seed``, ``runs``, ``delay``).
+    """
+    schedules: list[Backoff] = [
+        NoJitter(base, cap), FullJitter(base, cap), EqualJitter(base, cap),
+        DecorrelatedJitter(base, cap),
+    ]
+    return {type(b).__name__: contention(clients, b, **options) for b in schedules}
