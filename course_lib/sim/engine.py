@@ -102,6 +102,13 @@ class Call:
         retries: Extra attempts after a failed one (>= 0); ``1 + retries`` attempts at most.
         backoff: The wait before each retry (``delay(attempt, rng, previous)``);
             None retries at once.
+
+    An attempt first takes a bulkhead slot (none free: fails fast with reason
+    ``"bulkhead_full"``), then asks the breaker (refused: ``"circuit_open"``,
+    the slot is given back), then sends the request and waits at most
+    ``timeout`` (``"timeout"``). The breaker is told every answered or
+    timed-out attempt with its duration. Every failed attempt is retried
+    while retries are left.
     """
 
     service: str

@@ -36,9 +36,14 @@ class RequestFinished(Event):
     """A request to ``route`` at service ``source`` finished.
 
     ``outcome`` is ``"ok"``, ``"failed"``, ``"rejected"`` (turned away without a
-    worker) or ``"timed_out"``; ``reason`` says why it did not succeed (e.g.
-    ``"queue_full"``, ``"error"``, ``"circuit_open"``, ``"timeout:orders/checkout"``);
-    ``latency`` is arrival to answer, in seconds.
+    worker) or ``"timed_out"``; ``latency`` is arrival to answer, in seconds;
+    ``reason`` (empty when ok) says why it did not succeed:
+
+    * at this service: ``"outage"``, ``"queue_full"``, ``"queue_timeout"``,
+      ``"hang"`` (reset when a hang ended), ``"error"``;
+    * on one of its downstream calls: ``"timeout"`` (it stopped waiting),
+      ``"circuit_open"``, ``"bulkhead_full"`` (failed fast), or the callee's
+      own reason prefixed with its name, e.g. ``"orders:payments:error"``.
     """
 
     route: str = ""
