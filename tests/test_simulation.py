@@ -83,7 +83,7 @@ class CountingBulkhead:
         self.in_use -= 1
 
 
-# -- clock and distributions -----------------------------------------------------------------------
+# -- clock and distributions ----------------------------------------------------------------------
 def test_sim_clock_reads_virtual_time() -> None:
     sim = Simulation()
     sim.service("s", workers=1, latency=Constant(0.0))
@@ -122,7 +122,7 @@ def test_bad_distribution_parameters_name_the_parameter(build: object, name: str
         build()  # type: ignore[operator]
 
 
-# -- one service -------------------------------------------------------------------------------------
+# -- one service ----------------------------------------------------------------------------------
 def test_requests_queue_for_workers_and_latency_includes_the_wait() -> None:
     sim = Simulation(sample_interval=0.5)
     sim.service("s", workers=2, latency=Constant(1.0))
@@ -175,7 +175,7 @@ def test_error_rate_fails_requests_after_their_work() -> None:
     assert sim.metrics("good").outcomes["ok"] == 5
 
 
-# -- faults ------------------------------------------------------------------------------------------
+# -- faults ---------------------------------------------------------------------------------------
 def test_latency_spike_slows_only_its_window() -> None:
     sim = Simulation()
     sim.service("s", workers=10, latency=Constant(0.1))
@@ -268,7 +268,7 @@ def test_fault_validation() -> None:
         sim.inject(Outage("s", start=1, duration=1))
 
 
-# -- calls between services ------------------------------------------------------------------------
+# -- calls between services -----------------------------------------------------------------------
 def chain(**call: object) -> Simulation:
     """front (1 worker) -> back (latency 2 s)."""
     sim = Simulation()
@@ -296,7 +296,8 @@ def test_timeout_abandons_the_call_but_the_callee_keeps_working() -> None:
     back = finished(sim, "back")
     assert [(e.time, e.outcome) for e in back] == [(2.0, "ok")], "back never knew front left"
     expired = sim.trace.of_type(TimeoutExpired)
-    assert [(e.time, e.source, e.timeout, e.what) for e in expired] == [(0.5, "front", 0.5, "back/")]
+    got = [(e.time, e.source, e.timeout, e.what) for e in expired]
+    assert got == [(0.5, "front", 0.5, "back/")]
 
 
 def test_downstream_failures_carry_their_origin() -> None:
@@ -396,7 +397,7 @@ def test_reference_bulkhead_emits_into_the_trace() -> None:
     assert bulkhead.in_use == 0, "a timed-out call gives its slot back too"
 
 
-# -- clients ------------------------------------------------------------------------------------------
+# -- clients --------------------------------------------------------------------------------------
 def test_closed_loop_clients_wait_for_their_answer() -> None:
     sim = Simulation()
     sim.service("s", workers=10, latency=Constant(0.5))
@@ -485,3 +486,36 @@ def test_percentile_and_windows() -> None:
     with pytest.raises(ValueError, match="q"):
         percentile(values, 0)
     assert windowed_counts([0.0, 0.05, 0.1, 0.35], 0.1, 0.4) == [2, 1, 0, 1]
+
+
+def test_run_continues_and_results_are_plain_data() -> None:
+    sim = Simulation(sample_interval=1.0)
+    svc = sim.service("s", workers=1, latency=Constant(0.5)).route("/slow")
+    assert svc is sim.services["s"] and set(svc.routes) == {"/", "/slow"}
+    sim.send("s", "/slow", at=0.0)
+    sim.run(until=2)
+    sim.send("s", at=2.0)
+    sim.run(until=4)
+    times, ok = sim.series("s", "ok")
+    assert times == [1.0, 2.0, 3.0, 4.0] and ok == [1, 0, 1, 0]
+    with pytest.raises(ValueError, match="unknown series"):
+        sim.series("s", "nope")
+    with pytest.raises(ValueError, match="until"):
+        sim.run(until=3)
+    summary = sim.summary()
+    assert summary["services"]["s"]["routes"] == {
+        "/slow": {"ok": 1, "failed": 0, "rejected": 0, "timed_out": 0},
+        "/": {"ok": 1, "failed": 0, "rejected": 0, "timed_out": 0},
+    }
+    assert summary["services"]["s"]["p50"] == 0.5
+    assert sim.metrics("s").success_ratio("/slow") == 1.0
+    assert sim.metrics("s").success_ratio("/missing") is None
+
+
+def test_recovery_releases_a_hang() -> None:
+    sim = Simulation()
+    sim.service("s", workers=1, latency=Constant(0.1))
+    sim.inject(Hang("s", start=1, on_end="resume"), Recovery("s", at=4))
+    sim.send("s", at=2.0)
+    sim.run(until=10)
+    assert [(round(e.time, 9), e.outcome) for e in finished(sim, "s")] == [(4.1, "ok")]

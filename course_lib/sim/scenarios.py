@@ -422,6 +422,11 @@ def retry_storm(
         clients: Population size (>= 1).
         duration: Virtual seconds to run.
         backoff: The retry schedule; default ``FullJitter(base=0.5, cap=30.0)``.
+            The base is larger than the seed's 0.1 s so that the jittered
+            retries visibly spread over several 100 ms windows: with base
+            0.1 s the first retry of every schedule lands within 0.2 s
+            (equal jitter's within one 100 ms window), and only the later
+            waves tell the schedules apart.
         seed: Seeds the simulation (think times, latencies, jitter).
         max_attempts: Attempts per request, first one included (>= 1).
         think: Time between a client's requests; default ``Exponential(2.0)``.
