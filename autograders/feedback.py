@@ -22,7 +22,7 @@ from nbconvert.exporters.exporter import ResourcesDict
 from nbformat.notebooknode import NotebookNode
 from nbgrader.preprocessors import NbGraderPreprocessor
 
-__all__ = ["HideHiddenTests", "render_feedback", "strip_hidden_tests"]
+__all__ = ["HideHiddenTests", "render_feedback", "render_ungradable", "strip_hidden_tests"]
 
 BEGIN_HIDDEN = "BEGIN HIDDEN TESTS"
 END_HIDDEN = "END HIDDEN TESTS"
@@ -146,4 +146,17 @@ def render_feedback(result: _ResultLike, answers: Iterable[tuple[str, str]]) -> 
         + "<h2>Your code</h2>"
         + (code or "<p>No answer cells were found in your notebook.</p>")
         + "</body></html>\n"
+    )
+
+
+def render_ungradable(assignment: str, notebook: str, student: str, reason: str) -> str:
+    """The page for a submission that could not be graded at all: the reason, in plain words."""
+    e = html.escape
+    title = f"{assignment} / {notebook}: feedback for {student}"
+    return (
+        '<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8">'
+        f"<title>{e(title)}</title><style>{_CSS}</style></head><body>"
+        f"<h1>{e(title)}</h1><p><strong>Your notebook could not be graded, so it scores 0."
+        f"</strong></p><p>Why: {e(reason)}</p><p>Open it in JupyterLab, check that it opens and "
+        "saves, and ask your instructor to grade it again.</p></body></html>\n"
     )

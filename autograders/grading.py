@@ -25,7 +25,7 @@ from typing import Any
 from tqdm import tqdm
 
 from autograders import gradebook
-from autograders.feedback import render_feedback
+from autograders.feedback import render_feedback, render_ungradable
 from autograders.release import NOTEBOOKS, discover_assignments, temp_course
 
 __all__ = [
@@ -264,6 +264,10 @@ def grade_all(
         sub = failure.submission
         if sub.assignment in known and sub.notebook == sub.assignment:
             gradebook.record_ungradable(url, sub.assignment, sub.notebook, sub.student)
+            page = out / "feedback" / sub.student / sub.assignment
+            page.mkdir(parents=True, exist_ok=True)
+            html_text = render_ungradable(sub.assignment, sub.notebook, sub.student, failure.reason)
+            (page / f"{sub.notebook}.html").write_text(html_text, encoding="utf-8")
     gradebook.export_csv(url, out / "grades.csv")
     return report
 

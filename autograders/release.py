@@ -68,6 +68,9 @@ def course_config(root: Path, db_url: str) -> Config:
     config.CourseDirectory.root = str(root)
     config.CourseDirectory.source_directory = "source"
     config.CourseDirectory.db_url = db_url
+    # nbgrader's API checks its exchange folder (unused here) and logs CRITICAL if the
+    # system-wide default is not writable: give it one inside the course.
+    config.Exchange.root = str(root / "exchange")
     return config
 
 
@@ -120,6 +123,7 @@ def temp_course(
     with tempfile.TemporaryDirectory(prefix="m14-course-") as tmp:
         root = Path(tmp)
         url = db_url or f"sqlite:///{root / 'gradebook.db'}"
+        (root / "exchange").mkdir()
         for name in names:
             shutil.copytree(notebooks / name, root / "source" / name, ignore=_IGNORE)
         api = NbGraderAPI(config=course_config(root, url))
