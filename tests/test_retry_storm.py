@@ -15,6 +15,7 @@ from functools import cache
 import pytest
 
 from course_lib.backoff import DecorrelatedJitter, EqualJitter, FullJitter, NoJitter
+from course_lib.budget import RatioBudget
 from course_lib.sim import FaultEnded, FaultStarted
 from course_lib.sim.scenarios import (
     ContentionResult,
@@ -170,3 +171,14 @@ def test_contention_is_seeded_and_checks_its_arguments() -> None:
         contention(0)
     with pytest.raises(ValueError, match="runs"):
         contention(5, runs=0)
+
+
+def test_a_retry_budget_caps_the_storm() -> None:
+    none = storms()["NoJitter"]
+    budgeted = retry_storm(backoff=NoJitter(BASE, CAP), budget=RatioBudget(0.1, window=10.0))
+    assert budgeted.calls.denied_retries > 0
+    assert budgeted.retries * 5 < none.retries, (
+        f"a 10% retry budget should cut the retries sharply: {budgeted.retries} vs {none.retries}"
+    )
+    assert budgeted.peak_arrivals(0.1) < none.peak_arrivals(0.1)
+    assert budgeted.service.outcomes["rejected"] < none.service.outcomes["rejected"]

@@ -519,3 +519,38 @@ def test_recovery_releases_a_hang() -> None:
     sim.send("s", at=2.0)
     sim.run(until=10)
     assert [(round(e.time, 9), e.outcome) for e in finished(sim, "s")] == [(4.1, "ok")]
+
+
+def test_retry_budget_is_told_of_calls_and_asked_before_retries() -> None:
+    class OneRetry:
+        def __init__(self) -> None:
+            self.requests: list[float] = []
+            self.asked: list[float] = []
+
+        def record_request(self, now: float | None = None) -> None:
+            assert now is not None
+            self.requests.append(now)
+
+        def can_retry(self, now: float | None = None) -> bool:
+            return not self.asked
+
+        def try_spend(self, now: float | None = None) -> bool:
+            assert now is not None
+            allowed = self.can_retry(now)
+            self.asked.append(now)
+            return allowed
+
+    budget = OneRetry()
+    sim = Simulation()
+    sim.service("back", workers=5, latency=Constant(0.0), error_rate=1.0)
+    sim.service("front", workers=1, latency=Constant(0.0),
+                routes={"/": [Call("back", retries=5, backoff=NoJitter(0.1, 10.0),
+                                   budget=budget)]})
+    sim.send("front", at=1.0)
+    sim.run(until=5)
+    assert budget.requests == [1.0], "one logical call, recorded once"
+    assert [round(t, 9) for t in budget.asked] == [1.0, 1.2], "asked before each retry"
+    assert sim.metrics("back").arrived == 2, "the budget allowed one retry of the five"
+    gave_up = sim.trace.of_type(RetryGaveUp)
+    assert [(e.attempts, e.reason) for e in gave_up] == [(2, "retry budget exhausted")]
+    assert sim.edges["front -> back/"].denied_retries == 1

@@ -40,6 +40,7 @@ import simpy
 
 from course_lib._validate import check_fraction, check_int, check_number
 from course_lib.backoff import Backoff
+from course_lib.budget import RetryBudget
 from course_lib.events import Event, RetryGaveUp, RetryScheduled, TimeoutExpired, Trace
 from course_lib.sim.distributions import Distribution
 from course_lib.sim.events import FaultEnded, FaultStarted, RequestFinished
@@ -102,6 +103,11 @@ class Call:
         retries: Extra attempts after a failed one (>= 0); ``1 + retries`` attempts at most.
         backoff: The wait before each retry (``delay(attempt, rng, previous)``);
             None retries at once.
+        budget: A retry budget (``course_lib.budget``): told of every logical
+            call (``record_request(now)``), asked before every retry
+            (``try_spend(now)``); when it says no, the call gives up. One
+            budget object on a :meth:`Simulation.clients` call is shared by the
+            whole population, like a proxy's budget (Envoy's ``retry_budget``).
 
     An attempt first takes a bulkhead slot (none free: fails fast with reason
     ``"bulkhead_full"``), then asks the breaker (refused: ``"circuit_open"``,
@@ -118,6 +124,7 @@ class Call:
     bulkhead: BulkheadLike | None = None
     retries: int = 0
     backoff: Backoff | None = None
+    budget: RetryBudget | None = None
 
     def __post_init__(self) -> None:
         if not isinstance(self.service, str) or not self.service:
@@ -137,6 +144,10 @@ class Call:
         if self.backoff is not None and not callable(getattr(self.backoff, "delay", None)):
             raise ValueError(
                 f"backoff must have delay(attempt, rng, previous), got {self.backoff!r}"
+            )
+        if self.budget is not None and not callable(getattr(self.budget, "try_spend", None)):
+            raise ValueError(
+                f"budget must have record_request(now) and try_spend(now), got {self.budget!r}"
             )
 
     @property
@@ -540,10 +551,18 @@ class Simulation:
             stats.starts.append(started)
         attempt = 0
         previous: float | None = None
+        budget = call.budget
+        if budget is not None:
+            budget.record_request(started)
+        gave_up = "attempts exhausted"
         while True:
             attempt += 1
             outcome, reason = yield from self._attempt(caller, call, target, stats)
             if outcome == "ok" or attempt > call.retries:
+                break
+            if budget is not None and not budget.try_spend(env.now):
+                stats.denied_retries += 1
+                gave_up = "retry budget exhausted"
                 break
             delay = 0.0 if call.backoff is None else call.backoff.delay(attempt, self.rng, previous)
             previous = delay
@@ -553,7 +572,7 @@ class Simulation:
             if delay > 0:
                 yield env.timeout(delay)
         if outcome != "ok" and call.retries and self.record_requests:
-            self.trace(RetryGaveUp(env.now, stats.label, attempt, reason, "attempts exhausted"))
+            self.trace(RetryGaveUp(env.now, stats.label, attempt, reason, gave_up))
         stats.outcomes[outcome] += 1
         if stats.keep_times:
             stats.jobs.append((started, env.now, outcome == "ok"))

@@ -217,6 +217,7 @@ class CallMetrics:
         attempts: Attempts actually sent (the work the callee sees), rejections by a
             local breaker or bulkhead excluded.
         retries: Attempts after the first (``attempts - calls`` when all were sent).
+        denied_retries: Retries a retry budget refused (the call gave up instead).
         outcomes: Final outcome of each logical call -> count.
         reasons: Why attempts did not succeed -> count.
         attempt_times: Send time of every attempt, if the edge keeps them (for
@@ -225,8 +226,8 @@ class CallMetrics:
         jobs: ``(start, end, ok)`` of every finished logical call, if kept.
     """
 
-    __slots__ = ("attempt_times", "attempts", "calls", "jobs", "keep_times", "label", "outcomes",
-                 "reasons", "retries", "starts")
+    __slots__ = ("attempt_times", "attempts", "calls", "denied_retries", "jobs", "keep_times",
+                 "label", "outcomes", "reasons", "retries", "starts")
 
     def __init__(self, label: str, *, keep_times: bool = False) -> None:
         self.label = label
@@ -234,6 +235,7 @@ class CallMetrics:
         self.calls = 0
         self.attempts = 0
         self.retries = 0
+        self.denied_retries = 0
         self.outcomes: dict[str, int] = dict.fromkeys(OUTCOMES, 0)
         self.reasons: Counter[str] = Counter()
         self.attempt_times: list[float] = []
@@ -257,6 +259,7 @@ class CallMetrics:
             "calls": self.calls,
             "attempts": self.attempts,
             "retries": self.retries,
+            "denied_retries": self.denied_retries,
             "in_progress": self.in_progress,
             "outcomes": dict(self.outcomes),
             "reasons": dict(self.reasons),

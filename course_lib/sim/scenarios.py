@@ -25,6 +25,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from course_lib.backoff import Backoff, DecorrelatedJitter, EqualJitter, FullJitter, NoJitter
+from course_lib.budget import RetryBudget
 from course_lib.events import Trace
 from course_lib.sim.distributions import Constant, Distribution, Exponential, Normal
 from course_lib.sim.engine import BulkheadLike, Call, CircuitBreakerLike, Simulation
@@ -377,6 +378,7 @@ class StormResult:
             "clients": self.clients,
             "total_calls": self.total_calls,
             "retries": self.retries,
+            "denied_retries": self.calls.denied_retries,
             "calls_per_success": self.calls_per_success,
             "calls_after_hang": self.calls_between(self.hang_end, self.duration),
             "jobs_succeeded": self.jobs_succeeded,
@@ -402,6 +404,7 @@ def retry_storm(
     latency: Distribution | None = None,
     hang_start: float = 10.0,
     hang_duration: float = 5.0,
+    budget: RetryBudget | None = None,
     sample_interval: float = 1.0,
 ) -> StormResult:
     """Many clients, one service that hangs, then resets every connection at once.
@@ -435,6 +438,8 @@ def retry_storm(
         latency: The service's work per request; default ``Normal(0.02, 0.005)``.
         hang_start: When the service freezes.
         hang_duration: How long it stays frozen.
+        budget: A retry budget shared by all the clients (e.g.
+            ``RatioBudget(0.1, window=10, clock=...)``); None: no budget.
         sample_interval: Seconds between metric samples.
     """
     if backoff is None:
@@ -445,7 +450,7 @@ def retry_storm(
     sim.service(API, workers=workers, latency=latency or Normal(0.02, 0.005),
                 queue_limit=queue_limit)
     sim.inject(Hang(API, hang_start, hang_duration, on_end="fail"))
-    call = Call(API, "/", retries=max_attempts - 1, backoff=backoff)
+    call = Call(API, "/", retries=max_attempts - 1, backoff=backoff, budget=budget)
     stats = sim.clients(clients, call, think=think or Exponential(2.0))
     sim.run(until=duration)
     return StormResult(backoff, seed, clients, hang_start, hang_start + hang_duration, duration,
