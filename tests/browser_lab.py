@@ -1,0 +1,361 @@
+"""A real JupyterLab server and a headless Chromium page driving it, for tests/test_browser.py.
+
+Everything here is bounded: the server must answer within ``SERVER_START_TIMEOUT``,
+every wait in the page has a timeout, and :func:`running_lab` always stops the server
+(terminate, then kill) when the ``with`` block ends, whatever happened inside it.
+
+The server runs with private Jupyter config/runtime/data/settings/workspaces folders
+(the venv's lab extensions stay visible: they live under ``sys.prefix``), no token, and
+the notebook setting ``windowingMode: none`` so every cell is attached to the DOM and can
+be inspected without scrolling.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import nbformat
+
+__all__ = [
+    "ROOT",
+    "ARTIFACTS",
+    "LabServer",
+    "RunResult",
+    "blank_versions",
+    "chromium_page",
+    "open_notebook",
+    "run_all_cells",
+    "running_lab",
+    "solution_version",
+]
+
+ROOT = Path(__file__).resolve().parent.parent
+ARTIFACTS = ROOT / "test-artifacts" / "browser"
+
+SERVER_START_TIMEOUT = 90.0  # s: a cold JupyterLab start on a busy 2-core machine
+PAGE_TIMEOUT_MS = 60_000
+RUN_ALL_TIMEOUT_MS = 180_000
+
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--disable-dev-shm-usage",
+]
+
+
+# --- the notebooks a student would open ------------------------------------------------
+
+
+def solution_version(source: Path, target: Path) -> Path:
+    """Write the student version with the solutions filled in.
+
+    nbgrader's own preprocessors on the source notebook: ``ClearHiddenTests`` strips the
+    hidden tests, ``ClearOutput`` the outputs; the solutions stay. This is what a student
+    who solved every exercise would have in front of them.
+    """
+    from nbgrader.preprocessors import ClearHiddenTests, ClearOutput
+
+    nb = nbformat.read(source, as_version=nbformat.NO_CONVERT)
+    resources: dict[str, Any] = {}
+    for preprocessor in (ClearHiddenTests(), ClearOutput()):
+        nb, resources = preprocessor.preprocess(nb, resources)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    nbformat.write(nb, target)
+    return target
+
+
+def blank_versions(assignments: Sequence[str], target_dir: Path) -> dict[str, Path]:
+    """Release ``assignments`` with the course's nbgrader config; return name -> notebook.
+
+    Uses the autograders' release pipeline (``autograders.release.temp_course``), i.e.
+    ``nbgrader generate_assignment`` with the course-wide code stub.
+    """
+    if str(ROOT) not in sys.path:
+        sys.path.insert(0, str(ROOT))
+    from autograders.release import temp_course
+
+    written: dict[str, Path] = {}
+    with temp_course(assignments=list(assignments)) as course:
+        for name in assignments:
+            released = course.released(name) / f"{name}.ipynb"
+            target = target_dir / f"{name}.ipynb"
+            target.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copyfile(released, target)
+            written[name] = target
+    return written
+
+
+# --- the server ------------------------------------------------------------------------
+
+
+@dataclass
+class LabServer:
+    """A running ``jupyter lab``: its URL, served folder and log file."""
+
+    url: str
+    root_dir: Path
+    log: Path
+    process: subprocess.Popen[bytes]
+
+    def log_tail(self, lines: int = 40) -> str:
+        """The last lines of the server's log (for failure messages)."""
+        try:
+            text = self.log.read_text(errors="replace")
+        except OSError:
+            return "(no log)"
+        return "\n".join(text.splitlines()[-lines:])
+
+
+def _free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+def _wait_until_up(server: LabServer, deadline: float) -> None:
+    while time.monotonic() < deadline:
+        if server.process.poll() is not None:
+            raise RuntimeError(
+                f"jupyter lab exited with code {server.process.returncode}:\n{server.log_tail()}"
+            )
+        try:
+            with urllib.request.urlopen(f"{server.url}api/status", timeout=5) as response:
+                if response.status == 200:
+                    return
+        except (urllib.error.URLError, ConnectionError, TimeoutError):
+            pass
+        time.sleep(0.5)
+    raise RuntimeError(
+        f"jupyter lab did not answer within {SERVER_START_TIMEOUT:.0f}s:\n{server.log_tail()}"
+    )
+
+
+def _stop(process: subprocess.Popen[bytes]) -> None:
+    if process.poll() is not None:
+        return
+    try:
+        os.killpg(process.pid, signal.SIGTERM)
+    except ProcessLookupError:
+        return
+    try:
+        process.wait(timeout=15)
+    except subprocess.TimeoutExpired:
+        os.killpg(process.pid, signal.SIGKILL)
+        process.wait(timeout=10)
+
+
+@contextmanager
+def running_lab(workdir: Path, root_dir: Path) -> Iterator[LabServer]:
+    """Start ``jupyter lab`` serving ``root_dir``; stop it (and its kernels) on exit.
+
+    Args:
+        workdir: where the private Jupyter folders and the server log go.
+        root_dir: the folder the server serves (the notebooks under test).
+    """
+    jupyter = Path(sys.executable).with_name("jupyter")
+    env = dict(os.environ)
+    private = {
+        "JUPYTER_CONFIG_DIR": workdir / "config",
+        "JUPYTER_RUNTIME_DIR": workdir / "runtime",
+        "JUPYTER_DATA_DIR": workdir / "data",
+        "JUPYTERLAB_SETTINGS_DIR": workdir / "settings",
+        "JUPYTERLAB_WORKSPACES_DIR": workdir / "workspaces",
+        "IPYTHONDIR": workdir / "ipython",
+    }
+    for name, path in private.items():
+        path.mkdir(parents=True, exist_ok=True)
+        env[name] = str(path)
+    # Every cell in the DOM (no virtual scrolling), so the test can read every output.
+    tracker = private["JUPYTERLAB_SETTINGS_DIR"] / "@jupyterlab" / "notebook-extension"
+    tracker.mkdir(parents=True, exist_ok=True)
+    (tracker / "tracker.jupyterlab-settings").write_text(
+        json.dumps({"windowingMode": "none", "autoStartDefaultKernel": True})
+    )
+    # No "get notified about Jupyter news?" toast over the notebook.
+    notify = private["JUPYTERLAB_SETTINGS_DIR"] / "@jupyterlab" / "apputils-extension"
+    notify.mkdir(parents=True, exist_ok=True)
+    (notify / "notification.jupyterlab-settings").write_text(json.dumps({"fetchNews": "false"}))
+    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(ROOT), env.get("PYTHONPATH", "")]))
+    env["PYDEVD_DISABLE_FILE_VALIDATION"] = "1"
+    env.pop("JUPYTER_PATH", None)
+
+    port = _free_port()
+    command = [
+        str(jupyter),
+        "lab",
+        "--no-browser",
+        "--ip=127.0.0.1",
+        f"--port={port}",
+        "--ServerApp.port_retries=0",
+        "--IdentityProvider.token=",
+        "--ServerApp.password=",
+        f"--ServerApp.root_dir={root_dir}",
+        "--LabApp.check_for_updates_class=jupyterlab.NeverCheckForUpdate",
+        "--LabApp.news_url=",
+    ]
+    if hasattr(os, "geteuid") and os.geteuid() == 0:
+        command.append("--allow-root")
+    log = workdir / "jupyter-lab.log"
+    with open(log, "wb") as log_file:
+        process = subprocess.Popen(
+            command,
+            cwd=root_dir,
+            env=env,
+            stdout=log_file,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            start_new_session=True,  # its own process group: kernels die with it
+        )
+    server = LabServer(f"http://127.0.0.1:{port}/", root_dir, log, process)
+    try:
+        _wait_until_up(server, time.monotonic() + SERVER_START_TIMEOUT)
+        yield server
+    finally:
+        _stop(process)
+
+
+# --- the browser -----------------------------------------------------------------------
+
+
+@contextmanager
+def chromium_page(executable: str, user_data_dir: Path) -> Iterator[Any]:
+    """A fresh headless Chromium page (Playwright sync API); closed on exit."""
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        context = playwright.chromium.launch_persistent_context(
+            str(user_data_dir),
+            executable_path=executable,
+            headless=True,
+            args=CHROMIUM_ARGS,
+            viewport={"width": 1400, "height": 1600},
+        )
+        try:
+            context.set_default_timeout(PAGE_TIMEOUT_MS)
+            page = context.pages[0] if context.pages else context.new_page()
+            yield page
+        finally:
+            context.close()
+
+
+def open_notebook(page: Any, server: LabServer, relative: str) -> None:
+    """Open ``relative`` (a path under the server root) with a reset workspace; wait for the kernel.
+
+    If JupyterLab asks which kernel to use (it does when the notebook opens before the
+    kernel specs have loaded), the preferred one is accepted.
+    """
+    page.goto(f"{server.url}lab/tree/{relative}?reset", wait_until="domcontentloaded")
+    page.wait_for_selector(".jp-NotebookPanel .jp-Notebook .jp-Cell", timeout=PAGE_TIMEOUT_MS)
+    _wait_for_kernel_idle(page)
+
+
+_KERNEL_READY_JS = """() => {
+    if (document.querySelector('.jp-Dialog .jp-mod-accept')) return 'dialog';
+    const panel = document.querySelector('.jp-NotebookPanel:not(.lm-mod-hidden)');
+    if (!panel) return false;
+    const indicator = panel.querySelector('.jp-Notebook-ExecutionIndicator');
+    const name = panel.querySelector('.jp-KernelName, .jp-Toolbar-kernelName');
+    const started = name !== null && !/no kernel/i.test(name.textContent);
+    return indicator !== null && indicator.getAttribute('data-status') === 'idle' && started
+        ? 'ready' : false;
+}"""
+
+
+def _wait_for_kernel_idle(page: Any, timeout_ms: int = PAGE_TIMEOUT_MS) -> None:
+    for _ in range(3):
+        outcome = page.wait_for_function(_KERNEL_READY_JS, timeout=timeout_ms).json_value()
+        if outcome == "ready":
+            return
+        page.locator(".jp-Dialog .jp-mod-accept").first.click()
+    raise AssertionError("JupyterLab kept asking for a kernel instead of starting one")
+
+
+@dataclass(frozen=True)
+class RunResult:
+    """What "Run All Cells" left on the page."""
+
+    prompts: list[str]
+    errors: list[str]
+
+
+def _menu(page: Any, menu: str, item: str) -> None:
+    page.locator(".lm-MenuBar-itemLabel", has_text=re.compile(f"^{re.escape(menu)}$")).click()
+    page.locator(".lm-Menu-itemLabel", has_text=re.compile(f"^{re.escape(item)}$")).first.click()
+
+
+_PROMPTS_JS = """() => [...document.querySelectorAll(
+    '.jp-NotebookPanel:not(.lm-mod-hidden) .jp-CodeCell .jp-InputArea-prompt')]
+    .map(e => e.textContent.trim())"""
+
+
+def run_all_cells(page: Any, *, expect_all: bool) -> RunResult:
+    """Run > Run All Cells, then wait until the kernel has finished every cell it will run.
+
+    Args:
+        page: the Playwright page showing the notebook.
+        expect_all: every code cell must end with an execution count; otherwise (a
+            notebook expected to stop at its first error) wait until nothing is queued.
+
+    Returns:
+        The cells' prompts and the text of every error/stderr output.
+    """
+    _menu(page, "Run", "Run All Cells")
+    condition = "p => /^\\[\\d+\\]/.test(p)" if expect_all else "p => !p.includes('*')"
+    page.wait_for_function(
+        f"""() => {{
+            const prompts = ({_PROMPTS_JS})();
+            return prompts.length > 0 && prompts.some(p => /\\[\\d+\\]/.test(p))
+                && !prompts.some(p => p.includes('*')) && prompts.every({condition});
+        }}""",
+        timeout=RUN_ALL_TIMEOUT_MS,
+    )
+    _wait_for_kernel_idle(page, RUN_ALL_TIMEOUT_MS)
+    return RunResult(prompts=page.evaluate(_PROMPTS_JS), errors=error_outputs(page))
+
+
+def error_outputs(page: Any) -> list[str]:
+    """Text of every output rendered as an error or as stderr in the visible notebook."""
+    texts: list[str] = page.evaluate(
+        """() => [...document.querySelectorAll(
+            '.jp-NotebookPanel:not(.lm-mod-hidden) .jp-OutputArea-output')]
+            .filter(e => {
+                const mime = e.getAttribute('data-mime-type') || '';
+                return mime.includes('stderr') || mime.includes('error')
+                    || e.querySelector('[data-mime-type*="stderr"], [data-mime-type*="error"]');
+            })
+            .map(e => e.innerText)"""
+    )
+    return texts
+
+
+def screenshot(page: Any, name: str, locator: Any | None = None) -> Path:
+    """Save a PNG under ``test-artifacts/browser/`` (the page, or one element)."""
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    path = ARTIFACTS / f"{name}.png"
+    if locator is not None:
+        locator.scroll_into_view_if_needed()
+        locator.screenshot(path=str(path))
+    else:
+        page.screenshot(path=str(path))
+    return path
