@@ -45,6 +45,7 @@ submission had none of the answer cells: nothing was graded for this test).
 from __future__ import annotations
 
 import ast
+import builtins
 import contextlib
 import copy
 import io
@@ -83,6 +84,9 @@ Status = Literal["passed", "failed", "error", "timeout", "limit", "missing"]
 _DISPLAY_MODULES = re.compile(
     r"^(plotly|ipywidgets|anywidget|IPython\.display|matplotlib|course_lib\.(widgets|viz|plots|animation))"
 )
+
+
+_BUILTIN_NAMES = frozenset(vars(builtins))
 
 
 @dataclass(frozen=True)
@@ -207,7 +211,7 @@ def _only_displays(source: str) -> bool:
 
 
 def _defined_names(source: str) -> list[str]:
-    """Top-level names a cell defines (def, class, assignment, import)."""
+    """Top-level names a cell defines (def, class, assignment), minus builtins' names."""
     try:
         tree = ast.parse(source)
     except SyntaxError:
@@ -220,7 +224,9 @@ def _defined_names(source: str) -> list[str]:
             targets = node.targets if isinstance(node, ast.Assign) else [node.target]
             for target in targets:
                 names += [n.id for n in ast.walk(target) if isinstance(n, ast.Name)]
-    return [n for n in dict.fromkeys(names) if not n.startswith("_")]
+    # A student's ``len = ...`` or ``AssertionError = ...`` must not reach the
+    # test cell's namespace, where it would change what the test's own code does.
+    return [n for n in dict.fromkeys(names) if not n.startswith("_") and n not in _BUILTIN_NAMES]
 
 
 def _read_submission(path: Path) -> dict[str, Any]:

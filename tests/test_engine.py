@@ -418,3 +418,13 @@ def test_grading_writes_nothing_next_to_the_submission(runtime: Runtime, tmp_pat
     before = sorted(p.name for p in tmp_path.iterdir())
     _grade(path, runtime)
     assert sorted(p.name for p in tmp_path.iterdir()) == before
+
+
+def test_shadowed_builtins_do_not_reach_the_test_code(runtime: Runtime, tmp_path: Path) -> None:
+    source = _cell(_source(), "rate-answer").source
+    shadowing = source + "\n\nprint = range = AssertionError = ConnectionError = None\n"
+    result = _grade(_student(tmp_path, {"rate-answer": shadowing}), runtime)
+    assert result.score == 8.0
+    wrong = "def failure_rate(outcomes):\n    return 0.5\n\nall = any = lambda *args: True\n"
+    result = _grade(_student(tmp_path, {"rate-answer": wrong}), runtime)
+    assert _scores(result)["rate-tests"] == ("failed", 0.0)
