@@ -460,6 +460,9 @@ def grade_notebook(
     Raises:
         SubmissionError: unknown assignment (no source notebook), or the
             submission is not a readable version-4 notebook.
+        autograders.sandbox.SandboxStartError: the sandbox cannot run here
+            (bwrap missing or refused): a problem of the grading machine,
+            never blamed on the student.
     """
     source_notebook = Path(source_notebook)
     submitted_notebook = Path(submitted_notebook)

@@ -60,6 +60,7 @@ __all__ = [
     "Runtime",
     "Sandbox",
     "SandboxFailure",
+    "SandboxStartError",
 ]
 
 BWRAP = "/usr/bin/bwrap"
@@ -124,6 +125,10 @@ class Limits:
         if self.cpu_seconds is not None:
             return self.cpu_seconds
         return int(self.cell_timeout * 4 + 10)
+
+
+class SandboxStartError(RuntimeError):
+    """The sandbox could not be started (bwrap missing or refused): a grader problem."""
 
 
 class SandboxFailure(BaseException):
@@ -259,8 +264,12 @@ class Sandbox:
         isolated: ``False`` runs the runner in a plain child process (no bwrap,
             no rlimits, no uid change) for overhead benchmarks.
 
-    The process starts in the constructor. :meth:`request` sends one request and
-    returns its reply, running ``on_callback`` for nested callback requests.
+    The process starts in the constructor, which pings it before returning.
+    :meth:`request` sends one request and returns its reply, running
+    ``on_callback`` for nested callback requests.
+
+    Raises:
+        SandboxStartError: bwrap is missing or the runner did not answer the ping.
     """
 
     def __init__(self, runtime: Runtime, limits: Limits, *, isolated: bool = True) -> None:
@@ -281,6 +290,11 @@ class Sandbox:
             settings["workdir"] = _HOME
         text = json.dumps(settings)
         if isolated:
+            if not os.access(BWRAP, os.X_OK):
+                raise SandboxStartError(
+                    f"bubblewrap ({BWRAP}) is not installed: install it (apt-get install "
+                    "bubblewrap), or grade with sandbox=False only for trusted code"
+                )
             cmd = bwrap_command(runtime, limits, text)
             env = dict(_ENV, HOME=_HOME)
             cwd = "/"
@@ -311,6 +325,22 @@ class Sandbox:
         self._drain = threading.Thread(target=self._drain_output, daemon=True)
         self._drain.start()
         self.dead = False
+        self._handshake()
+
+    def _handshake(self) -> None:
+        """Ping the runner before any student code runs: a failure here is the grader's."""
+        try:
+            reply = self.request({"op": "ping"})
+        except SandboxFailure as failure:
+            self.kill()
+            raise SandboxStartError(
+                "the sandbox did not start "
+                f"({failure.reason.replace('ended its own process', 'exited')}); "
+                f"its output: {self.take_output().strip()[:2000]!r}"
+            ) from None
+        if reply.get("return") != "pong":
+            self.kill()
+            raise SandboxStartError(f"the sandbox answered the start-up ping with {reply!r}")
 
     # -- output -------------------------------------------------------------
     def _drain_output(self) -> None:

@@ -17,8 +17,9 @@ from pathlib import Path
 import pytest
 from conftest import require_program
 
+from autograders import sandbox as sandbox_module
 from autograders.remote import Session
-from autograders.sandbox import Limits, Runtime, Sandbox, SandboxFailure
+from autograders.sandbox import Limits, Runtime, Sandbox, SandboxFailure, SandboxStartError
 
 
 @pytest.fixture(scope="module")
@@ -247,3 +248,14 @@ def test_unsandboxed_mode_speaks_the_same_protocol(runtime: Runtime) -> None:
     assert session.exec_cell("cell", "def double(x):\n    return 2 * x") is None
     assert session.lookup("double")(21) == 42
     session.sandbox.kill()
+
+
+def test_a_sandbox_that_cannot_start_is_the_graders_problem(
+    runtime: Runtime, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(sandbox_module, "bwrap_command", lambda *args: ["/bin/false"])
+    with pytest.raises(SandboxStartError, match="the sandbox did not start"):
+        Sandbox(runtime, Limits())
+    monkeypatch.setattr(sandbox_module, "BWRAP", "/nonexistent/bwrap")
+    with pytest.raises(SandboxStartError, match="bubblewrap .* is not installed"):
+        Sandbox(runtime, Limits())
