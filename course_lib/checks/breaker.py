@@ -50,7 +50,7 @@ from typing import Any, TypeVar
 
 from course_lib.checks._pristine import load_reference, refuse_reference
 from course_lib.errors import CircuitOpenError
-from course_lib.replay import Step, describe, random_scenario, state_name
+from course_lib.replay import Step, describe, drive, random_scenario, state_name, steps_from_string
 
 __all__ = [
     "BreakerConfig",
@@ -891,36 +891,52 @@ class _Divergence:
     message: str
 
 
-def _run(breaker: Any, steps: Sequence[Step]) -> list[tuple[bool, str]]:
-    seen = []
-    for step in steps:
-        allowed = bool(breaker.allow(step.time))
-        if allowed:
-            (breaker.record_success if step.ok else breaker.record_failure)(step.time)
-        seen.append((allowed, state_name(getattr(breaker, "state", None))))
-    return seen
+class _Decisions:
+    """The part of a breaker exercise 7 grades: ``allow``, ``record_*`` and ``state``.
+
+    :func:`course_lib.replay.drive` also reads ``failure_rate`` when a breaker has
+    one; hiding it keeps a bug in the window's ``failure_rate`` (exercise 1, not
+    used by the breaker's decisions) out of this exercise's grade.
+    """
+
+    __slots__ = ("_breaker",)
+
+    def __init__(self, breaker: Any) -> None:
+        self._breaker = breaker
+
+    def allow(self, now: float) -> bool:
+        return bool(self._breaker.allow(now))
+
+    def record_success(self, now: float) -> None:
+        self._breaker.record_success(now)
+
+    def record_failure(self, now: float) -> None:
+        self._breaker.record_failure(now)
+
+    @property
+    def state(self) -> Any:
+        return getattr(self._breaker, "state", None)
 
 
 def _machine_divergence(
     breaker_cls: Any, reference: Callable[..., Any], config: BreakerConfig, steps: Sequence[Step]
 ) -> _Divergence | None:
-    expected = _run(reference(**config.kwargs()), steps)
-    student = _new(breaker_cls, "MyBreaker", **config.kwargs())
-    got: list[tuple[bool, str]] = []
+    expected = drive(_Decisions(reference(**config.kwargs())), steps)
+    student = _Decisions(_new(breaker_cls, "MyBreaker", **config.kwargs()))
     for index, step in enumerate(steps):
         try:
-            got.extend(_run(student, [step]))
+            (got,) = drive(student, [step])
         except NotImplementedError:
             raise
         except Exception as error:  # noqa: BLE001 - reported to the student
             return _Divergence(index, f"your breaker raised {type(error).__name__}: {error}")
-        if got[index] != expected[index]:
-            (g_allowed, g_state), (e_allowed, e_state) = got[index], expected[index]
+        want = expected[index]
+        if (got.allowed, got.state_after) != (want.allowed, want.state_after):
             verb = {True: "let it through", False: "rejected it"}
             return _Divergence(
                 index,
-                f"your breaker {verb[g_allowed]} and is {g_state.upper()}; "
-                f"the reference {verb[e_allowed]} and is {e_state.upper()}",
+                f"your breaker {verb[got.allowed]} and is {got.state_after.upper()}; "
+                f"the reference {verb[want.allowed]} and is {want.state_after.upper()}",
             )
     return None
 
@@ -953,15 +969,8 @@ def check_machine(breaker_cls: Any, *, reference: Callable[..., Any] | None = No
     """Visible check for exercise 7: one story with the seed's 50% and 30 s, vs the reference."""
     refuse_reference(breaker_cls, "MyBreaker")
     ref = reference or _reference_factory()
-    story = [Step(float(t), ok) for t, ok in enumerate([True] * 4 + [False] * 6)]
-    story += [
-        Step(15.0, True),
-        Step(40.0, True),
-        Step(41.0, False),
-        Step(75.0, True),
-        Step(76.0, True),
-        Step(77.0, True),
-    ]
+    # trip at t=9 (6 of 10 failed), rejected at t=15, trial at t=40 fails, trials at t=75..77 pass
+    story = steps_from_string("ssssffffff |5s |24sf |33sss")
     _check_scenarios(breaker_cls, ref, [(BreakerConfig(), story)])
     print(
         "✓ your breaker makes the same decisions as the reference on the trip-cooldown-trial story"
