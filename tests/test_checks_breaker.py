@@ -241,6 +241,16 @@ def test_check_should_trip_explains_the_50_percent_boundary() -> None:
         checks.check_should_trip(strictly_above)
 
 
+def test_a_crashing_should_trip_gets_a_plain_message() -> None:
+    def divides_first(failures: int, calls: int, threshold: float, minimum_calls: int) -> bool:
+        return failures / calls >= threshold and calls >= minimum_calls
+
+    with pytest.raises(
+        AssertionError, match=r"should_trip\(0, 0, 0.5, 1\) raised ZeroDivisionError"
+    ):
+        checks.check_should_trip(divides_first)
+
+
 def test_grade_window_shrinks_to_the_shortest_sequence(solution: dict[str, Any]) -> None:
     class NeverEvicts(solution["RollingWindow"]):  # type: ignore[misc, name-defined]
         def record(self, failed: bool) -> None:

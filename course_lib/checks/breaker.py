@@ -1,19 +1,17 @@
 """Visible checks and hidden grading for notebook 01, "Build a circuit breaker".
 
-Each exercise of the notebook has a pair of functions here:
+Each exercise of the notebook has a pair of functions here (student's piece ->
+visible check, hidden grading):
 
-=============  =====================  =====================  ==========================
-exercise       what the student wrote  visible check          hidden grading
-=============  =====================  =====================  ==========================
-1 window       ``RollingWindow``       :func:`check_window`   :func:`grade_window`
-2 trip rule    ``should_trip``         :func:`check_should_trip`  :func:`grade_should_trip`
-3 closed       ``record_closed``       :func:`check_closed`   :func:`grade_closed`
-4 fail fast    ``call``                :func:`check_call`     :func:`grade_call`
-5 cooldown     ``check_cooldown``      :func:`check_cooldown` :func:`grade_cooldown`
-6 half-open    ``take_trial_permit``,  :func:`check_half_open`  :func:`grade_half_open`
-               ``record_trial``
-7 everything   (the whole class)       :func:`check_machine`  :func:`grade_machine`
-=============  =====================  =====================  ==========================
+1. ``RollingWindow`` -> :func:`check_window`, :func:`grade_window`
+2. ``should_trip`` -> :func:`check_should_trip`, :func:`grade_should_trip`
+3. ``MyBreaker.record_closed`` (CLOSED -> OPEN) -> :func:`check_closed`, :func:`grade_closed`
+4. ``MyBreaker.call`` (fail fast, fallback) -> :func:`check_call`, :func:`grade_call`
+5. ``MyBreaker.try_half_open`` (OPEN -> HALF_OPEN) -> :func:`check_cooldown`,
+   :func:`grade_cooldown`
+6. ``MyBreaker.take_trial_permit`` and ``record_trial`` -> :func:`check_half_open`,
+   :func:`grade_half_open`
+7. the whole ``MyBreaker`` vs the reference -> :func:`check_machine`, :func:`grade_machine`
 
 A visible check runs a few fixed scenarios in well under a second and prints a
 "✓" line. A grading function runs many seeded, generated scenarios; on the
@@ -336,7 +334,15 @@ def _trip_problem(
     should_trip: Any, failures: int, calls: int, threshold: float, minimum_calls: int
 ) -> str | None:
     expected = _expected_trip(failures, calls, threshold, minimum_calls)
-    got = should_trip(failures, calls, threshold, minimum_calls)
+    try:
+        got = should_trip(failures, calls, threshold, minimum_calls)
+    except NotImplementedError:
+        raise
+    except Exception as error:  # noqa: BLE001 - reported to the student
+        return (
+            f"should_trip({failures}, {calls}, {threshold:g}, {minimum_calls}) raised "
+            f"{type(error).__name__}: {error}"
+        )
     if not isinstance(got, bool):
         return (
             f"should_trip({failures}, {calls}, {threshold:g}, {minimum_calls}) returned {got!r}; "
