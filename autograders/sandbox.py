@@ -319,6 +319,7 @@ class Sandbox:
         )
         os.close(req_r)
         os.close(resp_w)
+        self._buffer = bytearray()
         self._output = bytearray()
         self.output_dropped = 0
         self._output_lock = threading.Lock()
@@ -376,10 +377,25 @@ class Sandbox:
             raise SandboxFailure("timeout", f"ran for more than {self.limits.cell_timeout:g} s")
 
     def _read(self) -> dict[str, Any]:
+        """Read one frame, buffering: usually one select and one read per message."""
+        buffer = self._buffer
         try:
-            return rpc.read_frame(self._resp_r, self._wait_readable)
-        except EOFError:
-            raise self._death() from None
+            while True:
+                if len(buffer) >= 4:
+                    length = int.from_bytes(buffer[:4], "big")
+                    if length > rpc.MAX_FRAME:
+                        raise rpc.ProtocolError(
+                            f"a frame of {length} bytes exceeds the {rpc.MAX_FRAME}-byte limit"
+                        )
+                    if len(buffer) >= 4 + length:
+                        body = bytes(buffer[4 : 4 + length])
+                        del buffer[: 4 + length]
+                        return rpc.unpack_message(body)
+                self._wait_readable()
+                chunk = os.read(self._resp_r, 1 << 20)
+                if not chunk:
+                    raise self._death()
+                buffer += chunk
         except rpc.ProtocolError as exc:
             self.kill()
             raise SandboxFailure("error", f"sent a garbled reply to the grader ({exc})") from None
