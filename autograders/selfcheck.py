@@ -176,10 +176,12 @@ def _judge(
         sub = failure.submission
         expected = expectations[sub]
         if isinstance(expected, KnownSubmission) and expected.expect_ungradable:
+            want = expected.expected_score if expected.expected_score is not None else 0.0
             tag = f"[{expected.threat}] " if expected.threat else ""
             check(
-                True,
-                f"{sub.assignment}: {tag}{expected.name}: refused as expected ({failure.reason})",
+                want == 0,
+                f"{sub.assignment}: {tag}{expected.name}: score 0, expected {want:g} "
+                f"(refused: {failure.reason})",
             )
         else:
             name = expected if isinstance(expected, str) else expected.name

@@ -43,7 +43,7 @@ def test_fixture_selfcheck_passes() -> None:
         "ok    99-fixture: scale-mutates: failed scale-tests",
         "ok    99-fixture: [forge] edits-test-cell: score 0, expected 0",
         "ok    99-fixture: [forge] deletes-test-cell: score 3, expected 3",
-        "ok    99-fixture: [malformed] invalid-json: refused as expected",
+        "ok    99-fixture: [malformed] invalid-json: score 0, expected 0 (refused: ",
         "ok    99-fixture: solution-beside-hostile 100% (5/5)",
         "ok    99-fixture: blank-beside-hostile 0% (0/5)",
         "ok    isolation: grading hostile submissions changed no other grade",
@@ -69,7 +69,7 @@ def test_wrong_expectation_is_a_failure(tmp_path: Path) -> None:
     text = "\n".join(lines)
     assert "FAIL  99-fixture: add-subtracts: failed add-tests; expected failed: scale-tests" in text
     assert "ok    99-fixture: solution 100% (5/5)" in text
-    assert lines[-1] == "selfcheck: 2 of 3 checks passed; 1 FAILED"
+    assert lines[-1] == "selfcheck: 7 of 8 checks passed; 1 FAILED"
 
 
 @pytest.mark.parametrize(
