@@ -948,7 +948,13 @@ def _machine_divergence(
 
 
 def _machine_message(config: BreakerConfig, steps: Sequence[Step], found: _Divergence) -> str:
-    history = describe(list(steps[: found.index])) if found.index else "no earlier calls"
+    earlier = list(steps[: found.index])
+    if not earlier:
+        history = "no earlier calls"
+    elif len(earlier) <= 8:  # short enough to list every call with its time
+        history = ", ".join(str(step) for step in earlier)
+    else:
+        history = describe(earlier)
     return (
         f"With {config}: after {history}, the call at t={steps[found.index].time:g}s "
         f"(it would be a {'success' if steps[found.index].ok else 'failure'}): {found.message}"
