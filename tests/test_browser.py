@@ -206,6 +206,13 @@ def test_01_solution_widget_plays(page: Any, lab: LabServer) -> None:
     widget = page.locator(".breaker-widget").first
     widget.wait_for(state="visible")
     widget.locator(".js-plotly-plot").first.wait_for(state="visible")
+    # plotly drew the state nodes (their labels are text points) and the call markers
+    widget.locator(".js-plotly-plot .scatterlayer .textpoint").first.wait_for(state="visible")
+    labels = widget.locator(".js-plotly-plot .scatterlayer .textpoint").evaluate_all(
+        "elements => elements.map(e => e.textContent)"
+    )
+    assert {"CLOSED", "OPEN"} <= {t.strip().upper() for t in labels}, labels
+    assert widget.locator(".js-plotly-plot .scatterlayer .point").count() >= 3
     assert widget.locator(".breaker-play").count() == 1, "the widget has no Play control"
     before = _state_texts(page, widget)
     assert before and all(t in ("closed", "open", "half_open") for t in before), before
