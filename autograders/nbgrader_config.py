@@ -59,3 +59,14 @@ os.environ.setdefault("PYDEVD_DISABLE_FILE_VALIDATION", "1")
 _bin = str(Path(sys.executable).parent)
 if _bin not in os.environ.get("PATH", "").split(os.pathsep):
     os.environ["PATH"] = _bin + os.pathsep + os.environ.get("PATH", "")
+
+# nbgrader's own gradebook code makes SQLAlchemy warn (SAWarning "... not in session") on
+# every new submission during `nbgrader autograde`: noise on stderr, nothing wrong.
+try:
+    import warnings
+
+    from sqlalchemy.exc import SAWarning
+
+    warnings.filterwarnings("ignore", category=SAWarning, module=r"nbgrader\.api")
+except ImportError:  # pragma: no cover - SQLAlchemy always comes with nbgrader
+    pass
