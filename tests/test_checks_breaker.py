@@ -382,7 +382,6 @@ def test_a_monkeypatched_reference_does_not_change_the_grading(
     solution: dict[str, Any], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     import course_lib.breaker
-
     from course_lib.checks import _pristine
 
     monkeypatch.setattr(_pristine, "_cache", {})  # the pristine copy is made after the patch
