@@ -24,7 +24,16 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-__all__ = ["BreakerLike", "Frame", "Step", "drive", "random_scenario", "steps_from_string"]
+__all__ = [
+    "BreakerLike",
+    "Frame",
+    "Step",
+    "describe",
+    "drive",
+    "random_scenario",
+    "state_name",
+    "steps_from_string",
+]
 
 
 class BreakerLike(Protocol):
