@@ -145,7 +145,7 @@ def test_go_to_draws_state_window_rate_countdown_and_rejections() -> None:
     assert widget.highlighted_state == "closed"
     assert window_colors(widget) == [G, R, R, R] + [E] * 6
     assert bar_value(widget, "rate") == pytest.approx(0.75)
-    assert "no verdict: 4 of 5 calls" in trace_named(widget.figure, "rate").text[0]
+    assert trace_named(widget.figure, "rate").text[0] == "75%, no verdict: 4/5 calls"
 
     widget.go_to(4)  # 4th failure: 80% >= 50% -> OPEN, cooldown 10 s starts
     assert widget.frame_index == 4
@@ -161,6 +161,7 @@ def test_go_to_draws_state_window_rate_countdown_and_rejections() -> None:
 
     widget.go_to(6)  # two calls rejected while the cooldown counts down
     assert bar_value(widget, "cooldown") == pytest.approx(8.0)
+    assert annotation_named(widget.figure, "title:cooldown").text == "cooldown left: 8 s of 10 s"
     assert annotation_named(widget.figure, "rejected").text.endswith(": 2")
     assert list(trace_named(widget.figure, "calls:rejected").x) == [5.0, 6.0]
     assert widget.figure.layout.shapes[1].x0 == 6.0  # the "now" line
@@ -387,6 +388,19 @@ def test_widget_displays_as_its_vbox_with_the_dom_hooks_the_browser_test_uses() 
     assert "breaker-state" in panel.state_html._dom_classes
     assert panel.state_html.value == "closed"
     assert panel.figure in panel.box.children
+
+
+def test_displaying_sends_each_figures_current_state_not_its_state_at_creation() -> None:
+    """plotly >= 6 syncs a nested FigureWidget's full state only on its own display
+    (plotly.py #4998); without the refresh the browser drew empty nodes and cells."""
+    widget = compare_breakers(OnlyProtocol)
+    widget.go_to(4)
+    widget._repr_mimebundle_()
+    for panel in widget.panels:
+        sent = {trace["name"]: trace for trace in panel.figure._widget_data}
+        assert sent["states"]["marker"]["color"][1] == COLORS["open"]
+        assert sent["window"]["x"] == list(range(10))
+        assert sent["rate"]["x"] == [pytest.approx(0.8)]
 
 
 def test_widget_builds_silently_under_nbgrader_autograde() -> None:

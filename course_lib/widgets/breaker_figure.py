@@ -54,7 +54,7 @@ COLORS: dict[str, str] = {
 
 _LABELS = {"closed": "CLOSED", "open": "OPEN", "half_open": "HALF-OPEN"}
 _NODE_XY = {"closed": (0.0, 1.0), "open": (2.0, 1.0), "half_open": (1.0, 0.0)}
-_NODE_SIZE, _NODE_SIZE_CURRENT = 64, 80
+_NODE_SIZE, _NODE_SIZE_CURRENT = 64, 80  # pixels, for a figure >= 700 px wide
 _LEVEL = {"closed": 0, "half_open": 1, "open": 2}
 
 # (old, new, (ax, ay) tail, (x, y) head, label position, label)
@@ -109,6 +109,8 @@ def make_figure(run: BreakerRun, *, width: int | None = None, height: int = 560)
         width: Pixels, or ``None`` to fill the notebook cell.
         height: Pixels.
     """
+    scale = 1.0 if width is None else max(0.55, min(1.0, width / 700))
+    idle, current = round(_NODE_SIZE * scale), round(_NODE_SIZE_CURRENT * scale)
     fig = go.FigureWidget()
     nodes = [_NODE_XY[s] for s in STATES]
     fig.add_scatter(
@@ -119,9 +121,9 @@ def make_figure(run: BreakerRun, *, width: int | None = None, height: int = 560)
         customdata=list(STATES),
         mode="markers+text",
         textposition="middle center",
-        textfont={"size": 11, "color": "#444"},
+        textfont={"size": 11 if scale == 1.0 else 9, "color": "#444"},
         marker={
-            "size": [_NODE_SIZE] * 3,
+            "size": [idle] * 3,
             "color": [COLORS["idle"]] * 3,
             "line": {"width": 1, "color": "#888"},
         },
@@ -136,7 +138,7 @@ def make_figure(run: BreakerRun, *, width: int | None = None, height: int = 560)
         orientation="h",
         marker={"color": COLORS["rate"]},
         text=[""],
-        textposition="outside",
+        textposition="auto",
         cliponaxis=False,
         hoverinfo="skip",
         showlegend=False,
@@ -149,7 +151,7 @@ def make_figure(run: BreakerRun, *, width: int | None = None, height: int = 560)
         orientation="h",
         marker={"color": COLORS["open"]},
         text=[""],
-        textposition="outside",
+        textposition="auto",
         cliponaxis=False,
         hoverinfo="skip",
         showlegend=False,
@@ -205,8 +207,8 @@ def make_figure(run: BreakerRun, *, width: int | None = None, height: int = 560)
                 "arrowsize": 1.2,
                 "arrowwidth": 1.5,
                 "arrowcolor": COLORS["arrow"],
-                "standoff": _NODE_SIZE_CURRENT / 2,
-                "startstandoff": _NODE_SIZE_CURRENT / 2,
+                "standoff": current / 2,
+                "startstandoff": current / 2,
                 "text": "",
             }
         )
@@ -238,9 +240,9 @@ def make_figure(run: BreakerRun, *, width: int | None = None, height: int = 560)
         }
 
     annotations += [
-        title("title:rate", "failure rate", 0.56, 0.95),
-        title("title:cooldown", "cooldown", 0.56, 0.78),
-        title("rejected", "rejected (failed fast): 0", 0.56, 0.63),
+        title("title:rate", "failure rate", 0.52, 0.955),
+        title("title:cooldown", "cooldown", 0.52, 0.765),
+        title("rejected", "rejected (failed fast): 0", 0.52, 0.575),
         title("title:window", "rolling window", 0.0, 0.47),
         title(
             "title:timeline",
@@ -256,6 +258,7 @@ def make_figure(run: BreakerRun, *, width: int | None = None, height: int = 560)
         margin={"l": 70, "r": 30, "t": 10, "b": 30},
         plot_bgcolor="white",
         paper_bgcolor="white",
+        meta={"node_sizes": [idle, current]},
         annotations=annotations,
         shapes=[
             {
@@ -281,10 +284,10 @@ def make_figure(run: BreakerRun, *, width: int | None = None, height: int = 560)
                 "line": {"color": "#1f77b4", "width": 1, "dash": "dot"},
             },
         ],
-        xaxis=_hidden(domain=[0.0, 0.46], range=[-0.55, 2.55], anchor="y"),
+        xaxis=_hidden(domain=[0.0, 0.46], range=[-0.6, 2.6], anchor="y"),
         yaxis=_hidden(domain=[0.58, 1.0], range=[-0.45, 1.45], anchor="x"),
         xaxis2={
-            "domain": [0.64, 0.97],
+            "domain": [0.55, 0.9],
             "range": [0, 1],
             "tickformat": ".0%",
             "anchor": "y2",
@@ -292,16 +295,16 @@ def make_figure(run: BreakerRun, *, width: int | None = None, height: int = 560)
             "showgrid": True,
             "gridcolor": "#eee",
         },
-        yaxis2={"domain": [0.84, 0.93], "anchor": "x2", "fixedrange": True},
+        yaxis2={"domain": [0.87, 0.94], "anchor": "x2", "fixedrange": True, "visible": False},
         xaxis3={
-            "domain": [0.64, 0.97],
+            "domain": [0.55, 0.9],
             "anchor": "y3",
             "fixedrange": True,
             "ticksuffix": " s",
             "showgrid": True,
             "gridcolor": "#eee",
         },
-        yaxis3={"domain": [0.68, 0.76], "anchor": "x3", "fixedrange": True},
+        yaxis3={"domain": [0.68, 0.75], "anchor": "x3", "fixedrange": True, "visible": False},
         xaxis4=_hidden(domain=[0.0, 1.0], anchor="y4"),
         yaxis4=_hidden(domain=[0.38, 0.46], range=[-1, 1], anchor="x4"),
         xaxis5={
@@ -349,17 +352,12 @@ def configure_figure(fig: Any, run: BreakerRun, index: int = 0) -> None:
         fig.layout.xaxis5.range = [t_first - pad, t_last + pad]
         threshold = fig.layout.shapes[0]
         threshold.x0 = threshold.x1 = config.failure_rate_threshold
-        annotation_named(fig, "title:rate").text = (
-            f"failure rate (trips at ≥ {config.failure_rate_threshold:.0%}, "
-            f"judged after {config.effective_minimum_calls} calls)"
-        )
-        annotation_named(fig, "title:cooldown").text = (
-            f"cooldown while OPEN ({config.cooldown:g} s, then "
-            f"{config.half_open_max_calls} trial calls)"
-        )
+        annotation_named(
+            fig, "title:rate"
+        ).text = f"failure rate (trips at ≥ {config.failure_rate_threshold:.0%})"
         annotation_named(fig, "title:window").text = (
-            f"rolling window: last {n} calls let through (oldest left, newest right)"
-            + ("; reconstructed from the calls" if run.reconstructed else "")
+            f"rolling window: last {n} calls (oldest left, newest right)"
+            + (", rebuilt from the calls" if run.reconstructed else "")
         )
     draw_frame(fig, run, index)
 
@@ -368,18 +366,18 @@ def _view_texts(view: FrameView, run: BreakerRun) -> tuple[str, str]:
     config = run.config
     calls = len(view.window)
     if view.failure_rate is None or not calls:
-        rate_text = "no calls in the window"
+        rate_text = "no calls yet"
     elif calls < config.effective_minimum_calls and view.state == "closed":
         needed = config.effective_minimum_calls
-        rate_text = f"{view.failure_rate:.0%} (no verdict: {calls} of {needed} calls)"
+        rate_text = f"{view.failure_rate:.0%}, no verdict: {calls}/{needed} calls"
     else:
         rate_text = f"{view.failure_rate:.0%}"
     if view.state == "half_open":
-        cooldown_text = f"over: {config.half_open_max_calls} trial calls allowed"
+        cooldown_text = f"cooldown over: {config.half_open_max_calls} trial calls allowed"
     elif view.cooldown_remaining is None:
-        cooldown_text = "not open"
+        cooldown_text = f"cooldown: none (not OPEN; {config.cooldown:g} s when it trips)"
     else:
-        cooldown_text = f"{view.cooldown_remaining:g} s left"
+        cooldown_text = f"cooldown left: {view.cooldown_remaining:g} s of {config.cooldown:g} s"
     return rate_text, cooldown_text
 
 
@@ -408,7 +406,8 @@ def draw_frame(fig: Any, run: BreakerRun, index: int) -> None:
     with fig.batch_update():
         nodes = trace_named(fig, "states")
         nodes.marker.color = [COLORS[s] if s == state else COLORS["idle"] for s in STATES]
-        nodes.marker.size = [_NODE_SIZE_CURRENT if s == state else _NODE_SIZE for s in STATES]
+        idle, current = fig.layout.meta["node_sizes"]
+        nodes.marker.size = [current if s == state else idle for s in STATES]
         nodes.textfont.color = ["white" if s == state else "#888" for s in STATES]
         for annotation in fig.layout.annotations:
             name = annotation.name or ""
@@ -427,7 +426,8 @@ def draw_frame(fig: Any, run: BreakerRun, index: int) -> None:
         rate_bar.marker.color = COLORS["failure"] if over else COLORS["rate"]
         cooldown_bar = trace_named(fig, "cooldown")
         cooldown_bar.x = [view.cooldown_remaining or 0.0]
-        cooldown_bar.text = [cooldown_text]
+        cooldown_bar.text = [""]
+        annotation_named(fig, "title:cooldown").text = cooldown_text
         trace_named(fig, "window").marker.color = window_colors
         timeline = trace_named(fig, "timeline")
         timeline.x = [run.steps[0].time] + [v.frame.time for v in shown]

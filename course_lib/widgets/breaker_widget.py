@@ -137,7 +137,7 @@ class BreakerWidget:
         label: Title of the ``breaker_factory`` panel.
         interval_ms: Milliseconds between frames when Play runs.
         width: Pixel width of each figure (``None`` fills the cell; compare
-            mode defaults to 520 each).
+            mode defaults to 480 each).
 
     Raises:
         ValueError: A knob or the scenario is invalid.
@@ -165,7 +165,7 @@ class BreakerWidget:
         default_label = "Reference breaker" if breaker_factory is None else "Breaker"
         self._sources.append((label or default_label, "reference", breaker_factory))
         if student_factory is not None and width is None:
-            width = 520
+            width = 480
         runs = self._record(self.config)
         self.panels = [
             BreakerPanel(run, kind=kind, width=width)
@@ -401,6 +401,11 @@ class BreakerWidget:
     # --- display -------------------------------------------------------------
 
     def _repr_mimebundle_(self, **kwargs: Any) -> Any:
+        # A plotly >= 6 FigureWidget sends its full state to the browser only from
+        # its own _repr_mimebundle_; nested in a VBox it would show the state it had
+        # when it was created (plotly.py issue #4998). Refresh it, then show the box.
+        for panel in self.panels:
+            panel.figure._repr_mimebundle_()
         return self.box._repr_mimebundle_(**kwargs)
 
     def __repr__(self) -> str:
