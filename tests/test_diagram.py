@@ -3,9 +3,12 @@
 
 from __future__ import annotations
 
+import ast
 import tomllib
 from pathlib import Path
+from typing import Any
 
+import nbformat
 import pytest
 
 import course_lib.breaker as breaker
@@ -405,6 +408,23 @@ def test_diagram_must_be_a_string() -> None:
         checks.check_states(["stateDiagram-v2"])
 
 
+def test_a_str_subclass_is_read_as_its_plain_text() -> None:
+    class Yes(str):
+        def __eq__(self, other: object) -> bool:
+            return True
+
+        def __hash__(self) -> int:
+            return 0
+
+        def splitlines(self, keepends: bool = False) -> list[str]:
+            return SEED_5.splitlines()
+
+    outcome = _grade_all(Yes("stateDiagram-v2\n[*] --> Closed\n"))
+    # graded on its text (only Closed), not on what its overridden methods claim
+    assert "the state Open is missing" in outcome["states"]
+    assert all(outcome.values())
+
+
 @pytest.mark.parametrize(
     ("pair", "label", "means"),
     [
@@ -433,7 +453,10 @@ def test_trigger_rules(pair: tuple[str, str], label: str, means: bool) -> None:
 # --- the known-buggy submissions -----------------------------------------------------
 
 
-@pytest.mark.parametrize("path", sorted(SUBMISSIONS.glob("*.toml")), ids=lambda p: p.stem)
+BUGGY = sorted(p for p in SUBMISSIONS.glob("*.toml") if not p.name.startswith("hostile-"))
+
+
+@pytest.mark.parametrize("path", BUGGY, ids=lambda p: p.stem)
 def test_known_buggy_diagram_fails_exactly_its_cells(path: Path) -> None:
     spec = tomllib.loads(path.read_text())
     namespace: dict[str, object] = {}
@@ -444,4 +467,73 @@ def test_known_buggy_diagram_fails_exactly_its_cells(path: Path) -> None:
 
 
 def test_there_are_at_least_five_known_buggy_diagrams() -> None:
-    assert len(list(SUBMISSIONS.glob("*.toml"))) >= 5
+    assert len(BUGGY) >= 5
+
+
+# --- the notebook --------------------------------------------------------------------
+
+NOTEBOOK = ROOT / "notebooks" / "07-state-diagram-challenge" / "07-state-diagram-challenge.ipynb"
+STUB = (
+    'raise NotImplementedError("Not written yet: replace this line with your code '
+    '(see the exercise above).")'
+)
+
+
+def _nbgrader(cell: Any) -> dict[str, Any]:
+    return dict(cell.metadata.get("nbgrader", {}))
+
+
+def test_notebook_is_committed_without_outputs() -> None:
+    nb = nbformat.read(NOTEBOOK, as_version=4)
+    nbformat.validate(nb)
+    for cell in nb.cells:
+        if cell.cell_type == "code":
+            assert cell.outputs == [] and cell.execution_count is None, cell.id
+
+
+def test_notebook_test_cells_import_what_they_use_and_take_only_diagram() -> None:
+    nb = nbformat.read(NOTEBOOK, as_version=4)
+    answers = [c for c in nb.cells if _nbgrader(c).get("solution")]
+    assert [_nbgrader(c)["grade_id"] for c in answers] == ["diagram-answer"]
+    namespace: dict[str, Any] = {}
+    exec(answers[0].source, namespace)  # noqa: S102 - the instructor's own solution
+    assert _grade_all(namespace["DIAGRAM"]) == dict.fromkeys(TOPICS, "")
+
+    tests = [c for c in nb.cells if _nbgrader(c).get("grade")]
+    assert [_nbgrader(c)["grade_id"] for c in tests] == [f"{t}-tests" for t in TOPICS]
+    assert sum(_nbgrader(c)["points"] for c in tests) == 10
+    for cell, topic in zip(tests, TOPICS, strict=True):
+        assert _nbgrader(cell)["locked"] is True
+        tree = ast.parse(cell.source)
+        imported = {
+            alias.asname or alias.name
+            for node in ast.walk(tree)
+            if isinstance(node, ast.ImportFrom)
+            for alias in node.names
+        }
+        used = {n.id for n in ast.walk(tree) if isinstance(n, ast.Name)}
+        assert used - imported == {"DIAGRAM"}, cell.source
+        assert f"check_{topic}(DIAGRAM)\n### BEGIN HIDDEN TESTS\ngrade_{topic}(DIAGRAM)" in (
+            cell.source
+        )
+
+
+def test_student_version_shows_the_template_but_no_solution_or_hidden_test() -> None:
+    from nbgrader.preprocessors import ClearHiddenTests, ClearSolutions
+
+    nb = nbformat.read(NOTEBOOK, as_version=4)
+    resources: dict[str, Any] = {}
+    nb, resources = ClearSolutions(code_stub={"python": STUB}).preprocess(nb, resources)
+    nb, resources = ClearHiddenTests().preprocess(nb, resources)
+    text = "\n".join(cell.source for cell in nb.cells)
+    assert "Trial Request Fails" not in text and "Failure Rate > Threshold (Trip" not in text
+    assert "HIDDEN TESTS" not in text and "(DIAGRAM)\ngrade_" not in text
+    for topic in TOPICS:
+        assert f"\ngrade_{topic}(DIAGRAM)" not in text
+    answer = next(c for c in nb.cells if _nbgrader(c).get("grade_id") == "diagram-answer")
+    assert answer.source.endswith(STUB)
+    # the template is there to start from: states and nesting, not the four transitions
+    template = next(c for c in nb.cells if _nbgrader(c).get("grade_id") == "template")
+    fenced = template.source.split("```mermaid\n", 1)[1].split("```", 1)[0]
+    assert parse(fenced).states == ("closed", "open", "half_open")
+    assert _pairs(fenced) == []

@@ -212,8 +212,9 @@ def _parse_student(diagram_text: Any) -> Diagram:
             "DIAGRAM must be a string holding your Mermaid diagram (between triple quotes), "
             f"but it is a {type(diagram_text).__name__}"
         )
+    text = str.__str__(diagram_text)  # a plain str: a subclass's overrides play no part
     try:
-        return parse(diagram_text)
+        return parse(text)
     except DiagramSyntaxError as error:
         raise AssertionError(f"Mermaid cannot read your diagram. {error}") from None
 
