@@ -24,10 +24,12 @@ nbgrader SOURCE notebook:
    or plain data. The student can only influence the data the proxies return, so a
    wrong implementation fails whatever else the submission does.
 4. **Isolate exercises.** Each test cell gets ``Limits.cell_timeout`` seconds of
-   student time. A timeout, a limit hit or a dead process fails that test cell
-   with a plain message; the sandbox is then restarted (answer cells replayed)
-   for the next test cell. An answer cell that itself never finishes (or kills
-   the process) is skipped in every restart, which costs the exercises using it.
+   student time, and ``Limits.grader_limit`` seconds of wall time in all (main
+   thread only: checks slowed down by what the student's code returned). A
+   timeout, a limit hit or a dead process fails that test cell with a plain
+   message; the sandbox is then restarted (answer cells replayed) for the next
+   test cell. An answer cell that itself never finishes (or kills the process)
+   is skipped in every restart, which costs the exercises using it.
 
 The autograded notebook (rebuilt notebook, each test cell followed by outputs:
 what the visible check printed, what the student's code printed, and an
@@ -51,6 +53,9 @@ import copy
 import io
 import json
 import re
+import signal
+import threading
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
@@ -78,6 +83,7 @@ STUB = (
 
 MAX_SUBMISSION_BYTES = 20 * 1024 * 1024
 MAX_ANSWER_CHARS = 1_000_000
+MAX_MESSAGE_CHARS = 4000
 
 Status = Literal["passed", "failed", "error", "timeout", "limit", "missing"]
 
@@ -348,6 +354,29 @@ def _plan(
     return cells, notes, present if answers else -1
 
 
+class _GraderTimeout(BaseException):
+    """The trusted checks ran too long (e.g. on a huge number the student's code returned)."""
+
+
+@contextlib.contextmanager
+def _alarm(seconds: float) -> Iterator[None]:
+    """Raise _GraderTimeout after ``seconds`` of wall time (main thread only; else no-op)."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def fire(signum: int, frame: Any) -> None:
+        raise _GraderTimeout()
+
+    previous = signal.signal(signal.SIGALRM, fire)
+    signal.setitimer(signal.ITIMER_REAL, seconds)
+    try:
+        yield
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, previous)
+
+
 class _Grader:
     """Runs the plan: a sandbox with the student's cells, test cells in the parent."""
 
@@ -394,12 +423,21 @@ class _Grader:
         namespace: dict[str, Any] = {"__name__": "__main__"}
         status: Status = "passed"
         message = ""
+        grader_limit = self.limits.grader_limit
         try:
-            for name in self.names:
-                with contextlib.suppress(NameError):
-                    namespace[name] = session.lookup(name)
-            with contextlib.redirect_stdout(stdout), contextlib.redirect_stderr(stdout):
-                exec(compile(cell.source, f"<test cell {cell.grade_id}>", "exec"), namespace)
+            with _alarm(grader_limit):
+                for name in self.names:
+                    with contextlib.suppress(NameError):
+                        namespace[name] = session.lookup(name)
+                with contextlib.redirect_stdout(stdout), contextlib.redirect_stderr(stdout):
+                    exec(compile(cell.source, f"<test cell {cell.grade_id}>", "exec"), namespace)
+        except _GraderTimeout:
+            session.sandbox.kill()
+            status = "timeout"
+            message = (
+                f"checking your code's answers took more than {grader_limit:g} s {where} "
+                "and was stopped (are the numbers or sizes your code returns reasonable?)"
+            )
         except SandboxFailure as failure:
             status = "timeout" if failure.kind == "timeout" else failure.kind  # type: ignore[assignment]
             stopped = " and was stopped" if failure.kind in ("timeout", "limit") else ""
@@ -413,12 +451,15 @@ class _Grader:
         student_output = session.sandbox.take_output() if not session.sandbox.dead else ""
         if status == "passed":
             message = stdout.getvalue().strip() or "passed"
+        if len(message) > MAX_MESSAGE_CHARS:  # it may quote data the student's code returned
+            message = message[:MAX_MESSAGE_CHARS] + " [...]"
+        visible = stdout.getvalue()[: self.limits.output_bytes]
         result = TestResult(
             cell.grade_id, cell.points if status == "passed" else 0.0, cell.points, status, message
         )
         outputs: list[Any] = []
-        if stdout.getvalue():
-            outputs.append(nbformat.v4.new_output("stream", name="stdout", text=stdout.getvalue()))
+        if visible:
+            outputs.append(nbformat.v4.new_output("stream", name="stdout", text=visible))
         if student_output:
             outputs.append(nbformat.v4.new_output("stream", name="stdout", text=student_output))
         if status != "passed":

@@ -96,6 +96,8 @@ class Limits:
             each tmpfs, in MiB.
         cpu_seconds: CPU-time limit for the whole sandbox (``RLIMIT_CPU``);
             ``None`` means ``cell_timeout * 4 + 10``.
+        grader_seconds: wall-clock limit for one whole test cell, the trusted
+            checks included; ``None`` means ``cell_timeout * 4 + 30``.
     """
 
     cell_timeout: float = 30.0
@@ -104,12 +106,22 @@ class Limits:
     output_bytes: int = 1_000_000
     file_mb: int = 64
     cpu_seconds: int | None = None
+    grader_seconds: float | None = None
 
     def __post_init__(self) -> None:
         for name in ("cell_timeout", "memory_mb", "processes", "output_bytes", "file_mb"):
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, int | float) or value <= 0:
                 raise ValueError(f"Limits.{name} must be a positive number, got {value!r}")
+        if self.grader_seconds is not None and (
+            isinstance(self.grader_seconds, bool)
+            or not isinstance(self.grader_seconds, int | float)
+            or self.grader_seconds <= 0
+        ):
+            raise ValueError(
+                f"Limits.grader_seconds must be a positive number or None, "
+                f"got {self.grader_seconds!r}"
+            )
         if self.cpu_seconds is not None and (
             isinstance(self.cpu_seconds, bool)
             or not isinstance(self.cpu_seconds, int)
@@ -118,6 +130,13 @@ class Limits:
             raise ValueError(
                 f"Limits.cpu_seconds must be a positive int or None, got {self.cpu_seconds!r}"
             )
+
+    @property
+    def grader_limit(self) -> float:
+        """The wall-clock limit applied to one whole test cell."""
+        if self.grader_seconds is not None:
+            return self.grader_seconds
+        return self.cell_timeout * 4 + 30
 
     @property
     def cpu_limit(self) -> int:
