@@ -40,6 +40,7 @@ __all__ = [
     "normalize_name",
     "parse",
     "show",
+    "show_side_by_side",
 ]
 
 START = "[*]"
@@ -416,3 +417,61 @@ def show(diagram_text: str, *, title: str = "", check: bool = True) -> _MermaidD
     if check:
         parse(diagram_text)
     return _MermaidDisplay(diagram_text.strip("\n"), title)
+
+
+class _SideBySide:
+    """What :func:`show_side_by_side` returns: two diagrams in the columns of one table."""
+
+    def __init__(self, left: _MermaidDisplay, right: _MermaidDisplay) -> None:
+        self.left = left
+        self.right = right
+
+    def _repr_mimebundle_(self, include: Any = None, exclude: Any = None) -> dict[str, str]:
+        # Markdown inside HTML table cells is parsed when blank lines separate it from the
+        # tags (GitHub-flavoured Markdown, which JupyterLab's renderer follows).
+        columns = [
+            f'<td style="vertical-align: top">\n\n'
+            f"{side._repr_mimebundle_()['text/markdown']}\n</td>"
+            for side in (self.left, self.right)
+        ]
+        plain = [side._repr_mimebundle_()["text/plain"] for side in (self.left, self.right)]
+        return {
+            "text/markdown": "<table><tr>\n" + "\n".join(columns) + "\n</tr></table>\n",
+            "text/plain": "\n\n".join(plain),
+        }
+
+    def __repr__(self) -> str:
+        return self._repr_mimebundle_()["text/plain"]
+
+
+def show_side_by_side(
+    left: str,
+    right: str,
+    *,
+    titles: tuple[str, str] = ("Your diagram", "The reference"),
+    check: bool = True,
+) -> _SideBySide:
+    """Display two ``stateDiagram-v2`` diagrams next to each other (e.g. yours and the reference's).
+
+    Args:
+        left: the Mermaid source shown on the left.
+        right: the Mermaid source shown on the right.
+        titles: the captions above the two diagrams.
+        check: parse both first (see :func:`show`).
+
+    Returns:
+        An object JupyterLab renders as a two-column table of diagrams.
+
+    Raises:
+        DiagramSyntaxError: ``check`` is true and a text cannot be parsed.
+        ValueError: a diagram is not a string, or ``titles`` is not two strings.
+    """
+    if (
+        not isinstance(titles, tuple)
+        or len(titles) != 2
+        or not all(isinstance(t, str) for t in titles)
+    ):
+        raise ValueError(f"titles must be a pair of strings, got {titles!r}")
+    return _SideBySide(
+        show(left, title=titles[0], check=check), show(right, title=titles[1], check=check)
+    )

@@ -155,7 +155,7 @@ def test_07_solution_draws_every_diagram(page: Any, lab: LabServer) -> None:
     _no_errors(run)
 
     outputs = ".jp-NotebookPanel:not(.lm-mod-hidden) .jp-OutputArea-output"
-    # show(DIAGRAM) and the side-by-side cell (yours + the reference's): three diagrams.
+    # show(DIAGRAM), then yours and the reference's side by side: three diagrams.
     _wait_for_mermaid(page, outputs, 3)
     figures = _mermaid_figures(page, outputs)
     assert len(figures) == 3, f"expected 3 Mermaid diagrams in the outputs, found {len(figures)}"
@@ -168,6 +168,10 @@ def test_07_solution_draws_every_diagram(page: Any, lab: LabServer) -> None:
         for state in ("Closed", "Open", "HalfOpen"):
             assert state in svg, f"the rendered diagram has no {state} state"
     assert "Trial Request Fails" in figures[0]["svg"], "the student's label is not in the picture"
+    side_by_side = page.locator(f"{outputs} table td .jp-RenderedMermaid")
+    assert side_by_side.count() == 2, "yours and the reference's should sit in two table columns"
+    left, right = (side_by_side.nth(i).bounding_box() for i in range(2))
+    assert left is not None and right is not None and left["x"] + left["width"] <= right["x"]
 
     # The markdown cells' diagrams (the traffic-light example and the template) render too.
     _wait_for_mermaid(page, ".jp-MarkdownCell", 2)

@@ -20,7 +20,15 @@ from course_lib.checks.diagram import (
     reference_table,
     review,
 )
-from course_lib.diagram import START, DiagramSyntaxError, Transition, normalize_name, parse, show
+from course_lib.diagram import (
+    START,
+    DiagramSyntaxError,
+    Transition,
+    normalize_name,
+    parse,
+    show,
+    show_side_by_side,
+)
 
 ROOT = Path(__file__).resolve().parent.parent
 SUBMISSIONS = ROOT / "autograders" / "submissions" / "07-state-diagram-challenge"
@@ -257,6 +265,20 @@ def test_show_reports_a_syntax_error_with_its_line_unless_told_not_to() -> None:
     )
     with pytest.raises(ValueError, match="show\\(\\) needs the diagram as a string"):
         show(42)  # type: ignore[arg-type]
+
+
+def test_side_by_side_puts_two_fenced_diagrams_in_table_columns() -> None:
+    bundle = show_side_by_side(SEED_5, SEED_6, titles=("Mine", "Seed"))._repr_mimebundle_()
+    markdown = bundle["text/markdown"]
+    assert markdown.startswith("<table><tr>") and markdown.count("<td") == 2
+    # blank lines around each fence, so the Markdown inside the HTML cells is parsed
+    assert f"\n\n**Mine**\n\n```mermaid\n{SEED_5.strip()}\n```\n\n</td>" in markdown
+    assert markdown.index("**Mine**") < markdown.index("**Seed**")
+    assert bundle["text/plain"].startswith("Mine\nstateDiagram-v2")
+    with pytest.raises(DiagramSyntaxError, match="line 2"):
+        show_side_by_side(SEED_5, "stateDiagram-v2\nA -> B")
+    with pytest.raises(ValueError, match="titles must be a pair of strings"):
+        show_side_by_side(SEED_5, SEED_5, titles=("one",))  # type: ignore[arg-type]
 
 
 # --- the reference's table and its own diagram ---------------------------------------
