@@ -354,6 +354,10 @@ def _plan(
     return cells, notes, present if answers else -1
 
 
+def _new_output(output_type: str, **fields: Any) -> Any:
+    return nbformat.v4.new_output(output_type, **fields)  # type: ignore[no-untyped-call]
+
+
 class _GraderTimeout(BaseException):
     """The trusted checks ran too long (e.g. on a huge number the student's code returned)."""
 
@@ -459,13 +463,11 @@ class _Grader:
         )
         outputs: list[Any] = []
         if visible:
-            outputs.append(nbformat.v4.new_output("stream", name="stdout", text=visible))
+            outputs.append(_new_output("stream", name="stdout", text=visible))
         if student_output:
-            outputs.append(nbformat.v4.new_output("stream", name="stdout", text=student_output))
+            outputs.append(_new_output("stream", name="stdout", text=student_output))
         if status != "passed":
-            outputs.append(
-                nbformat.v4.new_output("error", ename=status, evalue=message, traceback=[message])
-            )
+            outputs.append(_new_output("error", ename=status, evalue=message, traceback=[message]))
         return result, outputs
 
     def close(self) -> None:
@@ -512,7 +514,7 @@ def grade_notebook(
             f"unknown assignment: there is no source notebook {source_notebook.name} "
             f"for {source_notebook.parent.name}"
         )
-    source_nb = nbformat.read(source_notebook, as_version=4)
+    source_nb: Any = nbformat.read(source_notebook, as_version=4)  # type: ignore[no-untyped-call]
     submission = _read_submission(submitted_notebook)
     cells, notes, present = _plan(source_nb, submission, source_notebook, submitted_notebook)
 
