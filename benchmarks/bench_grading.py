@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import argparse
 import statistics
+import subprocess
 import sys
 import tempfile
 import time
@@ -49,7 +50,7 @@ def empty_notebook_seconds(runs: int) -> float:
             "language": "python",
         }
         start = time.perf_counter()
-        NotebookClient(nb, kernel_name="python3", timeout=60).execute()
+        NotebookClient(nb, kernel_name="python3", timeout=60).execute(stderr=subprocess.DEVNULL)
         times.append(time.perf_counter() - start)
     return statistics.median(times)
 
