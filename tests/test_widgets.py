@@ -323,6 +323,20 @@ def test_reconstructed_window_and_cooldown_match_the_reference_snapshot(seed: in
         assert mine.rejected == ref.rejected
 
 
+def test_a_state_outside_the_three_is_shown_as_is_and_highlights_no_node() -> None:
+    class Tripped(_AlwaysClosed):
+        state = "TRIPPED"
+
+    widget = compare_breakers(lambda **_: Tripped(), "ss")
+    student = widget.panel("student")
+    assert student.highlighted_state == ""
+    assert student.state_html.value == "tripped"
+    assert widget.divergence is not None
+    assert "before the call the reference was CLOSED but yours was TRIPPED" in (
+        widget.divergence.message
+    )
+
+
 def test_a_stub_breakers_error_surfaces_with_its_own_message() -> None:
     with pytest.raises(NotImplementedError, match=r"allow\(now\): decide whether"):
         compare_breakers(StubBreaker)

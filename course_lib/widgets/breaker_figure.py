@@ -121,7 +121,7 @@ def make_figure(run: BreakerRun, *, width: int | None = None, height: int = 560)
         customdata=list(STATES),
         mode="markers+text",
         textposition="middle center",
-        textfont={"size": 11 if scale == 1.0 else 9, "color": "#444"},
+        textfont={"size": 10 if scale == 1.0 else 8, "color": "#444"},
         marker={
             "size": [idle] * 3,
             "color": [COLORS["idle"]] * 3,
@@ -282,6 +282,7 @@ def make_figure(run: BreakerRun, *, width: int | None = None, height: int = 560)
                 "y0": 0,
                 "y1": 1,
                 "line": {"color": "#1f77b4", "width": 1, "dash": "dot"},
+                "layer": "below",
             },
         ],
         xaxis=_hidden(domain=[0.0, 0.46], range=[-0.6, 2.6], anchor="y"),
@@ -373,9 +374,9 @@ def _view_texts(view: FrameView, run: BreakerRun) -> tuple[str, str]:
     else:
         rate_text = f"{view.failure_rate:.0%}"
     if view.state == "half_open":
-        cooldown_text = f"cooldown over: {config.half_open_max_calls} trial calls allowed"
+        cooldown_text = f"cooldown over: {config.half_open_max_calls} trial calls"
     elif view.cooldown_remaining is None:
-        cooldown_text = f"cooldown: none (not OPEN; {config.cooldown:g} s when it trips)"
+        cooldown_text = f"cooldown: not OPEN ({config.cooldown:g} s)"
     else:
         cooldown_text = f"cooldown left: {view.cooldown_remaining:g} s of {config.cooldown:g} s"
     return rate_text, cooldown_text

@@ -85,9 +85,15 @@ class BreakerPanel:
 
     @property
     def highlighted_state(self) -> str:
-        """The state drawn highlighted in the state diagram right now (read from the figure)."""
+        """The state drawn highlighted in the state diagram now, read from the figure.
+
+        ``""`` if no node is highlighted (a breaker reporting a state that is
+        none of ``closed`` / ``open`` / ``half_open``).
+        """
         nodes = trace_named(self.figure, "states")
         sizes = list(nodes.marker.size)
+        if len(set(sizes)) == 1:
+            return ""
         return str(nodes.customdata[sizes.index(max(sizes))])
 
     def replace_run(self, run: BreakerRun, index: int) -> None:
