@@ -449,3 +449,29 @@ def test_building_and_scrubbing_emit_no_warnings() -> None:
         widget = compare_breakers(OnlyProtocol)
         for i in range(len(widget.frames)):
             widget.go_to(i)
+
+
+@pytest.mark.slow
+def test_widget_cells_run_clean_in_a_headless_kernel(monkeypatch: pytest.MonkeyPatch) -> None:
+    """nbclient, as nbgrader autograde and nbval run notebooks: no frontend, no waiting."""
+    nbformat = pytest.importorskip("nbformat")
+    nbclient = pytest.importorskip("nbclient")
+    notebook = nbformat.v4.new_notebook()
+    notebook.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3"}
+    notebook.cells = [
+        nbformat.v4.new_code_cell("from course_lib.widgets import compare_breakers, show_breaker"),
+        nbformat.v4.new_code_cell("widget = show_breaker()\nwidget.go_to(5)\nwidget"),
+        nbformat.v4.new_code_cell(
+            "from course_lib.breaker import CircuitBreaker\n"
+            "compare_breakers(lambda **kw: CircuitBreaker(**kw))"
+        ),
+    ]
+    monkeypatch.setenv("NBGRADER_EXECUTION", "autograde")  # the kernel inherits it
+    nbclient.NotebookClient(
+        notebook, timeout=120, kernel_name="python3", resources={"metadata": {"path": ROOT}}
+    ).execute()
+    outputs = [output for cell in notebook.cells for output in cell.outputs]
+    assert not [o for o in outputs if o.output_type == "stream" and o.name == "stderr"]
+    assert not [o for o in outputs if o.output_type == "error"]
+    views = [o for o in outputs if "application/vnd.jupyter.widget-view+json" in o.get("data", {})]
+    assert len(views) == 2, "both widgets must display as widget views"
