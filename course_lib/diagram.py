@@ -372,9 +372,11 @@ def parse(text: str) -> Diagram:
 class _MermaidDisplay:
     """What :func:`show` returns: renders as a diagram in JupyterLab >= 4.1.
 
-    The mime bundle holds the diagram three ways: ``text/vnd.mermaid`` (JupyterLab's
-    own Mermaid renderer), ``text/markdown`` (a ```` ```mermaid ```` fence, for
-    front ends that render Mermaid only in Markdown) and ``text/plain`` (the source).
+    The mime bundle holds the diagram three ways: ``text/markdown`` (a caption and a
+    ```` ```mermaid ```` fence), ``text/vnd.mermaid`` (the bare source) and ``text/plain``.
+    JupyterLab 4.6 renders both of the first two as a diagram and picks the Markdown
+    one (checked in a real browser by ``tests/test_browser.py``); ``text/plain`` is what
+    a terminal or a front end without Mermaid shows.
     """
 
     def __init__(self, source: str, title: str) -> None:

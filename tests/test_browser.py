@@ -26,6 +26,7 @@ Run with ``.venv/bin/pytest tests/test_browser.py -m browser``.
 
 from __future__ import annotations
 
+import contextlib
 import re
 import tempfile
 import urllib.parse
@@ -89,7 +90,9 @@ def page(chromium: str, lab: LabServer, request: pytest.FixtureRequest) -> Itera
         try:
             yield page
         finally:
-            screenshot(page, f"{request.node.name}-last")
+            # an artifact only: a page that crashed must not hide the test's own failure
+            with contextlib.suppress(Exception):
+                screenshot(page, f"{request.node.name}-last")
 
 
 def _mermaid_figures(page: Any, scope: str) -> list[dict[str, Any]]:
