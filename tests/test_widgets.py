@@ -355,6 +355,13 @@ def test_reason_comes_from_the_reference_trace() -> None:
     assert run.views[4].frame.state_before == run.views[4].state == "open"
     assert "open -> half_open" in run.views[4].reason
     assert "half_open -> open" in run.views[4].reason
+    # Without events (a student's breaker) the reason is told from the frames alone.
+    rebuilt = record_run(OnlyProtocol, "ffff|10f", run.config)
+    assert rebuilt.views[3].reason == "the failure rate reached the threshold"
+    assert rebuilt.views[4].reason == (
+        "cooldown over -> half_open, then a trial call failed; the cooldown restarts"
+    )
+    assert rebuilt.views[4].cooldown_remaining == 10.0
 
 
 # --- bad input ------------------------------------------------------------------

@@ -228,11 +228,26 @@ def _snapshot(breaker: Any, now: float) -> Any | None:
 
 
 def _snapshot_window(snap: Any) -> tuple[bool, ...] | None:
-    for name in ("window", "outcomes", "window_outcomes"):
-        value = getattr(snap, name, None)
-        if value is not None:
-            return tuple(bool(v) for v in value)
-    return None
+    outcomes = getattr(snap, "outcomes", None)  # BreakerSnapshot.outcomes, True = failure
+    return None if outcomes is None else tuple(bool(v) for v in outcomes)
+
+
+def _reason(frame: Frame, changes: Sequence[StateChanged]) -> str:
+    """Why the state changed at ``frame``: the breaker's own words if it emitted
+    ``StateChanged`` events, else the generic :func:`transition_reason`."""
+    if len(changes) == 1:
+        return changes[0].reason or transition_reason(frame.state_before, frame.state_after)
+    if changes:
+        return ", then ".join(
+            f"{state_name(c.old)} -> {state_name(c.new)}" + (f" ({c.reason})" if c.reason else "")
+            for c in changes
+        )
+    if frame.state_before != frame.state_after:
+        return transition_reason(frame.state_before, frame.state_after)
+    if frame.allowed and frame.state_before == "open" and frame.state_after == "open":
+        # A call let through while OPEN: allow() moved it to HALF_OPEN, the trial failed.
+        return "cooldown over -> half_open, then " + transition_reason("half_open", "open")
+    return ""
 
 
 def record_run(
@@ -280,8 +295,6 @@ def record_run(
             changes = [e for e in trace[seen:] if isinstance(e, StateChanged)]
         rejected += not frame.allowed
         # Reconstruction (also the fallback when a snapshot lacks a field).
-        # A call let through while OPEN means allow() moved the breaker to HALF_OPEN.
-        went_half_open = frame.allowed and frame.state_before == "open"
         if frame.allowed and frame.state_before == "closed":
             window.append(not frame.ok)
         if frame.state_after == "closed" and frame.state_before != "closed":
@@ -306,20 +319,7 @@ def record_run(
                 remaining = None if value is None or frame.state_after != "open" else float(value)
         if rate is None and shown_window:
             rate = sum(shown_window) / len(shown_window)
-        if len(changes) == 1:
-            reason = changes[0].reason or transition_reason(frame.state_before, frame.state_after)
-        elif changes:
-            reason = ", then ".join(
-                f"{state_name(c.old)} -> {state_name(c.new)}"
-                + (f" ({c.reason})" if c.reason else "")
-                for c in changes
-            )
-        elif frame.state_before != frame.state_after:
-            reason = transition_reason(frame.state_before, frame.state_after)
-        elif went_half_open and frame.state_after == "open":
-            reason = "cooldown over -> half_open, then " + transition_reason("half_open", "open")
-        else:
-            reason = ""
+        reason = _reason(frame, changes)
         views.append(FrameView(frame, shown_window, rate, remaining, rejected, reason))
     return BreakerRun(label, config, steps, tuple(views), reconstructed)
 

@@ -21,7 +21,12 @@ DOM hooks (for the browser test and for styling) are CSS classes added with
   state, ``closed`` / ``open`` / ``half_open``;
 * ``breaker-status``: the line saying what the current call did;
 * ``breaker-divergence`` (compare only): where the two breakers first differ;
-* ``breaker-error``: the error of the last knob change, empty when it worked.
+* ``breaker-error``: the error of the last knob change, empty when it worked;
+* ``breaker-knob-window-size``, ``breaker-knob-failure-rate-threshold``,
+  ``breaker-knob-minimum-calls``, ``breaker-knob-cooldown``,
+  ``breaker-knob-half-open-max-calls``: the knob sliders.
+
+Each panel's figure is a ``.js-plotly-plot`` inside its ``breaker-panel``.
 """
 
 from __future__ import annotations
@@ -47,7 +52,7 @@ from course_lib.widgets.breaker_playback import (
     reference_factory,
 )
 
-__all__ = ["BreakerPanel", "BreakerWidget", "compare_breakers", "show_breaker"]
+__all__ = ["PLAY_INTERVAL_MS", "BreakerPanel", "BreakerWidget", "compare_breakers", "show_breaker"]
 
 PLAY_INTERVAL_MS = 500
 """Milliseconds between frames when Play runs."""
