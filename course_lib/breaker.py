@@ -611,7 +611,9 @@ class CircuitBreaker:
         "_failed",
         "_failure_rate_threshold",
         "_fallback",
-        "_fast",
+        "_clean_generation",
+        "_fast_config",
+        "_hot",
         "_generation",
         "_half_open_max_calls",
         "_ignore_exceptions",
@@ -630,6 +632,7 @@ class CircuitBreaker:
         "_slow_call_rate_threshold",
         "_state",
         "_succeeded",
+        "_tick",
         "_trials_passed",
         "_trials_slow",
         "_window",
@@ -705,23 +708,33 @@ class CircuitBreaker:
         self._trials_slow = 0
         self._rejected = self._succeeded = self._failed = self._ignored = self._late = 0
         # Successes counted without the lock (see call()): applied by _drain().
-        self._ok_ticks = itertools.count()
+        self._ok_ticks = itertools.count()  # never replaced: decorators keep _tick
+        self._tick = self._ok_ticks.__next__
         self._ok_ticks_seen = 0
-        self._fast = False
-        self._update_fast()
+        self._fast_config = self._hot = False
+        self._clean_generation = -1
+        self._refresh_hot()
 
     # ----------------------------------------------------------------- config
 
-    def _update_fast(self) -> None:
-        # The CLOSED success path needs no clock and no event when nothing
-        # time-related is configured and nobody listens. Its lock-free success
-        # count relies on next(itertools.count()) being atomic: true under the GIL.
-        self._fast = (
+    def _refresh_hot(self) -> None:
+        """Recompute the flags the hot path of :meth:`call` reads without the lock.
+
+        * ``_fast_config``: the CLOSED success path needs no clock and no event
+          (count window, no slow-call detection, nobody listening; and a GIL,
+          which makes the lock-free success ticket atomic);
+        * ``_hot``: ``_fast_config`` and CLOSED;
+        * ``_clean_generation``: the generation while ``_hot`` and the window
+          holds no failure (a success then cannot trip anything), else -1.
+        """
+        self._fast_config = (
             self._window_type == "count"
             and self._slow_call_duration is None
             and self._listener is None
             and _GIL_ENABLED
         )
+        self._hot = self._fast_config and self._state is _CLOSED
+        self._clean_generation = self._generation if self._hot and not self._window.failures else -1
 
     @property
     def listener(self) -> EventListener | None:
@@ -735,7 +748,7 @@ class CircuitBreaker:
         with self._lock:
             self._drain()
             self._listener = listener
-            self._update_fast()
+            self._refresh_hot()
 
     @property
     def clock(self) -> Clock:
@@ -817,9 +830,10 @@ class CircuitBreaker:
                     self._late += pending - done
                     break
                 _CLOSED_STATE.on_outcome(self, None, 0, "")
+            self._refresh_hot()
 
     def _transition(self, new: State, now: float, reason: str) -> None:
-        """Move to ``new`` (lock held). The state is written before the generation."""
+        """Move to ``new`` (lock held). State and ``_hot`` are written before the generation."""
         self._drain()
         old = self._state
         if new is _OPEN:
@@ -831,7 +845,9 @@ class CircuitBreaker:
             self._window.clear()
         self._behaviour = _BEHAVIOURS[new]
         self._state = new
+        self._hot = self._fast_config and new is _CLOSED
         self._generation += 1
+        self._refresh_hot()
         if self._listener is not None:
             self._emit(StateChanged(now, self.name, old.value, new.value, reason))
 
@@ -889,6 +905,10 @@ class CircuitBreaker:
             self._behaviour.on_outcome(
                 self, now, (_FAILED if failed else 0) | (_SLOW if slow else 0), error
             )
+            if self._state is _CLOSED:
+                self._clean_generation = (
+                    self._generation if self._hot and not self._window.failures else -1
+                )
 
     def _record_ignored(self, generation: int, now: float | None, error: str) -> None:
         with self._lock:
@@ -1052,6 +1072,7 @@ class CircuitBreaker:
             else:
                 self._window.clear()
                 self._generation += 1
+                self._refresh_hot()
             self._permits_used = self._trials_passed = self._trials_slow = 0
             self._rejected = self._succeeded = self._failed = self._ignored = self._late = 0
 
@@ -1068,8 +1089,8 @@ class CircuitBreaker:
             CircuitOpenError: the call was refused and there is no fallback.
             Exception: whatever ``fn`` raised (recorded or ignored first).
         """
-        generation = self._generation  # read before the state: see _transition
-        if self._fast and self._state is _CLOSED:
+        generation = self._generation  # read before _hot: see _transition
+        if self._hot:
             # The hot path: CLOSED, count window, no slow calls, no listener:
             # no clock read, no event object.
             try:
@@ -1077,12 +1098,12 @@ class CircuitBreaker:
             except BaseException as exc:
                 self._after_error(generation, None, 0.0, exc)
                 raise
-            if self._window.failures or generation != self._generation:
-                self._record(generation, None, False, 0.0, "")
-            else:
+            if generation == self._clean_generation:
                 # A success in a window without failures cannot trip anything:
                 # take an atomic ticket, no lock; _drain() adds it to the window.
-                next(self._ok_ticks)
+                self._tick()
+            else:
+                self._record(generation, None, False, 0.0, "")
             return result
         clock = self._clock
         start = clock.now()
@@ -1150,9 +1171,25 @@ class CircuitBreaker:
 
             return guarded_async
         call = self.call
+        after_error = self._after_error
+        record = self._record
+        tick = self._tick
 
         @functools.wraps(fn)
         def guarded(*args: P.args, **kwargs: P.kwargs) -> Any:
+            # call()'s hot path, inlined to save a layer of call(fn, *args, **kwargs)
+            generation = self._generation
+            if self._hot:
+                try:
+                    result = fn(*args, **kwargs)
+                except BaseException as exc:
+                    after_error(generation, None, 0.0, exc)
+                    raise
+                if generation == self._clean_generation:
+                    tick()
+                else:
+                    record(generation, None, False, 0.0, "")
+                return result
             return call(fn, *args, **kwargs)
 
         return guarded
