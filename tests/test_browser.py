@@ -192,6 +192,11 @@ def test_07_blank_shows_template_and_stops_at_the_stub(page: Any, lab: LabServer
     text = page.locator(".jp-NotebookPanel:not(.lm-mod-hidden) .jp-Notebook").inner_text()
     assert "Trial Request Fails" not in text, "the blank version gives away a transition"
     _wait_for_mermaid(page, ".jp-MarkdownCell", 2)
+    template = _mermaid_figures(page, ".jp-MarkdownCell")[1]["svg"]
+    for state in ("MonitorFailures", "RejectRequests", "SendTrialRequests"):
+        assert state in template, f"the template diagram lacks {state}"
+    drawn = page.locator(".jp-MarkdownCell .jp-RenderedMermaid")
+    screenshot(page, "07-blank-template", drawn.nth(1))
     run = run_all_cells(page, expect_all=False)
     _only_stub_errors(run)
     screenshot(page, "07-blank-stub", _first_error_cell(page))
