@@ -601,21 +601,33 @@ class CircuitBreaker:
     The defaults are resilience4j's (threshold 50%, count window of 100 calls,
     minimum 100 calls, 10 trial calls) except the cooldown, which is the
     seed's 30 s (resilience4j waits 60 s).
+
+    Thread safety: one re-entrant lock guards every change of state, and it
+    is never held while the protected function runs (pybreaker holds its lock
+    around the call, serialising every caller). Each change of state bumps a
+    *generation* number; :meth:`call` notes the generation when it lets a call
+    through, and an outcome that comes back after the breaker has moved on is
+    *late*: counted in :attr:`stats`, but neither in the window nor as a trial.
+    The hot path (CLOSED, count window, no slow-call detection, no listener)
+    reads no clock and builds no event; a success there, while the window
+    holds no failure, takes a ticket from an atomic counter instead of the
+    lock, and the tickets join the window (in O(1)) the next time anyone
+    takes the lock.
     """
 
     __slots__ = (
         "__weakref__",
         "_behaviour",
+        "_clean_generation",
         "_clock",
         "_cooldown",
         "_failed",
         "_failure_rate_threshold",
         "_fallback",
-        "_clean_generation",
         "_fast_config",
-        "_hot",
         "_generation",
         "_half_open_max_calls",
+        "_hot",
         "_ignore_exceptions",
         "_ignored",
         "_late",
@@ -805,13 +817,15 @@ class CircuitBreaker:
         if listener is not None:
             listener(event)
 
-    def _drain(self) -> None:
+    def _drain(self, verdicts: bool = True) -> None:
         """Apply the successes :meth:`call` counted without the lock (lock held).
 
         ``call`` takes a ticket from ``self._ok_ticks`` (an atomic counter) for
         each success it saw in a CLOSED window holding no failure; this takes
         a ticket too, so the tickets in ``[seen, mine)`` are pending successes.
         While the window still holds no failure, they are added in O(1).
+        ``verdicts=False`` (used by :meth:`_transition`, which is already
+        changing the state) only adds them to the window.
         """
         ticket = next(self._ok_ticks)
         pending = ticket - self._ok_ticks_seen
@@ -829,12 +843,15 @@ class CircuitBreaker:
                 if self._state is not _CLOSED:
                     self._late += pending - done
                     break
-                _CLOSED_STATE.on_outcome(self, None, 0, "")
+                if verdicts:
+                    _CLOSED_STATE.on_outcome(self, None, 0, "")
+                else:
+                    window.record(0)
             self._refresh_hot()
 
     def _transition(self, new: State, now: float, reason: str) -> None:
         """Move to ``new`` (lock held). State and ``_hot`` are written before the generation."""
-        self._drain()
+        self._drain(verdicts=False)
         old = self._state
         if new is _OPEN:
             self._opened_at = now

@@ -880,3 +880,38 @@ def test_the_replay_driver_runs_the_reference() -> None:
     outcomes = [f.outcome for f in frames]
     assert outcomes == ["failure"] * 5 + ["success"] * 5 + ["rejected", "success", "success"]
     assert [f.state_after for f in frames][-3:] == ["open", "closed", "closed"]
+
+
+def test_the_course_diagram_parser_reads_to_mermaid_back_as_the_table() -> None:
+    from course_lib.diagram import normalize_name, parse
+
+    diagram = parse(CircuitBreaker.to_mermaid())
+    read = {(t.source, t.target, t.label) for t in diagram.transitions}
+    expected = {
+        (
+            t.source if t.source == "[*]" else normalize_name(MERMAID_NAMES[t.source]),
+            normalize_name(MERMAID_NAMES[t.target]),
+            t.trigger,
+        )
+        for t in TRANSITIONS
+    }
+    assert read == expected
+    assert diagram.initial == normalize_name("Closed")
+
+
+def test_successes_counted_lock_free_during_a_race_join_the_window_in_order() -> None:
+    # White-box: _tick() is what call() does for a success it saw in a window
+    # without failures; here two such successes race in after three failures.
+    trace = Trace()
+    breaker = make(window_size=4, minimum_calls=4, listener=trace)
+    feed(breaker, "fff")
+    breaker._tick()
+    breaker._tick()
+    assert breaker.allow(1.0)
+    breaker.record_failure(1.0)
+    # the first pending success completes the window: 3 failures of 4 -> trip;
+    # the second arrives after the trip (late); so does the failure's verdict
+    assert [(e.old, e.new) for e in trace.of_type(StateChanged)] == [("closed", "open")]
+    assert breaker.snapshot(1.0).outcomes == (True, True, True, False)
+    stats = breaker.stats
+    assert (stats.succeeded, stats.failed, stats.late) == (2, 4, 1)
