@@ -884,13 +884,15 @@ class CircuitBreaker:
                 self._emit(CallRejected(now, self.name, reason))
             if not explain:
                 return -1
-            when = (
-                f"retry in {_secs(retry_after)}"
-                if retry_after is not None
-                else "retry once the trial calls finish"
-            )
+            if retry_after is not None:
+                what = f"is {self._state.value}: failing fast; retry in {_secs(retry_after)}"
+            else:
+                what = (
+                    f"is {self._state.value} and all {self._half_open_max_calls} trial permits "
+                    "are in use: failing fast; retry once the trial calls finish"
+                )
             return CircuitOpenError(
-                f"circuit breaker {self.name!r} is {reason}: failing fast without calling; {when}",
+                f"circuit breaker {self.name!r} {what} (the call was not made)",
                 name=self.name,
                 state=self._state.value,
                 retry_after=retry_after,
