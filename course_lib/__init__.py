@@ -88,7 +88,7 @@ if TYPE_CHECKING:  # pragma: no cover - for type checkers and IDEs only
         RetryError,
     )
     from course_lib.events import Event, StateChanged, Trace
-    from course_lib.retry import RetryPolicy, Retrying, retry
+    from course_lib.retry import Retrying, RetryPolicy, retry
     from course_lib.timeouts import (
         Deadline,
         Timeouts,

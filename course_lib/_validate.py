@@ -40,7 +40,9 @@ def check_number(
 
 def check_int(name: str, value: Any, *, minimum: int = 0, maximum: int | None = None) -> int:
     """Return ``value`` if it is an int in ``[minimum, maximum]``, else raise ``ValueError``."""
-    allowed = f"an integer >= {minimum}" if maximum is None else f"an integer in [{minimum}, {maximum}]"
+    allowed = (
+        f"an integer >= {minimum}" if maximum is None else f"an integer in [{minimum}, {maximum}]"
+    )
     if not isinstance(value, int) or isinstance(value, bool):
         raise ValueError(f"{name} must be {allowed}, got {value!r}")
     if value < minimum or (maximum is not None and value > maximum):

@@ -62,7 +62,9 @@ class ManualClock:
     def advance(self, seconds: float) -> float:
         """Move the clock forward by ``seconds`` (never backwards) and return the new time."""
         if seconds < 0:
-            raise ValueError(f"seconds must be >= 0 (a clock never runs backwards), got {seconds!r}")
+            raise ValueError(
+                f"seconds must be >= 0 (a clock never runs backwards), got {seconds!r}"
+            )
         self._now += seconds
         return self._now
 

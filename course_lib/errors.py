@@ -17,9 +17,11 @@ class ResilienceError(Exception):
 
 
 class CircuitOpenError(ResilienceError):
-    """The circuit breaker refused the call without making it (OPEN, or no half-open permit left)."""
+    """The breaker refused the call without making it (OPEN, or no half-open permit left)."""
 
-    def __init__(self, message: str, *, name: str = "", state: str = "", retry_after: float | None = None) -> None:
+    def __init__(
+        self, message: str, *, name: str = "", state: str = "", retry_after: float | None = None
+    ) -> None:
         super().__init__(message)
         self.name = name
         self.state = state
@@ -36,7 +38,7 @@ class BulkheadFullError(ResilienceError):
 
 
 class RetryError(ResilienceError):
-    """Every attempt failed. The last error is chained as ``__cause__`` and kept in ``last_error``."""
+    """Every attempt failed; the last error is ``__cause__`` and ``last_error``."""
 
     def __init__(self, message: str, *, attempts: int, last_error: BaseException | None) -> None:
         super().__init__(message)

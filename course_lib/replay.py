@@ -19,12 +19,16 @@ student's own breaker alike. A breaker-like object needs only::
 
 from __future__ import annotations
 
+import dataclasses
 import random
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
+from course_lib._validate import check_fraction, check_int, check_number
+
 __all__ = [
+    "BreakerConfig",
     "BreakerLike",
     "Frame",
     "Step",
@@ -39,9 +43,64 @@ __all__ = [
 class BreakerLike(Protocol):
     """The sans-I/O protocol every breaker in this course speaks."""
 
+    @property
+    def state(self) -> Any: ...
+
     def allow(self, now: float) -> bool: ...
     def record_success(self, now: float) -> None: ...
     def record_failure(self, now: float) -> None: ...
+
+
+@dataclass(frozen=True, slots=True)
+class BreakerConfig:
+    """The five knobs every breaker in the course takes, by the same keyword names.
+
+    The defaults are the notebook's ``MyBreaker`` defaults.
+
+    Args:
+        window_size: How many recent calls the rolling window holds (>= 1).
+        failure_rate_threshold: Trip when ``failures / calls`` reaches this, in (0, 1].
+        minimum_calls: No verdict before the window holds this many calls (>= 1).
+        cooldown: Seconds to stay OPEN before letting trial calls through (>= 0).
+        half_open_max_calls: Trial calls allowed in HALF_OPEN (>= 1).
+
+    Raises:
+        ValueError: A value is out of range; the message names the parameter.
+    """
+
+    window_size: int = 10
+    failure_rate_threshold: float = 0.5
+    minimum_calls: int = 10
+    cooldown: float = 30.0
+    half_open_max_calls: int = 3
+
+    def __post_init__(self) -> None:
+        check_int("window_size", self.window_size, minimum=1)
+        check_fraction("failure_rate_threshold", self.failure_rate_threshold)
+        check_int("minimum_calls", self.minimum_calls, minimum=1)
+        check_number("cooldown", self.cooldown)
+        check_int("half_open_max_calls", self.half_open_max_calls, minimum=1)
+
+    @property
+    def effective_minimum_calls(self) -> int:
+        """``min(minimum_calls, window_size)``: a full window always gives a verdict."""
+        return min(self.minimum_calls, self.window_size)
+
+    def as_kwargs(self) -> dict[str, Any]:
+        """The configuration as constructor keywords, e.g. for ``CircuitBreaker(**kw)``."""
+        return {f.name: getattr(self, f.name) for f in dataclasses.fields(self)}
+
+    def replace(self, **changes: Any) -> BreakerConfig:
+        """A copy with some knobs changed (validated again)."""
+        return dataclasses.replace(self, **changes)
+
+    def __str__(self) -> str:
+        trials = self.half_open_max_calls
+        return (
+            f"window of {self.window_size}, threshold {self.failure_rate_threshold * 100:g}%, "
+            f"minimum {self.minimum_calls} calls, cooldown {self.cooldown:g}s, "
+            f"{trials} trial call{'s' if trials != 1 else ''}"
+        )
 
 
 @dataclass(frozen=True, slots=True)
@@ -99,14 +158,14 @@ def drive(breaker: BreakerLike, steps: Iterable[Step]) -> list[Frame]:
     """Run ``steps`` through ``breaker`` and return one :class:`Frame` per step."""
     frames = []
     for index, step in enumerate(steps):
-        before = state_name(getattr(breaker, "state"))
+        before = state_name(breaker.state)
         allowed = bool(breaker.allow(step.time))
         if allowed:
             if step.ok:
                 breaker.record_success(step.time)
             else:
                 breaker.record_failure(step.time)
-        after = state_name(getattr(breaker, "state"))
+        after = state_name(breaker.state)
         frames.append(Frame(index, step.time, step.ok, allowed, before, after, _rate(breaker)))
     return frames
 
@@ -137,7 +196,9 @@ def steps_from_string(pattern: str, *, start: float = 0.0, spacing: float = 1.0)
             while j < len(pattern) and (pattern[j].isdigit() or pattern[j] == "."):
                 j += 1
             if j == i + 1:
-                raise ValueError(f"pattern: '|' must be followed by a number of seconds, at position {i}")
+                raise ValueError(
+                    f"pattern: '|' must be followed by a number of seconds, at position {i}"
+                )
             now += float(pattern[i + 1 : j])
             i = j
             continue

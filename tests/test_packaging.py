@@ -28,8 +28,12 @@ def wheel(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 def test_wheel_ships_course_lib_only(wheel: Path) -> None:
     names = zipfile.ZipFile(wheel).namelist()
-    packages = {name.split("/", 1)[0] for name in names if not name.split("/", 1)[0].endswith(".dist-info")}
-    assert packages == {"course_lib"}, f"the wheel must hold course_lib only, it holds {sorted(packages)}"
+    packages = {
+        name.split("/", 1)[0] for name in names if not name.split("/", 1)[0].endswith(".dist-info")
+    }
+    assert packages == {"course_lib"}, (
+        f"the wheel must hold course_lib only, it holds {sorted(packages)}"
+    )
     assert "course_lib/py.typed" in names
     assert not [n for n in names if n.endswith(".ipynb")], "no notebook may be shipped"
     assert not [n for n in names if "autograders" in n or "checks/_solutions" in n]
@@ -38,7 +42,17 @@ def test_wheel_ships_course_lib_only(wheel: Path) -> None:
 def test_installed_wheel_exports_the_patterns(wheel: Path, tmp_path: Path) -> None:
     target = tmp_path / "site"
     subprocess.run(
-        [sys.executable, "-m", "pip", "install", "--no-deps", "-q", "--target", str(target), str(wheel)],
+        [
+            sys.executable,
+            "-m",
+            "pip",
+            "install",
+            "--no-deps",
+            "-q",
+            "--target",
+            str(target),
+            str(wheel),
+        ],
         check=True,
         capture_output=True,
     )
@@ -50,22 +64,35 @@ def test_installed_wheel_exports_the_patterns(wheel: Path, tmp_path: Path) -> No
     )
     env = {**os.environ, "PYTHONPATH": str(target)}
     done = subprocess.run(
-        [sys.executable, "-c", code], cwd=tmp_path, env=env, capture_output=True, text=True, check=False
+        [sys.executable, "-c", code],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        check=False,
     )
     assert done.returncode == 0, done.stderr
-    assert done.stdout.strip().startswith(str(target)), f"imported from the wrong place: {done.stdout}"
+    assert done.stdout.strip().startswith(str(target)), (
+        f"imported from the wrong place: {done.stdout}"
+    )
 
 
 def _readme_commands() -> list[str]:
     text = (ROOT / "README.md").read_text(encoding="utf-8")
     first_block = re.search(r"```(?:sh|bash|console)?\n(.*?)```", text, re.S)
     assert first_block, "the README must open with a code block holding the two commands"
-    return [line.strip() for line in first_block.group(1).splitlines() if line.strip() and not line.startswith("#")]
+    return [
+        line.strip()
+        for line in first_block.group(1).splitlines()
+        if line.strip() and not line.startswith("#")
+    ]
 
 
 def test_readme_opens_with_two_commands_and_ci_runs_the_test_one() -> None:
     commands = _readme_commands()
-    assert len(commands) == 2, f"the README's first block must hold exactly two commands, got {commands}"
+    assert len(commands) == 2, (
+        f"the README's first block must hold exactly two commands, got {commands}"
+    )
     open_cmd, test_cmd = commands
     assert "autograders open" in open_cmd
     assert "pytest" in test_cmd

@@ -48,10 +48,17 @@ from typing import Any, TypeVar
 
 from course_lib.checks._pristine import load_reference, refuse_reference
 from course_lib.errors import CircuitOpenError
-from course_lib.replay import Step, describe, drive, random_scenario, state_name, steps_from_string
+from course_lib.replay import (
+    BreakerConfig,
+    Step,
+    describe,
+    drive,
+    random_scenario,
+    state_name,
+    steps_from_string,
+)
 
 __all__ = [
-    "BreakerConfig",
     "check_call",
     "check_closed",
     "check_cooldown",
@@ -80,44 +87,16 @@ COOLDOWNS = (1.0, 2.5, 5.0, 10.0, 30.0)
 # --- shared helpers ---------------------------------------------------------------------
 
 
-@dataclass(frozen=True, slots=True)
-class BreakerConfig:
-    """The five settings of a breaker, as the notebook's ``MyBreaker`` takes them."""
-
-    window_size: int = 10
-    failure_rate_threshold: float = 0.5
-    minimum_calls: int = 10
-    cooldown: float = 30.0
-    half_open_max_calls: int = 3
-
-    def kwargs(self) -> dict[str, Any]:
-        """The settings as keyword arguments (plain data)."""
-        return {
-            "window_size": self.window_size,
-            "failure_rate_threshold": self.failure_rate_threshold,
-            "minimum_calls": self.minimum_calls,
-            "cooldown": self.cooldown,
-            "half_open_max_calls": self.half_open_max_calls,
-        }
-
-    def __str__(self) -> str:
-        return (
-            f"window of {self.window_size}, threshold {_pct(self.failure_rate_threshold)}, "
-            f"minimum {self.minimum_calls} calls, cooldown {self.cooldown:g}s, "
-            f"{self.half_open_max_calls} trial call{'s' if self.half_open_max_calls != 1 else ''}"
-        )
-
-    @staticmethod
-    def random(rng: random.Random) -> BreakerConfig:
-        """A random valid configuration."""
-        size = rng.randint(1, 12)
-        return BreakerConfig(
-            window_size=size,
-            failure_rate_threshold=rng.choice(THRESHOLDS),
-            minimum_calls=rng.randint(1, size),
-            cooldown=rng.choice(COOLDOWNS),
-            half_open_max_calls=rng.randint(1, 4),
-        )
+def _random_config(rng: random.Random) -> BreakerConfig:
+    """A random valid configuration, with thresholds and cooldowns exact in binary."""
+    size = rng.randint(1, 12)
+    return BreakerConfig(
+        window_size=size,
+        failure_rate_threshold=rng.choice(THRESHOLDS),
+        minimum_calls=rng.randint(1, size),
+        cooldown=rng.choice(COOLDOWNS),
+        half_open_max_calls=rng.randint(1, 4),
+    )
 
 
 def _pct(fraction: float) -> str:
@@ -411,7 +390,7 @@ def _closed_divergence(
     outcomes: Sequence[bool],
 ) -> str | None:
     """Record ``outcomes`` in a CLOSED breaker; compare with the student's own window + rule."""
-    breaker = _new(breaker_cls, "MyBreaker", **config.kwargs())
+    breaker = _new(breaker_cls, "MyBreaker", **config.as_kwargs())
     window = _new(window_cls, "RollingWindow", size=config.window_size)
     for index, failed in enumerate(outcomes):
         now = float(index)
@@ -491,7 +470,7 @@ def grade_closed(
     refuse_reference(breaker_cls, "MyBreaker")
     rng = random.Random(seed)
     for _ in range(scenarios):
-        config = BreakerConfig.random(rng)
+        config = _random_config(rng)
         p_fail = rng.choice([0.2, 0.5, 0.8])
         outcomes = [rng.random() < p_fail for _ in range(3 * config.window_size + 2)]
         if _closed_divergence(breaker_cls, window_cls, should_trip, config, outcomes) is None:
@@ -537,7 +516,7 @@ def _call_problems(
 ) -> str | None:
     config = BreakerConfig(window_size=50, minimum_calls=50)  # no trip can happen in this test
     # allowed: the result comes back and the outcome is recorded
-    breaker = _new(breaker_cls, "MyBreaker", **config.kwargs())
+    breaker = _new(breaker_cls, "MyBreaker", **config.as_kwargs())
     fn = _Downstream(result)
     got = breaker.call(fn, 1.0)
     if fn.calls != 1:
@@ -581,7 +560,7 @@ def _call_problems(
         (fallback_value, fallback_value, f"fallback={fallback_value!r}"),
         (_Fallback(fallback_value), fallback_value, "a callable fallback"),
     ):
-        breaker = _new(breaker_cls, "MyBreaker", **config.kwargs())
+        breaker = _new(breaker_cls, "MyBreaker", **config.as_kwargs())
         breaker.trip(10.0)
         fn = _Downstream(result)
         try:
@@ -607,7 +586,7 @@ def _call_problems(
                 f"an OPEN breaker's call(fn, now, {label}) called the fallback {fallback.calls} "
                 "times; expected once"
             )
-    breaker = _new(breaker_cls, "MyBreaker", **config.kwargs())
+    breaker = _new(breaker_cls, "MyBreaker", **config.as_kwargs())
     breaker.trip(10.0)
     fn = _Downstream(result)
     try:
@@ -675,7 +654,7 @@ def _cooldown_problem(
     next) out of exercise 5's grade.
     """
     config = BreakerConfig(cooldown=cooldown, half_open_max_calls=3)
-    breaker = _new(breaker_cls, "MyBreaker", **config.kwargs())
+    breaker = _new(breaker_cls, "MyBreaker", **config.as_kwargs())
     breaker.trip(opened_at)
     for offset in probes:
         now = opened_at + offset
@@ -733,7 +712,7 @@ def grade_cooldown(breaker_cls: Any, *, scenarios: int = 120, seed: int = 1405) 
         assert problem is not None
         raise AssertionError(problem[0].upper() + problem[1:])
     # a second trip restarts the clock: the cooldown counts from the *latest* trip
-    breaker = _new(breaker_cls, "MyBreaker", **BreakerConfig(cooldown=10.0).kwargs())
+    breaker = _new(breaker_cls, "MyBreaker", **BreakerConfig(cooldown=10.0).as_kwargs())
     breaker.trip(0.0)
     breaker.trip(50.0)
     breaker.try_half_open(55.0)
@@ -754,7 +733,7 @@ _Action = str | bool
 def _half_open_problem(breaker_cls: Any, max_calls: int, actions: Sequence[_Action]) -> str | None:
     """Start in HALF_OPEN (``start_half_open()``), replay ``actions``, compare with the rule."""
     config = BreakerConfig(cooldown=30.0, half_open_max_calls=max_calls)
-    breaker = _new(breaker_cls, "MyBreaker", **config.kwargs())
+    breaker = _new(breaker_cls, "MyBreaker", **config.as_kwargs())
     breaker.trip(0.0)
     breaker.start_half_open()
     permits, successes = 0, 0
@@ -927,8 +906,8 @@ class _Decisions:
 def _machine_divergence(
     breaker_cls: Any, reference: Callable[..., Any], config: BreakerConfig, steps: Sequence[Step]
 ) -> _Divergence | None:
-    expected = drive(_Decisions(reference(**config.kwargs())), steps)
-    student = _Decisions(_new(breaker_cls, "MyBreaker", **config.kwargs()))
+    expected = drive(_Decisions(reference(**config.as_kwargs())), steps)
+    student = _Decisions(_new(breaker_cls, "MyBreaker", **config.as_kwargs()))
     for index, step in enumerate(steps):
         try:
             (got,) = drive(student, [step])
@@ -1010,7 +989,7 @@ def grade_machine(
     rng = random.Random(seed)
     runs = []
     for _ in range(scenarios):
-        config = BreakerConfig.random(rng)
+        config = _random_config(rng)
         steps = random_scenario(rng.randrange(2**32), 40, max_gap=2 * config.cooldown)
         runs.append((config, [Step(round(s.time * 4) / 4, s.ok) for s in steps]))
     _check_scenarios(breaker_cls, ref, runs)

@@ -32,11 +32,11 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from course_lib._validate import check_fraction, check_int, check_number
 from course_lib.events import Event, StateChanged, Trace
-from course_lib.replay import Frame, Step, drive, state_name, steps_from_string
+from course_lib.replay import BreakerConfig, Frame, Step, drive, state_name, steps_from_string
 
 __all__ = [
+    "DEFAULT_CONFIG",
     "DEFAULT_SCENARIO",
     "STATES",
     "BreakerConfig",
@@ -55,7 +55,7 @@ STATES: tuple[str, str, str] = ("closed", "open", "half_open")
 """The three breaker states, as :func:`course_lib.replay.state_name` spells them."""
 
 DEFAULT_SCENARIO = "sffff ss |8 sf sss |8 sss ssfsssfsss ssss"
-"""The widget's default story, with the default :class:`BreakerConfig` (window 10,
+"""The widget's default story, with :data:`DEFAULT_CONFIG` (window 10,
 minimum 5 calls, threshold 50%, cooldown 10 s, 3 half-open trials):
 
 * t=0..4: 1 success then 4 failures; after the 5th call the failure rate is
@@ -69,50 +69,11 @@ minimum 5 calls, threshold 50%, cooldown 10 s, 3 half-open trials):
   the window fills and starts evicting its oldest calls.
 """
 
+DEFAULT_CONFIG = BreakerConfig(minimum_calls=5, cooldown=10.0)
+"""The widget's default knobs: a short minimum and cooldown, so the story fits in 40 frames."""
+
 BreakerFactory = Callable[..., Any]
 """Builds a fresh breaker from the configuration keywords of :class:`BreakerConfig`."""
-
-
-@dataclass(frozen=True, slots=True)
-class BreakerConfig:
-    """The five knobs every breaker in the course takes, by the same keyword names.
-
-    Args:
-        window_size: How many recent calls the rolling window holds (>= 1).
-        failure_rate_threshold: Trip when ``failures / calls`` reaches this, in (0, 1].
-        minimum_calls: No verdict before the window holds this many calls (>= 1).
-        cooldown: Seconds to stay OPEN before letting trial calls through (>= 0).
-        half_open_max_calls: Trial calls allowed in HALF_OPEN (>= 1).
-
-    Raises:
-        ValueError: A value is out of range; the message names the parameter.
-    """
-
-    window_size: int = 10
-    failure_rate_threshold: float = 0.5
-    minimum_calls: int = 5
-    cooldown: float = 10.0
-    half_open_max_calls: int = 3
-
-    def __post_init__(self) -> None:
-        check_int("window_size", self.window_size, minimum=1)
-        check_fraction("failure_rate_threshold", self.failure_rate_threshold)
-        check_int("minimum_calls", self.minimum_calls, minimum=1)
-        check_number("cooldown", self.cooldown)
-        check_int("half_open_max_calls", self.half_open_max_calls, minimum=1)
-
-    @property
-    def effective_minimum_calls(self) -> int:
-        """``min(minimum_calls, window_size)``: a full window always gives a verdict."""
-        return min(self.minimum_calls, self.window_size)
-
-    def as_kwargs(self) -> dict[str, Any]:
-        """The configuration as constructor keywords, e.g. for ``CircuitBreaker(**kw)``."""
-        return {f.name: getattr(self, f.name) for f in dataclasses.fields(self)}
-
-    def replace(self, **changes: Any) -> BreakerConfig:
-        """A copy with some knobs changed (validated again)."""
-        return dataclasses.replace(self, **changes)
 
 
 @dataclass(frozen=True, slots=True)
@@ -266,7 +227,7 @@ def record_run(
     Args:
         factory: Called once with the configuration keywords.
         scenario: Steps, a pattern string, or ``None`` for :data:`DEFAULT_SCENARIO`.
-        config: The knobs; the defaults of :class:`BreakerConfig` if ``None``.
+        config: The knobs; the widget's :data:`DEFAULT_CONFIG` if ``None``.
         label: The panel title.
         trace: The listener the factory's breaker emits events to, if any: its
             ``StateChanged`` reasons then explain each transition.
@@ -278,7 +239,7 @@ def record_run(
         Exception: Whatever the factory or the breaker raises, unchanged (a
             student's ``NotImplementedError`` surfaces with its own message).
     """
-    config = config or BreakerConfig()
+    config = config or DEFAULT_CONFIG
     steps = as_steps(scenario)
     breaker = factory(**config.as_kwargs())
     views: list[FrameView] = []

@@ -42,6 +42,7 @@ from course_lib.events import Trace
 from course_lib.replay import Step, describe
 from course_lib.widgets.breaker_figure import configure_figure, draw_frame, make_figure, trace_named
 from course_lib.widgets.breaker_playback import (
+    DEFAULT_CONFIG,
     BreakerConfig,
     BreakerFactory,
     BreakerRun,
@@ -168,7 +169,7 @@ class BreakerWidget:
         interval_ms: int = PLAY_INTERVAL_MS,
         width: int | None = None,
     ) -> None:
-        self.config = config or BreakerConfig()
+        self.config = config or DEFAULT_CONFIG
         self.scenario: tuple[Step, ...] = as_steps(scenario)
         self._sources: list[tuple[str, str, BreakerFactory | None]] = []
         if student_factory is not None:
@@ -237,9 +238,11 @@ class BreakerWidget:
             student_factory: Called as ``student_factory(window_size=..., ...)``
                 with the five config keywords (a class works).
             scenario: As for :class:`BreakerWidget`.
-            **config: Knobs of :class:`BreakerConfig`; the rest are defaults.
+            **config: Knobs of :class:`BreakerConfig`; the rest are :data:`DEFAULT_CONFIG`'s.
         """
-        return cls(scenario, config=BreakerConfig(**config), student_factory=student_factory)
+        return cls(
+            scenario, config=DEFAULT_CONFIG.replace(**config), student_factory=student_factory
+        )
 
     def _record(self, config: BreakerConfig) -> list[BreakerRun]:
         runs = []
