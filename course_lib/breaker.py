@@ -1101,8 +1101,10 @@ class CircuitBreaker:
         """Run ``fn(*args, **kwargs)`` through the breaker.
 
         allow -> run ``fn`` (no lock held) -> record the outcome and how long
-        it took. A refused call never reaches ``fn``: it returns the fallback
-        or raises :class:`~course_lib.errors.CircuitOpenError`.
+        it took (``duration = clock.now() after - clock.now() before``; not
+        measured on the hot path, where nothing uses it). A refused call
+        never reaches ``fn``: it returns the fallback or raises
+        :class:`~course_lib.errors.CircuitOpenError`.
 
         Raises:
             CircuitOpenError: the call was refused and there is no fallback.
