@@ -25,6 +25,7 @@ from typing import Any
 
 from autograders import rpc
 from autograders.sandbox import Sandbox, SandboxFailure
+from course_lib.checks._pristine import trust_type
 
 __all__ = ["RemoteObject", "Session", "StudentCodeError", "exception_from_info"]
 
@@ -288,3 +289,8 @@ class RemoteObject:
 
     def __ge__(self, other: Any) -> Any:
         return self._dunder("__ge__", other)
+
+
+# A proxy's object lives in the sandbox, where the reference cannot be imported:
+# the borrowing checks have nothing to look at on this side of the wire.
+trust_type(RemoteObject)

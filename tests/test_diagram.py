@@ -444,7 +444,7 @@ def test_a_str_subclass_is_read_as_its_plain_text() -> None:
     outcome = _grade_all(Yes("stateDiagram-v2\n[*] --> Closed\n"))
     # graded on its text (only Closed), not on what its overridden methods claim
     assert "the state Open is missing" in outcome["states"]
-    assert [t for t, message in outcome.items() if not message] == ["shortcuts"]
+    assert [t for t, message in outcome.items() if not message] == []
 
 
 @pytest.mark.parametrize(
@@ -559,3 +559,12 @@ def test_student_version_shows_the_template_but_no_solution_or_hidden_test() -> 
     fenced = template.source.split("```mermaid\n", 1)[1].split("```", 1)[0]
     assert parse(fenced).states == ("closed", "open", "half_open")
     assert _pairs(fenced) == []
+
+
+def test_an_empty_machine_earns_no_shortcut_point() -> None:
+    """No arrows means no wrong arrows, but it must not earn the 'no shortcuts' point."""
+    from course_lib.checks.diagram import grade_shortcuts
+
+    for text in ("stateDiagram-v2", "stateDiagram-v2\n[*] --> Closed\nstate Open\nstate HalfOpen"):
+        with pytest.raises(AssertionError, match="no transition between the breaker's states"):
+            grade_shortcuts(text)

@@ -324,6 +324,19 @@ def _shortcut_problems(diagram: Diagram, table: tuple[Arrow, ...]) -> list[str]:
     states = _states_of(table)
     canon = _canon(diagram, states)
     allowed = {(a.source, a.target) for a in table}
+    between_states = [
+        t
+        for t in diagram.transitions
+        if canon.get(t.source, t.source) in states
+        and canon.get(t.target, t.target) in states
+        and canon.get(t.source, t.source) != canon.get(t.target, t.target)
+    ]
+    if not between_states:
+        # An empty machine has no shortcuts only because it has no arrows at all.
+        problems.append(
+            "your diagram has no transition between the breaker's states yet, so there is "
+            "nothing to check for shortcuts: draw the four transitions first"
+        )
     for t in diagram.transitions:
         src, dst = canon.get(t.source, t.source), canon.get(t.target, t.target)
         where = f"(line {t.line})"
