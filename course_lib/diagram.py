@@ -33,12 +33,14 @@ from dataclasses import dataclass, field
 from typing import Any
 
 __all__ = [
+    "NOT_WRITTEN",
     "START",
     "Diagram",
     "DiagramSyntaxError",
     "Transition",
     "normalize_name",
     "parse",
+    "require_written",
     "show",
     "show_side_by_side",
 ]
@@ -395,6 +397,19 @@ class _MermaidDisplay:
         return self._repr_mimebundle_()["text/plain"]
 
 
+NOT_WRITTEN = (
+    "Not written yet: DIAGRAM is still None. Write your diagram as a string in the "
+    "exercise cell above, then delete that cell's raise line."
+)
+"""What showing or checking a diagram says while the exercise cell still holds ``None``."""
+
+
+def require_written(diagram_text: object) -> None:
+    """Raise ``NotImplementedError(NOT_WRITTEN)`` if the student has not written a diagram yet."""
+    if diagram_text is None:
+        raise NotImplementedError(NOT_WRITTEN)
+
+
 def show(diagram_text: str, *, title: str = "", check: bool = True) -> _MermaidDisplay:
     """Display a ``stateDiagram-v2`` in the notebook.
 
@@ -413,7 +428,9 @@ def show(diagram_text: str, *, title: str = "", check: bool = True) -> _MermaidD
     Raises:
         DiagramSyntaxError: ``check`` is true and the text cannot be parsed.
         ValueError: ``diagram_text`` is not a string.
+        NotImplementedError: ``diagram_text`` is still ``None`` (not written yet).
     """
+    require_written(diagram_text)
     if not isinstance(diagram_text, str):
         raise ValueError(f"show() needs the diagram as a string, got {type(diagram_text).__name__}")
     if check:
@@ -467,6 +484,7 @@ def show_side_by_side(
     Raises:
         DiagramSyntaxError: ``check`` is true and a text cannot be parsed.
         ValueError: a diagram is not a string, or ``titles`` is not two strings.
+        NotImplementedError: ``left`` is still ``None`` (not written yet).
     """
     if (
         not isinstance(titles, tuple)

@@ -40,6 +40,7 @@ __all__ = [
     "chromium_page",
     "open_notebook",
     "run_all_cells",
+    "run_every_cell",
     "running_lab",
     "solution_version",
 ]
@@ -331,6 +332,41 @@ def run_all_cells(page: Any, *, expect_all: bool) -> RunResult:
         timeout=RUN_ALL_TIMEOUT_MS,
     )
     _wait_for_kernel_idle(page, RUN_ALL_TIMEOUT_MS)
+    return RunResult(prompts=page.evaluate(_PROMPTS_JS), errors=error_outputs(page))
+
+
+_FIRST_UNRUN_JS = """() => [...document.querySelectorAll(
+    '.jp-NotebookPanel:not(.lm-mod-hidden) .jp-CodeCell .jp-InputArea-prompt')]
+    .findIndex(e => !/\\[\\d+\\]/.test(e.textContent))"""
+
+
+def run_every_cell(page: Any, *, max_resumes: int = 60) -> RunResult:
+    """Run every code cell even past errors, as a student pressing Shift+Enter through it would.
+
+    Run All stops at the first error (the kernel aborts what was queued after it), which
+    would hide every later cell's output. So after each stop, select the first cell that
+    has not run and use Run > Run Selected Cell and All Below, until every code cell has an
+    execution count.
+    """
+    run_all_cells(page, expect_all=False)
+    for _ in range(max_resumes):
+        index = page.evaluate(_FIRST_UNRUN_JS)
+        if index < 0:
+            break
+        cell = page.locator(".jp-NotebookPanel:not(.lm-mod-hidden) .jp-CodeCell").nth(index)
+        cell.locator(".jp-InputArea-prompt").click()
+        _menu(page, "Run", "Run Selected Cell and All Below")
+        page.wait_for_function(
+            f"""() => {{
+                const prompts = ({_PROMPTS_JS})();
+                return !prompts.some(p => p.includes('*'))
+                    && /\\[\\d+\\]/.test(prompts[{index}]);
+            }}""",
+            timeout=RUN_ALL_TIMEOUT_MS,
+        )
+        _wait_for_kernel_idle(page, RUN_ALL_TIMEOUT_MS)
+    else:
+        raise AssertionError(f"some code cells never ran after {max_resumes} resumes")
     return RunResult(prompts=page.evaluate(_PROMPTS_JS), errors=error_outputs(page))
 
 

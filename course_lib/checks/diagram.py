@@ -31,7 +31,14 @@ from dataclasses import dataclass
 from types import ModuleType
 from typing import Any
 
-from course_lib.diagram import START, Diagram, DiagramSyntaxError, normalize_name, parse
+from course_lib.diagram import (
+    START,
+    Diagram,
+    DiagramSyntaxError,
+    normalize_name,
+    parse,
+    require_written,
+)
 
 __all__ = [
     "SEED_TABLE",
@@ -207,6 +214,7 @@ def reference_table(
 
 
 def _parse_student(diagram_text: Any) -> Diagram:
+    require_written(diagram_text)
     if not isinstance(diagram_text, str):
         raise AssertionError(
             "DIAGRAM must be a string holding your Mermaid diagram (between triple quotes), "
