@@ -62,6 +62,7 @@ from typing import Any, Literal
 
 import nbformat
 
+from autograders.feedback import strip_hidden_tests
 from autograders.remote import Session
 from autograders.sandbox import Limits, Runtime, Sandbox, SandboxFailure
 
@@ -166,6 +167,21 @@ def _nbgrader(cell: Any) -> dict[str, Any]:
     meta = cell.get("metadata") if isinstance(cell, dict) else None
     data = meta.get("nbgrader") if isinstance(meta, dict) else None
     return data if isinstance(data, dict) else {}
+
+
+def _unedited_test_cell(submitted: str, source: str) -> bool:
+    """Whether a submitted test cell is the source's, or its student version.
+
+    The student version is the source cell with its hidden tests removed (nbgrader's
+    ClearHiddenTests), so an honest submission differs from the source there; line-end
+    white space and blank lines at the ends do not count as edits either.
+    """
+
+    def norm(text: str) -> str:
+        return "\n".join(line.rstrip() for line in text.strip().splitlines())
+
+    released, _ = strip_hidden_tests(source)
+    return norm(submitted) in (norm(source), norm(released))
 
 
 def blank_answer(source: str, stub: str = STUB) -> str:
@@ -332,7 +348,7 @@ def _plan(
         elif meta.get("grade"):
             if grade_id not in submitted:
                 notes.append(f"test cell {grade_id} was deleted; the original was restored")
-            elif submitted[grade_id] != cell.source:
+            elif not _unedited_test_cell(submitted[grade_id], cell.source):
                 notes.append(f"test cell {grade_id} was edited; the original was restored")
             cells.append(_Cell(index, "test", grade_id, cell.source, float(meta.get("points", 0))))
         else:

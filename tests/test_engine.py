@@ -469,3 +469,23 @@ def test_limits_are_validated() -> None:
     with pytest.raises(ValueError, match="Limits.grader_seconds"):
         Limits(grader_seconds=-1)
     assert Limits(cell_timeout=10).grader_limit == 70
+
+
+def test_an_honest_submission_of_the_released_version_has_no_notes(
+    runtime: Runtime, tmp_path: Path
+) -> None:
+    """The student version lacks the hidden tests: that is not an edit of the test cells."""
+    from autograders.release import temp_course
+    from autograders.submissions import solution_notebook
+
+    assignment = SOURCE.parent.name
+    with temp_course(SOURCE.parent.parent, [assignment]) as course:
+        released = course.released(assignment) / SOURCE.name
+        blank = nbformat.read(released, as_version=4)
+        solved = solution_notebook(nbformat.read(SOURCE, as_version=4), blank)
+    assert "HIDDEN TESTS" in SOURCE.read_text() and "HIDDEN TESTS" not in json.dumps(solved)
+    path = tmp_path / SOURCE.name
+    nbformat.write(solved, path)
+    result = _grade(path, runtime)
+    assert result.notes == ()
+    assert result.score == result.max_score
