@@ -141,8 +141,12 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--number", type=int, default=200_000, help="calls per timing run")
     parser.add_argument("--repeat", type=int, default=5, help="timing runs (best one counts)")
-    parser.add_argument("--target", type=float, default=TARGET_RATIO,
-                        help="max course overhead as a fraction of tenacity's")
+    parser.add_argument(
+        "--target",
+        type=float,
+        default=TARGET_RATIO,
+        help="max course overhead as a fraction of tenacity's",
+    )
     args = parser.parse_args(argv)
 
     result = measure(args.number, args.repeat)

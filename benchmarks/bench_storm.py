@@ -111,12 +111,18 @@ def main(argv: list[str] | None = None) -> int:
     numbers = run_benchmark(args.clients, args.duration, schedule, args.repeats, args.seed)
     walls = ", ".join(f"{w:.3f}" for w in numbers["wall_times"])
     cpus = ", ".join(f"{c:.3f}" for c in numbers["cpu_times"])
-    print(f"retry storm: {numbers['clients']} clients, {numbers['duration']:g} s virtual, "
-          f"{numbers['backoff']}")
-    print(f"  calls sent: {numbers['total_calls']}, jobs succeeded: {numbers['jobs_succeeded']}, "
-          f"peak attempts per 100 ms: {numbers['peak_arrivals_per_100ms']}")
-    print(f"  wall time: best {numbers['best_wall']:.3f} s, median {numbers['median_wall']:.3f} s "
-          f"over {numbers['repeats']} runs ({walls}); CPU ({cpus})")
+    print(
+        f"retry storm: {numbers['clients']} clients, {numbers['duration']:g} s virtual, "
+        f"{numbers['backoff']}"
+    )
+    print(
+        f"  calls sent: {numbers['total_calls']}, jobs succeeded: {numbers['jobs_succeeded']}, "
+        f"peak attempts per 100 ms: {numbers['peak_arrivals_per_100ms']}"
+    )
+    print(
+        f"  wall time: best {numbers['best_wall']:.3f} s, median {numbers['median_wall']:.3f} s "
+        f"over {numbers['repeats']} runs ({walls}); CPU ({cpus})"
+    )
     print(f"  target: best wall time <= {numbers['target']:.1f} s")
     print("PASS" if numbers["passed"] else "FAIL")
     return 0 if numbers["passed"] else 1

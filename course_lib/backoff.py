@@ -82,10 +82,12 @@ class _Exponential:
     __slots__ = ("base", "cap")
 
     def __init__(self, base: float = 0.1, cap: float = 3.0) -> None:
-        self.base = check_number("base", base, minimum=0.0, min_inclusive=False, maximum=math.inf,
-                                 max_inclusive=False)
-        self.cap = check_number("cap", cap, minimum=self.base, maximum=math.inf,
-                                max_inclusive=False)
+        self.base = check_number(
+            "base", base, minimum=0.0, min_inclusive=False, maximum=math.inf, max_inclusive=False
+        )
+        self.cap = check_number(
+            "cap", cap, minimum=self.base, maximum=math.inf, max_inclusive=False
+        )
 
     def bound(self, attempt: int) -> float:
         """The largest delay after failure ``attempt``: ``min(cap, base * 2**attempt)``."""

@@ -84,8 +84,16 @@ class TokenBucketBudget:
             (the bucket could never refill).
     """
 
-    __slots__ = ("_clock", "_last", "_lock", "_tokens", "capacity", "refill_per_request",
-                 "refill_per_second", "retry_cost")
+    __slots__ = (
+        "_clock",
+        "_last",
+        "_lock",
+        "_tokens",
+        "capacity",
+        "refill_per_request",
+        "refill_per_second",
+        "retry_cost",
+    )
 
     def __init__(
         self,
@@ -96,14 +104,18 @@ class TokenBucketBudget:
         retry_cost: float = 1.0,
         clock: Clock | None = None,
     ) -> None:
-        self.capacity = check_number("capacity", capacity, minimum=0.0, min_inclusive=False,
-                                     max_inclusive=False)
-        self.refill_per_request = check_number("refill_per_request", refill_per_request,
-                                               max_inclusive=False)
-        self.refill_per_second = check_number("refill_per_second", refill_per_second,
-                                              max_inclusive=False)
-        self.retry_cost = check_number("retry_cost", retry_cost, minimum=0.0,
-                                       min_inclusive=False, maximum=self.capacity)
+        self.capacity = check_number(
+            "capacity", capacity, minimum=0.0, min_inclusive=False, max_inclusive=False
+        )
+        self.refill_per_request = check_number(
+            "refill_per_request", refill_per_request, max_inclusive=False
+        )
+        self.refill_per_second = check_number(
+            "refill_per_second", refill_per_second, max_inclusive=False
+        )
+        self.retry_cost = check_number(
+            "retry_cost", retry_cost, minimum=0.0, min_inclusive=False, maximum=self.capacity
+        )
         if self.refill_per_request == 0.0 and self.refill_per_second == 0.0:
             raise ValueError(
                 "refill_per_request and refill_per_second are both 0: the bucket would never "
@@ -196,8 +208,15 @@ class RatioBudget:
         clock: Where the time comes from when ``now`` is not passed.
     """
 
-    __slots__ = ("_clock", "_lock", "_requests", "_retries", "min_retries_per_second", "ratio",
-                 "window")
+    __slots__ = (
+        "_clock",
+        "_lock",
+        "_requests",
+        "_retries",
+        "min_retries_per_second",
+        "ratio",
+        "window",
+    )
 
     def __init__(
         self,
@@ -208,8 +227,9 @@ class RatioBudget:
         clock: Clock | None = None,
     ) -> None:
         self.ratio = check_fraction("ratio", ratio)
-        self.window = check_number("window", window, minimum=0.0, min_inclusive=False,
-                                   max_inclusive=False)
+        self.window = check_number(
+            "window", window, minimum=0.0, min_inclusive=False, max_inclusive=False
+        )
         self.min_retries_per_second = check_number(
             "min_retries_per_second", min_retries_per_second, max_inclusive=False
         )
@@ -292,8 +312,9 @@ class AdaptiveThrottle:
         rng: random.Random | None = None,
     ) -> None:
         self.k = check_number("k", k, minimum=1.0, max_inclusive=False)
-        self.window = check_number("window", window, minimum=0.0, min_inclusive=False,
-                                   max_inclusive=False)
+        self.window = check_number(
+            "window", window, minimum=0.0, min_inclusive=False, max_inclusive=False
+        )
         self._clock: Clock = clock if clock is not None else DEFAULT_CLOCK
         self._rng = rng if rng is not None else random.Random()
         self._requests = _SlidingCounts(self.window)
@@ -329,4 +350,3 @@ class AdaptiveThrottle:
 
     def __repr__(self) -> str:
         return f"AdaptiveThrottle(k={self.k:g}, window={self.window:g})"
-

@@ -144,7 +144,10 @@ class SemaphoreBulkhead:
         """Occupancy now, as an immutable record."""
         with self._lock:
             return BulkheadSnapshot(
-                self.name, self._capacity, self._in_use, self._capacity - self._in_use,
+                self.name,
+                self._capacity,
+                self._in_use,
+                self._capacity - self._in_use,
                 self._waiting,
             )
 
@@ -208,8 +211,9 @@ class SemaphoreBulkhead:
             with contextlib.suppress(RuntimeError):  # that waiter's loop is already closed
                 loop.call_soon_threadsafe(_resolve, future)
         if self.listener is not None:
-            self.listener(BulkheadReleased(self.clock.now(), self.name, in_use, self._capacity,
-                                           waiting))
+            self.listener(
+                BulkheadReleased(self.clock.now(), self.name, in_use, self._capacity, waiting)
+            )
 
     # -- blocking (threads) ----------------------------------------------------------------
 
@@ -219,8 +223,10 @@ class SemaphoreBulkhead:
         Raises:
             BulkheadFullError: no slot became free in time.
         """
-        wait = self.max_wait if timeout is None else check_number(
-            "timeout", timeout, max_inclusive=False
+        wait = (
+            self.max_wait
+            if timeout is None
+            else check_number("timeout", timeout, max_inclusive=False)
         )
         with self._lock:
             in_use, waiting = self._in_use, self._waiting
@@ -232,9 +238,7 @@ class SemaphoreBulkhead:
             else:
                 self._waiting += 1
                 try:
-                    took = self._freed.wait_for(
-                        lambda: self._in_use < self._capacity, timeout=wait
-                    )
+                    took = self._freed.wait_for(lambda: self._in_use < self._capacity, timeout=wait)
                     if took:
                         self._in_use += 1
                 finally:
@@ -272,8 +276,10 @@ class SemaphoreBulkhead:
 
     async def acquire_async(self, timeout: float | None = None) -> None:
         """Like :meth:`acquire`, but waits on the event loop instead of blocking a thread."""
-        wait = self.max_wait if timeout is None else check_number(
-            "timeout", timeout, max_inclusive=False
+        wait = (
+            self.max_wait
+            if timeout is None
+            else check_number("timeout", timeout, max_inclusive=False)
         )
         loop = asyncio.get_running_loop()
         give_up_at = time.monotonic() + wait
@@ -321,9 +327,7 @@ class SemaphoreBulkhead:
     ) -> None:
         self.release()
 
-    async def call_async(
-        self, fn: Callable[..., Awaitable[R]], /, *args: Any, **kwargs: Any
-    ) -> R:
+    async def call_async(self, fn: Callable[..., Awaitable[R]], /, *args: Any, **kwargs: Any) -> R:
         """Await ``fn(*args, **kwargs)`` holding a slot; waits for one without blocking the loop.
 
         Raises:
@@ -423,12 +427,20 @@ class ThreadPoolBulkhead:
         """Occupancy now, as an immutable record."""
         with self._lock:
             return BulkheadSnapshot(
-                self.name, self._max_workers, self._active, self._max_workers - self._active,
-                self._queued, self.queue_capacity,
+                self.name,
+                self._max_workers,
+                self._active,
+                self._max_workers - self._active,
+                self._queued,
+                self.queue_capacity,
             )
 
-    def _emit(self, kind: type[BulkheadAcquired | BulkheadReleased | BulkheadFull],
-              active: int, queued: int) -> None:
+    def _emit(
+        self,
+        kind: type[BulkheadAcquired | BulkheadReleased | BulkheadFull],
+        active: int,
+        queued: int,
+    ) -> None:
         if self.listener is not None:
             self.listener(kind(self.clock.now(), self.name, active, self._max_workers, queued))
 

@@ -301,7 +301,12 @@ class Retrying:
         clock: Clock | None = None,
     ) -> None:
         self.policy = RetryPolicy(
-            attempts, base=base, cap=cap, backoff=backoff, retry_on=retry_on, rng=rng,
+            attempts,
+            base=base,
+            cap=cap,
+            backoff=backoff,
+            retry_on=retry_on,
+            rng=rng,
             budget=budget,
         )
         if sleep is not None and not callable(sleep):
@@ -449,9 +454,7 @@ class Retrying:
 
         return retrying
 
-    async def call_async(
-        self, fn: Callable[..., Awaitable[R]], /, *args: Any, **kwargs: Any
-    ) -> R:
+    async def call_async(self, fn: Callable[..., Awaitable[R]], /, *args: Any, **kwargs: Any) -> R:
         """Await ``fn(*args, **kwargs)`` with retries, sleeping with ``asyncio.sleep``.
 
         Raises:
@@ -536,6 +539,15 @@ def retry(
     if callable(attempts) and not isinstance(attempts, int):
         return Retrying()(attempts)
     return Retrying(
-        attempts, base=base, cap=cap, backoff=backoff, retry_on=retry_on, sleep=sleep, rng=rng,
-        budget=budget, listener=listener, name=name, clock=clock,
+        attempts,
+        base=base,
+        cap=cap,
+        backoff=backoff,
+        retry_on=retry_on,
+        sleep=sleep,
+        rng=rng,
+        budget=budget,
+        listener=listener,
+        name=name,
+        clock=clock,
     )

@@ -101,8 +101,7 @@ class Timeouts:
                 "Timeouts.to_httpx() needs httpx: pip install httpx "
                 "(or pip install 'module14-fault-tolerance[http]')"
             ) from exc
-        return httpx.Timeout(connect=self.connect, read=self.read, write=self.write,
-                             pool=self.pool)
+        return httpx.Timeout(connect=self.connect, read=self.read, write=self.write, pool=self.pool)
 
     def to_requests(self) -> tuple[float | None, float | None]:
         """``(connect, read)``, the ``timeout=`` tuple ``requests`` understands."""
@@ -110,8 +109,7 @@ class Timeouts:
 
     def capped(self, limit: float) -> Timeouts:
         """Every phase at most ``limit`` seconds (``None`` phases become ``limit``)."""
-        limit = check_number("limit", limit, minimum=0.0, min_inclusive=False,
-                             max_inclusive=False)
+        limit = check_number("limit", limit, minimum=0.0, min_inclusive=False, max_inclusive=False)
 
         def cap(value: float | None) -> float:
             return limit if value is None else min(value, limit)

@@ -48,8 +48,9 @@ def test_token_bucket_long_run_ratio_is_refill_per_request() -> None:
 
 def test_token_bucket_time_refill_and_cap() -> None:
     clock = ManualClock()
-    budget = TokenBucketBudget(capacity=2.0, refill_per_request=0.0, refill_per_second=0.5,
-                               clock=clock)
+    budget = TokenBucketBudget(
+        capacity=2.0, refill_per_request=0.0, refill_per_second=0.5, clock=clock
+    )
     assert budget.try_spend() and budget.try_spend() and not budget.try_spend()
     clock.advance(1.0)
     assert not budget.can_retry(), "0.5 tokens after 1 s"
@@ -111,8 +112,7 @@ def test_ratio_budget_forgets_outside_the_window() -> None:
 
 
 def test_ratio_budget_floor_lets_a_quiet_client_retry() -> None:
-    budget = RatioBudget(ratio=0.1, window=10.0, min_retries_per_second=0.2,
-                         clock=ManualClock())
+    budget = RatioBudget(ratio=0.1, window=10.0, min_retries_per_second=0.2, clock=ManualClock())
     # floor: 0.2/s * 10 s = 2 retries even with no requests
     assert [budget.try_spend() for _ in range(3)] == [True, True, False]
 

@@ -51,7 +51,10 @@ def test_try_acquire_until_full_then_reject_with_events() -> None:
     bulkhead.release()
     assert bulkhead.snapshot() == BulkheadSnapshot("payments", 2, 1, 1, 0)
     assert [e.kind for e in trace] == [
-        "BulkheadAcquired", "BulkheadAcquired", "BulkheadFull", "BulkheadReleased",
+        "BulkheadAcquired",
+        "BulkheadAcquired",
+        "BulkheadFull",
+        "BulkheadReleased",
     ]
     assert [e.in_use for e in trace] == [1, 2, 2, 1]
     assert all(e.capacity == 2 and e.source == "payments" and e.time == 5.0 for e in trace)

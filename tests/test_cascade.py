@@ -44,8 +44,11 @@ def test_unprotected_gateway_workers_are_exhausted_during_the_spike(
 ) -> None:
     gateway = unprotected.metrics("gateway")
     spike = gateway.window(unprotected.spike_start, unprotected.spike_end)
-    exhausted = [t for t, peak in zip(spike["time"], spike["peak_in_flight"], strict=True)
-                 if peak == gateway.workers]
+    exhausted = [
+        t
+        for t, peak in zip(spike["time"], spike["peak_in_flight"], strict=True)
+        if peak == gateway.workers
+    ]
     assert exhausted, (
         f"every one of the gateway's {gateway.workers} workers should be busy (waiting on "
         f"orders) at some point of the spike; peaks were {spike['peak_in_flight']}"
@@ -70,8 +73,9 @@ def test_unprotected_catalog_fails_although_it_never_calls_payments(
         f"during the spike /catalog should mostly fail (gateway queue timeouts and "
         f"rejections), got {during:.1%} success"
     )
-    outcomes = unprotected.outcomes("/catalog", start=unprotected.spike_start,
-                                    end=unprotected.spike_end)
+    outcomes = unprotected.outcomes(
+        "/catalog", start=unprotected.spike_start, end=unprotected.spike_end
+    )
     assert outcomes.get("timed_out", 0) + outcomes.get("rejected", 0) > outcomes.get("ok", 0)
     assert unprotected.metrics("catalog").outcomes["failed"] == 0, "catalog itself was healthy"
 
@@ -109,17 +113,20 @@ def test_protected_breaker_opens_during_the_spike_and_closes_after(
     assert states[-1][1] == "closed" and states[-1][0] > protected.spike_end, (
         f"the breaker should close again after the spike; last state {states[-1]}"
     )
-    rejected = [e for e in protected.requests("orders", "/checkout")
-                if e.reason == "circuit_open"]
+    rejected = [e for e in protected.requests("orders", "/checkout") if e.reason == "circuit_open"]
     assert rejected, "while open, orders fails /checkout fast"
 
 
 @pytest.mark.parametrize("seed", SEEDS)
 def test_checkout_fails_fast_when_protected(seed: int) -> None:
     def p50_failure_latency(result: CascadeResult) -> float:
-        lat = sorted(e.latency for e in result.requests("gateway", "/checkout",
-                                                        result.spike_start + 5, result.spike_end)
-                     if e.outcome != "ok")
+        lat = sorted(
+            e.latency
+            for e in result.requests(
+                "gateway", "/checkout", result.spike_start + 5, result.spike_end
+            )
+            if e.outcome != "ok"
+        )
         return lat[len(lat) // 2]
 
     fast, slow = p50_failure_latency(run(True, seed)), p50_failure_latency(run(False, seed))
@@ -136,8 +143,11 @@ def test_numbers_from_the_trace_match_the_metrics(unprotected: CascadeResult) ->
         metrics = sim.metrics(name)
         for route, counts in metrics.routes.items():
             for outcome, n in counts.items():
-                got = sum(1 for e in sim.trace.of_type(RequestFinished)
-                          if e.source == name and e.route == route and e.outcome == outcome)
+                got = sum(
+                    1
+                    for e in sim.trace.of_type(RequestFinished)
+                    if e.source == name and e.route == route and e.outcome == outcome
+                )
                 assert got == n, f"{name}{route} {outcome}: trace {got}, metrics {n}"
 
 

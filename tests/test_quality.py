@@ -1,4 +1,4 @@
-"""The library is linted and type-checked: ruff over the tree, mypy --strict over course_lib."""
+"""The code is linted and formatted (ruff) and course_lib is type-checked (mypy --strict)."""
 
 from __future__ import annotations
 
@@ -17,6 +17,11 @@ def _run(*args: str) -> subprocess.CompletedProcess[str]:
 
 def test_ruff_finds_nothing() -> None:
     done = _run("ruff", "check", "course_lib", "autograders", "tests", "benchmarks")
+    assert done.returncode == 0, done.stdout + done.stderr
+
+
+def test_ruff_format_is_settled() -> None:
+    done = _run("ruff", "format", "--check", "course_lib", "autograders", "tests", "benchmarks")
     assert done.returncode == 0, done.stdout + done.stderr
 
 

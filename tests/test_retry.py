@@ -193,8 +193,12 @@ def test_backoff_can_be_swapped_and_previous_delay_is_threaded_through() -> None
 def test_decorrelated_jitter_sleeps_grow_from_previous() -> None:
     sleeps: list[float] = []
     with pytest.raises(RetryError):
-        retry(attempts=6, backoff=DecorrelatedJitter(0.1, 3.0), sleep=sleeps.append,
-              rng=random.Random(9))(Flaky(99))()
+        retry(
+            attempts=6,
+            backoff=DecorrelatedJitter(0.1, 3.0),
+            sleep=sleeps.append,
+            rng=random.Random(9),
+        )(Flaky(99))()
     previous = 0.1
     for delay in sleeps:
         assert 0.1 <= delay <= min(3.0, 3 * previous) + 1e-12
@@ -312,8 +316,14 @@ def test_budget_denial_gives_up_at_once_and_says_so() -> None:
     budget = RatioBudget(ratio=0.1, window=120.0, clock=clock)
     trace = Trace()
     sleeps: list[float] = []
-    wrapped = retry(attempts=3, sleep=sleeps.append, budget=budget, listener=trace,
-                    rng=random.Random(0), clock=clock)(Flaky(99))
+    wrapped = retry(
+        attempts=3,
+        sleep=sleeps.append,
+        budget=budget,
+        listener=trace,
+        rng=random.Random(0),
+        clock=clock,
+    )(Flaky(99))
     # first request: 0 retries < 10% of 1 request -> one retry allowed, then 1 < 0.1 is false
     with pytest.raises(RetryError) as info:
         wrapped()
@@ -328,8 +338,9 @@ def test_token_bucket_budget_limits_retries_across_calls() -> None:
     clock = ManualClock()
     budget = TokenBucketBudget(capacity=2.0, refill_per_request=0.5, clock=clock)
     sleeps: list[float] = []
-    wrapped = retry(attempts=3, sleep=sleeps.append, budget=budget, clock=clock,
-                    rng=random.Random(0))(Flaky(99))
+    wrapped = retry(
+        attempts=3, sleep=sleeps.append, budget=budget, clock=clock, rng=random.Random(0)
+    )(Flaky(99))
     with pytest.raises(RetryError, match="after 3 attempts"):
         wrapped()  # tokens 2 (+0.5 capped) -> two retries spend 2
     assert len(sleeps) == 2
@@ -354,8 +365,9 @@ def test_retry_does_not_wait_past_the_current_deadline() -> None:
         clock.advance(seconds)
 
     op = Flaky(99)
-    wrapped = retry(attempts=5, backoff=NoJitter(0.1, 3.0), sleep=sleep, listener=trace,
-                    clock=clock)(op)
+    wrapped = retry(
+        attempts=5, backoff=NoJitter(0.1, 3.0), sleep=sleep, listener=trace, clock=clock
+    )(op)
     with Deadline(1.0, clock=clock), pytest.raises(RetryError) as info:
         wrapped()
     # waits 0.2 (0.8 left) and 0.4 (0.4 left); the next wait of 0.8 would pass the deadline

@@ -273,8 +273,9 @@ def chain(**call: object) -> Simulation:
     """front (1 worker) -> back (latency 2 s)."""
     sim = Simulation()
     sim.service("back", workers=5, latency=Constant(2.0))
-    sim.service("front", workers=1, latency=Constant(0.0),
-                routes={"/": [Call("back", "/", **call)]})  # type: ignore[arg-type]
+    sim.service(
+        "front", workers=1, latency=Constant(0.0), routes={"/": [Call("back", "/", **call)]}
+    )  # type: ignore[arg-type]
     return sim
 
 
@@ -308,15 +309,21 @@ def test_downstream_failures_carry_their_origin() -> None:
     sim.send("a")
     sim.run(until=1)
     assert [(e.source, e.reason) for e in sim.trace.of_type(RequestFinished)] == [
-        ("c", "error"), ("b", "c:error"), ("a", "b:c:error")
+        ("c", "error"),
+        ("b", "c:error"),
+        ("a", "b:c:error"),
     ]
 
 
 def test_retries_wait_the_backoff_schedule() -> None:
     sim = Simulation()
     sim.service("back", workers=5, latency=Constant(0.0), error_rate=1.0)
-    sim.service("front", workers=1, latency=Constant(0.0),
-                routes={"/": [Call("back", retries=2, backoff=NoJitter(0.1, 10.0))]})
+    sim.service(
+        "front",
+        workers=1,
+        latency=Constant(0.0),
+        routes={"/": [Call("back", retries=2, backoff=NoJitter(0.1, 10.0))]},
+    )
     sim.send("front")
     sim.run(until=5)
     assert [round(e.time, 9) for e in finished(sim, "back")] == [0.0, 0.2, 0.6], (
@@ -333,8 +340,9 @@ def test_breaker_is_asked_and_told_on_virtual_time() -> None:
     breaker = CountingBreaker(trip_after=2)
     sim = Simulation()
     sim.service("back", workers=5, latency=Constant(0.25), error_rate=1.0)
-    sim.service("front", workers=5, latency=Constant(0.0),
-                routes={"/": [Call("back", breaker=breaker)]})
+    sim.service(
+        "front", workers=5, latency=Constant(0.0), routes={"/": [Call("back", breaker=breaker)]}
+    )
     for t in (1.0, 2.0, 3.0, 4.0):
         sim.send("front", at=t)
     sim.run(until=10)
@@ -348,11 +356,19 @@ def test_reference_breaker_runs_on_the_sim_clock() -> None:
     from course_lib.breaker import CircuitBreaker
 
     sim = Simulation()
-    breaker = CircuitBreaker(name="front->back", window_size=4, minimum_calls=4, cooldown=5.0,
-                             half_open_max_calls=1, clock=sim.clock, listener=sim.trace)
+    breaker = CircuitBreaker(
+        name="front->back",
+        window_size=4,
+        minimum_calls=4,
+        cooldown=5.0,
+        half_open_max_calls=1,
+        clock=sim.clock,
+        listener=sim.trace,
+    )
     sim.service("back", workers=5, latency=Constant(0.1))
-    sim.service("front", workers=5, latency=Constant(0.0),
-                routes={"/": [Call("back", breaker=breaker)]})
+    sim.service(
+        "front", workers=5, latency=Constant(0.0), routes={"/": [Call("back", breaker=breaker)]}
+    )
     sim.inject(ErrorBurst("back", start=0, duration=5, error_rate=1.0))
     for t in range(12):
         sim.send("front", at=float(t))
@@ -372,8 +388,9 @@ def test_bulkhead_limits_concurrent_calls() -> None:
     bulkhead = CountingBulkhead(slots=2)
     sim = Simulation()
     sim.service("back", workers=10, latency=Constant(1.0))
-    sim.service("front", workers=10, latency=Constant(0.0),
-                routes={"/": [Call("back", bulkhead=bulkhead)]})
+    sim.service(
+        "front", workers=10, latency=Constant(0.0), routes={"/": [Call("back", bulkhead=bulkhead)]}
+    )
     for _ in range(5):
         sim.send("front", at=0.0)
     sim.run(until=5)
@@ -388,8 +405,12 @@ def test_reference_bulkhead_emits_into_the_trace() -> None:
     sim = Simulation()
     bulkhead = SemaphoreBulkhead(1, name="front->back", clock=sim.clock, listener=sim.trace)
     sim.service("back", workers=10, latency=Constant(1.0))
-    sim.service("front", workers=10, latency=Constant(0.0),
-                routes={"/": [Call("back", bulkhead=bulkhead, timeout=0.5)]})
+    sim.service(
+        "front",
+        workers=10,
+        latency=Constant(0.0),
+        routes={"/": [Call("back", bulkhead=bulkhead, timeout=0.5)]},
+    )
     sim.send("front", at=0.0)
     sim.send("front", at=0.2)
     sim.run(until=5)
@@ -427,8 +448,12 @@ def test_poisson_arrivals_are_open_loop_and_seeded() -> None:
 def small_world(seed: int) -> Simulation:
     sim = Simulation(seed, sample_interval=0.5)
     sim.service("c", workers=3, latency=Exponential(0.05), error_rate=0.05)
-    sim.service("b", workers=4, latency=LogNormal(0.02, 0.5),
-                routes={"/": [Call("c", timeout=0.2, retries=1, backoff=NoJitter(0.05, 1.0))]})
+    sim.service(
+        "b",
+        workers=4,
+        latency=LogNormal(0.02, 0.5),
+        routes={"/": [Call("c", timeout=0.2, retries=1, backoff=NoJitter(0.05, 1.0))]},
+    )
     sim.poisson("b", "/", rate=40)
     sim.inject(LatencySpike("c", 3, 2, factor=5.0))
     sim.run(until=8)
@@ -543,9 +568,12 @@ def test_retry_budget_is_told_of_calls_and_asked_before_retries() -> None:
     budget = OneRetry()
     sim = Simulation()
     sim.service("back", workers=5, latency=Constant(0.0), error_rate=1.0)
-    sim.service("front", workers=1, latency=Constant(0.0),
-                routes={"/": [Call("back", retries=5, backoff=NoJitter(0.1, 10.0),
-                                   budget=budget)]})
+    sim.service(
+        "front",
+        workers=1,
+        latency=Constant(0.0),
+        routes={"/": [Call("back", retries=5, backoff=NoJitter(0.1, 10.0), budget=budget)]},
+    )
     sim.send("front", at=1.0)
     sim.run(until=5)
     assert budget.requests == [1.0], "one logical call, recorded once"

@@ -50,8 +50,13 @@ def test_capped_limits_every_phase() -> None:
 
 @pytest.mark.parametrize(
     ("kwargs", "param"),
-    [({"connect": 0}, "connect"), ({"read": -1}, "read"), ({"write": float("nan")}, "write"),
-     ({"pool": "5"}, "pool"), ({"read": float("inf")}, "read")],
+    [
+        ({"connect": 0}, "connect"),
+        ({"read": -1}, "read"),
+        ({"write": float("nan")}, "write"),
+        ({"pool": "5"}, "pool"),
+        ({"read": float("inf")}, "read"),
+    ],
 )
 def test_timeouts_bad_values_name_the_phase(kwargs: dict[str, object], param: str) -> None:
     with pytest.raises(ValueError, match=rf"^{param} must be"):

@@ -135,8 +135,10 @@ class Call:
             check_number("timeout", self.timeout, min_inclusive=False)
         check_int("retries", self.retries)
         if self.breaker is not None and not callable(getattr(self.breaker, "allow", None)):
-            raise ValueError(f"breaker must have allow(now), record_success and record_failure, "
-                             f"got {self.breaker!r}")
+            raise ValueError(
+                f"breaker must have allow(now), record_success and record_failure, "
+                f"got {self.breaker!r}"
+            )
         if self.bulkhead is not None and not callable(getattr(self.bulkhead, "try_acquire", None)):
             raise ValueError(
                 f"bulkhead must have try_acquire() and release(), got {self.bulkhead!r}"
@@ -186,7 +188,8 @@ class Service:
         self.error_rate = check_fraction("error_rate", error_rate, allow_zero=True)
         self.queue_limit = None if queue_limit is None else check_int("queue_limit", queue_limit)
         self.queue_timeout = (
-            None if queue_timeout is None
+            None
+            if queue_timeout is None
             else check_number("queue_timeout", queue_timeout, min_inclusive=False)
         )
         self.routes: dict[str, tuple[Call, ...]] = {}
@@ -311,8 +314,10 @@ class Service:
             pool.release(request)
 
     def __repr__(self) -> str:
-        return (f"Service({self.name!r}, workers={self.workers}, in_flight={self.in_flight}, "
-                f"queued={self.queued})")
+        return (
+            f"Service({self.name!r}, workers={self.workers}, in_flight={self.in_flight}, "
+            f"queued={self.queued})"
+        )
 
 
 class Simulation:
@@ -336,8 +341,9 @@ class Simulation:
         edges: Call-edge label (``"gateway -> orders/checkout"``) -> :class:`CallMetrics`.
     """
 
-    def __init__(self, seed: int = 0, *, sample_interval: float = 1.0,
-                 record_requests: bool = True) -> None:
+    def __init__(
+        self, seed: int = 0, *, sample_interval: float = 1.0, record_requests: bool = True
+    ) -> None:
         check_int("seed", seed, minimum=-(2**63))
         self.seed = seed
         self.sample_interval = check_number("sample_interval", sample_interval, min_inclusive=False)
@@ -391,9 +397,16 @@ class Simulation:
             raise ValueError(f"name must be a non-empty string, got {name!r}")
         if name in self.services:
             raise ValueError(f"a service named {name!r} already exists")
-        svc = Service(self, name, workers=workers, latency=latency, error_rate=error_rate,
-                      routes={"/": ()} if routes is None else routes,
-                      queue_limit=queue_limit, queue_timeout=queue_timeout)
+        svc = Service(
+            self,
+            name,
+            workers=workers,
+            latency=latency,
+            error_rate=error_rate,
+            routes={"/": ()} if routes is None else routes,
+            queue_limit=queue_limit,
+            queue_timeout=queue_timeout,
+        )
         self.services[name] = svc
         return svc
 
@@ -421,8 +434,10 @@ class Simulation:
     def _check_route(self, service: str, route: str, where: str) -> Service:
         svc = self._service(service)
         if route not in svc.routes:
-            raise ValueError(f"{where}: service {service!r} has no route {route!r} "
-                             f"(routes: {', '.join(sorted(svc.routes))})")
+            raise ValueError(
+                f"{where}: service {service!r} has no route {route!r} "
+                f"(routes: {', '.join(sorted(svc.routes))})"
+            )
         return svc
 
     def validate(self) -> None:
@@ -443,8 +458,10 @@ class Simulation:
                 svc = self._service(fault.service)
                 when = fault.start
             else:
-                raise ValueError(f"inject() takes faults such as LatencySpike(...) or "
-                                 f"Recovery(...), got {fault!r}")
+                raise ValueError(
+                    f"inject() takes faults such as LatencySpike(...) or "
+                    f"Recovery(...), got {fault!r}"
+                )
             if when < self.env.now:
                 raise ValueError(f"{fault.describe()} is in the past (now t={self.now:g}s)")
             self.env.process(self._run_fault(fault, svc))
@@ -483,8 +500,15 @@ class Simulation:
 
         env.process(one())
 
-    def poisson(self, service: str, route: str, rate: float, *, start: float = 0.0,
-                stop: float | None = None) -> None:
+    def poisson(
+        self,
+        service: str,
+        route: str,
+        rate: float,
+        *,
+        start: float = 0.0,
+        stop: float | None = None,
+    ) -> None:
         """Open-loop arrivals: requests to ``service`` ``route`` at ``rate`` per second.
 
         Gaps are ``Exponential(1 / rate)`` (a Poisson process). Open loop: new
@@ -510,8 +534,15 @@ class Simulation:
 
         env.process(arrivals())
 
-    def clients(self, n: int, call: Call, *, think: Distribution, name: str = "clients",
-                keep_times: bool = True) -> CallMetrics:
+    def clients(
+        self,
+        n: int,
+        call: Call,
+        *,
+        think: Distribution,
+        name: str = "clients",
+        keep_times: bool = True,
+    ) -> CallMetrics:
         """A closed-loop population: ``n`` clients, each thinks then calls, forever.
 
         Each client waits a ``think`` draw, makes ``call`` (with its retries and
@@ -671,7 +702,4 @@ class Simulation:
         }
 
     def __repr__(self) -> str:
-        return (f"Simulation(seed={self.seed}, now={self.now:g}, "
-                f"services={list(self.services)})")
-
-
+        return f"Simulation(seed={self.seed}, now={self.now:g}, services={list(self.services)})"

@@ -100,8 +100,18 @@ class ServiceMetrics:
     )
 
     SERIES_KEYS = (
-        "time", "in_flight", "peak_in_flight", "queued", "arrived",
-        "ok", "failed", "rejected", "timed_out", "p50", "p95", "p99",
+        "time",
+        "in_flight",
+        "peak_in_flight",
+        "queued",
+        "arrived",
+        "ok",
+        "failed",
+        "rejected",
+        "timed_out",
+        "p50",
+        "p95",
+        "p99",
     )
 
     def __init__(self, name: str, workers: int) -> None:
@@ -226,8 +236,19 @@ class CallMetrics:
         jobs: ``(start, end, ok)`` of every finished logical call, if kept.
     """
 
-    __slots__ = ("attempt_times", "attempts", "calls", "denied_retries", "jobs", "keep_times",
-                 "label", "outcomes", "reasons", "retries", "starts")
+    __slots__ = (
+        "attempt_times",
+        "attempts",
+        "calls",
+        "denied_retries",
+        "jobs",
+        "keep_times",
+        "label",
+        "outcomes",
+        "reasons",
+        "retries",
+        "starts",
+    )
 
     def __init__(self, label: str, *, keep_times: bool = False) -> None:
         self.label = label

@@ -70,8 +70,14 @@ def default_breaker(name: str, sim: Simulation) -> CircuitBreakerLike:
     from course_lib.breaker import CircuitBreaker
 
     return CircuitBreaker(
-        name=name, window_size=20, minimum_calls=10, failure_rate_threshold=0.5,
-        cooldown=5.0, half_open_max_calls=3, clock=sim.clock, listener=sim.trace,
+        name=name,
+        window_size=20,
+        minimum_calls=10,
+        failure_rate_threshold=0.5,
+        cooldown=5.0,
+        half_open_max_calls=3,
+        clock=sim.clock,
+        listener=sim.trace,
     )
 
 
@@ -114,17 +120,27 @@ class CascadeResult:
         """The :class:`ServiceMetrics` of ``service``."""
         return self.sim.metrics(service)
 
-    def requests(self, service: str = GATEWAY, route: str | None = None, start: float = 0.0,
-                 end: float = math.inf) -> list[RequestFinished]:
+    def requests(
+        self,
+        service: str = GATEWAY,
+        route: str | None = None,
+        start: float = 0.0,
+        end: float = math.inf,
+    ) -> list[RequestFinished]:
         """Requests at ``service`` (and ``route``) that finished in ``[start, end)`` (trace)."""
         return [
-            e for e in self.trace.of_type(RequestFinished)
-            if e.source == service and (route is None or e.route == route)
-            and start <= e.time < end
+            e
+            for e in self.trace.of_type(RequestFinished)
+            if e.source == service and (route is None or e.route == route) and start <= e.time < end
         ]
 
-    def success_ratio(self, route: str = "/catalog", service: str = GATEWAY, start: float = 0.0,
-                      end: float = math.inf) -> float | None:
+    def success_ratio(
+        self,
+        route: str = "/catalog",
+        service: str = GATEWAY,
+        start: float = 0.0,
+        end: float = math.inf,
+    ) -> float | None:
         """Share of ``route``'s requests finished in ``[start, end)`` that succeeded (trace)."""
         finished = self.requests(service, route, start, end)
         if not finished:
@@ -135,8 +151,13 @@ class CascadeResult:
         """:meth:`success_ratio` of requests finished while the spike lasted."""
         return self.success_ratio(route, service, self.spike_start, self.spike_end)
 
-    def outcomes(self, route: str = "/catalog", service: str = GATEWAY, start: float = 0.0,
-                 end: float = math.inf) -> dict[str, int]:
+    def outcomes(
+        self,
+        route: str = "/catalog",
+        service: str = GATEWAY,
+        start: float = 0.0,
+        end: float = math.inf,
+    ) -> dict[str, int]:
         """Outcome -> count for ``route`` in ``[start, end)``, from the trace."""
         counts: dict[str, int] = {}
         for e in self.requests(service, route, start, end):
@@ -222,10 +243,12 @@ def cascade(
     if protected:
         make_breaker = default_breaker if breaker is None else breaker
         make_bulkhead = default_bulkhead if bulkhead is None else bulkhead
-        to_orders = Call(ORDERS, "/checkout", timeout=1.0,
-                         bulkhead=make_bulkhead(f"{GATEWAY}->{ORDERS}", sim))
-        to_payments = Call(PAYMENTS, "/pay", timeout=0.5,
-                           breaker=make_breaker(f"{ORDERS}->{PAYMENTS}", sim))
+        to_orders = Call(
+            ORDERS, "/checkout", timeout=1.0, bulkhead=make_bulkhead(f"{GATEWAY}->{ORDERS}", sim)
+        )
+        to_payments = Call(
+            PAYMENTS, "/pay", timeout=0.5, breaker=make_breaker(f"{ORDERS}->{PAYMENTS}", sim)
+        )
         to_catalog = Call(CATALOG, "/products", timeout=1.0)
     else:
         to_orders = Call(ORDERS, "/checkout")
@@ -234,8 +257,14 @@ def cascade(
     sim.service(PAYMENTS, workers=10, latency=Exponential(0.02), routes={"/pay": []})
     sim.service(CATALOG, workers=10, latency=Exponential(0.01), routes={"/products": []})
     sim.service(ORDERS, workers=10, latency=Constant(0.01), routes={"/checkout": [to_payments]})
-    sim.service(GATEWAY, workers=20, latency=Constant(0.005), queue_limit=50, queue_timeout=1.0,
-                routes={"/checkout": [to_orders], "/catalog": [to_catalog]})
+    sim.service(
+        GATEWAY,
+        workers=20,
+        latency=Constant(0.005),
+        queue_limit=50,
+        queue_timeout=1.0,
+        routes={"/checkout": [to_orders], "/catalog": [to_catalog]},
+    )
     sim.poisson(GATEWAY, "/checkout", checkout_rate)
     sim.poisson(GATEWAY, "/catalog", catalog_rate)
     spike = LatencySpike(PAYMENTS, spike_start, spike_duration, extra_latency=spike_latency)
@@ -314,8 +343,9 @@ class StormResult:
         """Attempts sent in each window ``[k*width, (k+1)*width)`` of the run."""
         return windowed_counts(self.calls.attempt_times, width, self.duration)
 
-    def peak_arrivals(self, width: float = 0.1, start: float | None = None,
-                      end: float | None = None) -> int:
+    def peak_arrivals(
+        self, width: float = 0.1, start: float | None = None, end: float | None = None
+    ) -> int:
         """The most attempts in any one window of ``width`` seconds between ``start`` and ``end``.
 
         Defaults: from the end of the hang to the end of the run, where the retry waves are.
@@ -447,19 +477,19 @@ def retry_storm(
     if isinstance(max_attempts, bool) or not isinstance(max_attempts, int) or max_attempts < 1:
         raise ValueError(f"max_attempts must be an integer >= 1, got {max_attempts!r}")
     sim = Simulation(seed, sample_interval=sample_interval, record_requests=False)
-    sim.service(API, workers=workers, latency=latency or Normal(0.02, 0.005),
-                queue_limit=queue_limit)
+    sim.service(
+        API, workers=workers, latency=latency or Normal(0.02, 0.005), queue_limit=queue_limit
+    )
     sim.inject(Hang(API, hang_start, hang_duration, on_end="fail"))
     call = Call(API, "/", retries=max_attempts - 1, backoff=backoff, budget=budget)
     stats = sim.clients(clients, call, think=think or Exponential(2.0))
     sim.run(until=duration)
-    return StormResult(backoff, seed, clients, hang_start, hang_start + hang_duration, duration,
-                       stats, sim)
+    return StormResult(
+        backoff, seed, clients, hang_start, hang_start + hang_duration, duration, stats, sim
+    )
 
 
-def compare_backoffs(
-    base: float = 0.5, cap: float = 30.0, **storm: Any
-) -> dict[str, StormResult]:
+def compare_backoffs(base: float = 0.5, cap: float = 30.0, **storm: Any) -> dict[str, StormResult]:
     """Run :func:`retry_storm` once per schedule (same seed and settings) and return them by name.
 
     The schedules are ``NoJitter``, ``FullJitter``, ``EqualJitter`` and
@@ -467,7 +497,9 @@ def compare_backoffs(
     and ``cap``. ``storm`` is passed to :func:`retry_storm` (e.g. ``seed=3``).
     """
     schedules: list[Backoff] = [
-        NoJitter(base, cap), FullJitter(base, cap), EqualJitter(base, cap),
+        NoJitter(base, cap),
+        FullJitter(base, cap),
+        EqualJitter(base, cap),
         DecorrelatedJitter(base, cap),
     ]
     return {type(b).__name__: retry_storm(backoff=b, **storm) for b in schedules}
@@ -506,8 +538,9 @@ class ContentionResult:
         return type(self.backoff).__name__
 
 
-def _contention_run(clients: int, backoff: Backoff, delay: Distribution,
-                    seed: int) -> tuple[int, float]:
+def _contention_run(
+    clients: int, backoff: Backoff, delay: Distribution, seed: int
+) -> tuple[int, float]:
     sim = Simulation(seed, record_requests=False)
     env, rng = sim.env, sim.rng
     row = {"version": 0}
@@ -579,8 +612,9 @@ def contention(
     results = [_contention_run(clients, schedule, network, seed + i) for i in range(runs)]
     calls = tuple(c for c, _ in results)
     times = tuple(t for _, t in results)
-    return ContentionResult(schedule, clients, runs, sum(calls) / runs, sum(times) / runs,
-                            calls, times)
+    return ContentionResult(
+        schedule, clients, runs, sum(calls) / runs, sum(times) / runs, calls, times
+    )
 
 
 def compare_contention(
@@ -591,7 +625,9 @@ def compare_contention(
     ``options`` go to :func:`contention` (``seed``, ``runs``, ``delay``).
     """
     schedules: list[Backoff] = [
-        NoJitter(base, cap), FullJitter(base, cap), EqualJitter(base, cap),
+        NoJitter(base, cap),
+        FullJitter(base, cap),
+        EqualJitter(base, cap),
         DecorrelatedJitter(base, cap),
     ]
     return {type(b).__name__: contention(clients, b, **options) for b in schedules}
