@@ -1,0 +1,111 @@
+"""Every third-party module the code imports is declared by the extra that is installed to run it.
+
+A developer's venv accumulates packages, so an undeclared import passes locally and breaks on
+a fresh machine (tqdm once did: `autograders.grading` imported it, no extra required it).
+This reads the imports from the source and walks the declared requirements, so it fails
+here, before CI does.
+"""
+
+from __future__ import annotations
+
+import ast
+import sys
+import tomllib
+from importlib import metadata
+from pathlib import Path
+
+import pytest
+from packaging.requirements import Requirement
+from packaging.utils import canonicalize_name
+
+ROOT = Path(__file__).resolve().parent.parent
+PROJECT = canonicalize_name("module14-fault-tolerance")
+LOCAL = {
+    "course_lib",
+    "autograders",
+    "bench_breaker",
+    "bench_retry",
+    "bench_storm",
+    "browser_lab",
+    "conftest",
+}
+
+# who runs the code in a folder, and with which extras installed
+WHO_RUNS = {
+    "course_lib": (),  # `pip install .`; httpx is imported only by the httpx adapter
+    "autograders": ("course",),  # `pip install -e '.[course]'`, the instructor's set-up
+    "benchmarks": ("test",),
+    "tests": ("test",),
+}
+OPTIONAL_IMPORTS = {"course_lib": {"httpx": "http"}}
+
+
+def imported_top_level(folder: Path) -> set[str]:
+    names: set[str] = set()
+    for path in folder.rglob("*.py"):
+        tree = ast.parse(path.read_text(encoding="utf-8"), filename=str(path))
+        for node in ast.walk(tree):
+            if isinstance(node, ast.Import):
+                names.update(alias.name.split(".")[0] for alias in node.names)
+            elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+                names.add(node.module.split(".")[0])
+    return {n for n in names if n not in sys.stdlib_module_names and n not in LOCAL}
+
+
+def own_requirements() -> list[str]:
+    """The project's requirements as pyproject.toml declares them now, not as last installed."""
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))["project"]
+    lines = list(project["dependencies"])
+    for extra, reqs in project["optional-dependencies"].items():
+        lines += [f'{r} ; extra == "{extra}"' for r in reqs]
+    return lines
+
+
+def declared_closure(extras: tuple[str, ...]) -> set[str]:
+    """Canonical names of every distribution that installing PROJECT[extras] pulls in."""
+    seen: set[tuple[str, frozenset[str]]] = set()
+    found: set[str] = set()
+    todo = [(PROJECT, frozenset(extras))]
+    while todo:
+        name, wanted = todo.pop()
+        if (name, wanted) in seen:
+            continue
+        seen.add((name, wanted))
+        found.add(name)
+        try:
+            requires = own_requirements() if name == PROJECT else metadata.requires(name) or []
+        except metadata.PackageNotFoundError:
+            continue  # not installed here: its own requirements cannot be read
+        for line in requires:
+            req = Requirement(line)
+            envs = [{"extra": e} for e in wanted] or [{"extra": ""}]
+            if req.marker is None or any(req.marker.evaluate(env) for env in envs):
+                todo.append((canonicalize_name(req.name), frozenset(req.extras)))
+    return found
+
+
+@pytest.mark.parametrize("folder", sorted(WHO_RUNS))
+def test_every_import_is_declared(folder: str) -> None:
+    providers = metadata.packages_distributions()
+    declared = declared_closure(WHO_RUNS[folder])
+    optional = OPTIONAL_IMPORTS.get(folder, {})
+    missing = []
+    for module in sorted(imported_top_level(ROOT / folder)):
+        dists = {canonicalize_name(d) for d in providers.get(module, [])}
+        allowed = (
+            declared_closure((*WHO_RUNS[folder], optional[module]))
+            if module in optional
+            else declared
+        )
+        if not dists & allowed:
+            missing.append(f"{module} (from {sorted(dists) or 'no installed distribution'})")
+    assert not missing, (
+        f"{folder}/ imports modules that no requirement of "
+        f"{PROJECT}[{','.join(WHO_RUNS[folder])}] installs: {', '.join(missing)}"
+    )
+
+
+def test_the_check_catches_an_undeclared_import() -> None:
+    """The guard itself: pytest is imported by the tests but never by the instructor's tools."""
+    assert "pytest" not in {n.replace("-", "_") for n in declared_closure(("course",))}
+    assert "pytest" in declared_closure(("test",))
