@@ -20,15 +20,8 @@ from packaging.utils import canonicalize_name
 
 ROOT = Path(__file__).resolve().parent.parent
 PROJECT = canonicalize_name("module14-fault-tolerance")
-LOCAL = {
-    "course_lib",
-    "autograders",
-    "bench_breaker",
-    "bench_retry",
-    "bench_storm",
-    "browser_lab",
-    "conftest",
-}
+# the repository's own packages; a folder's own modules (conftest, bench_*) are added per folder
+OWN_PACKAGES = {p.parent.name for p in ROOT.glob("*/__init__.py")}
 
 # who runs the code in a folder, and with which extras installed
 WHO_RUNS = {
@@ -42,14 +35,16 @@ OPTIONAL_IMPORTS = {"course_lib": {"httpx": "http"}}
 
 def imported_top_level(folder: Path) -> set[str]:
     names: set[str] = set()
-    for path in folder.rglob("*.py"):
+    paths = list(folder.rglob("*.py"))
+    local = OWN_PACKAGES | {path.stem for path in paths}
+    for path in paths:
         tree = ast.parse(path.read_text(encoding="utf-8"), filename=str(path))
         for node in ast.walk(tree):
             if isinstance(node, ast.Import):
                 names.update(alias.name.split(".")[0] for alias in node.names)
             elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
                 names.add(node.module.split(".")[0])
-    return {n for n in names if n not in sys.stdlib_module_names and n not in LOCAL}
+    return {n for n in names if n not in sys.stdlib_module_names and n not in local}
 
 
 def own_requirements() -> list[str]:
