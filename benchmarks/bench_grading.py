@@ -25,14 +25,13 @@ On a shared machine the numbers move with the load: compare ratios from the same
 from __future__ import annotations
 
 import argparse
-import contextlib
+import copy
 import os
 import statistics
 import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import nbformat
@@ -48,56 +47,22 @@ from autograders.submissions import solution_notebook  # noqa: E402
 FIXTURES = ROOT / "tests" / "fixtures" / "notebooks"
 
 
-def empty_notebook_seconds(runs: int) -> float:
-    """Median wall time to execute an empty notebook with nbclient."""
+def median_run_seconds(nb: nbformat.NotebookNode, runs: int, cwd: Path | None = None) -> float:
+    """Median wall time to execute ``nb`` with nbclient in a fresh kernel, started with
+    ``NBGRADER_EXECUTION=autograde`` as nbgrader starts it (in ``cwd``, if given)."""
     from nbclient import NotebookClient
 
+    env = {**os.environ, "NBGRADER_EXECUTION": "autograde"}
+    resources = {"metadata": {"path": str(cwd)}} if cwd else {}
     times = []
     for _ in range(runs):
-        nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell("")])
-        nb.metadata["kernelspec"] = {
-            "name": "python3",
-            "display_name": "Python 3",
-            "language": "python",
-        }
-        start = time.perf_counter()
-        NotebookClient(nb, kernel_name="python3", timeout=60).execute(stderr=subprocess.DEVNULL)
-        times.append(time.perf_counter() - start)
-    return statistics.median(times)
-
-
-def source_notebook_seconds(source: Path, runs: int) -> float:
-    """Median wall time to execute ``source`` in one kernel, as plain nbgrader autograde does."""
-    from nbclient import NotebookClient
-
-    times = []
-    for _ in range(runs):
-        nb = nbformat.read(source, as_version=4)
         client = NotebookClient(
-            nb,
-            kernel_name="python3",
-            timeout=600,
-            resources={"metadata": {"path": str(source.parent)}},
+            copy.deepcopy(nb), kernel_name="python3", timeout=600, resources=resources
         )
         start = time.perf_counter()
-        with autograde_env():
-            client.execute(stderr=subprocess.DEVNULL)
+        client.execute(stderr=subprocess.DEVNULL, env=env)
         times.append(time.perf_counter() - start)
     return statistics.median(times)
-
-
-@contextlib.contextmanager
-def autograde_env() -> Iterator[None]:
-    """Set ``NBGRADER_EXECUTION=autograde`` (as nbgrader does) for kernels started inside."""
-    before = os.environ.get("NBGRADER_EXECUTION")
-    os.environ["NBGRADER_EXECUTION"] = "autograde"
-    try:
-        yield
-    finally:
-        if before is None:
-            del os.environ["NBGRADER_EXECUTION"]
-        else:
-            os.environ["NBGRADER_EXECUTION"] = before
 
 
 def timed_batch(
@@ -145,10 +110,12 @@ def main(argv: list[str] | None = None) -> int:
         sources = {assignment: course.source(assignment)}
 
         print(f"assignment: {assignment}")
-        empty = empty_notebook_seconds(args.empty_runs)
+        empty_nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell("")])
+        empty = median_run_seconds(empty_nb, args.empty_runs)
         print(f"empty notebook with nbclient (median of {args.empty_runs}): {empty:.2f} s")
 
-        in_kernel = source_notebook_seconds(course.source(assignment), args.empty_runs)
+        source_nb = nbformat.read(course.source(assignment), as_version=4)
+        in_kernel = median_run_seconds(source_nb, args.empty_runs, course.source(assignment).parent)
         print(
             f"source notebook in one kernel, plain nbgrader's way (median of {args.empty_runs}): "
             f"{in_kernel:.2f} s"
