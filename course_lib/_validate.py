@@ -9,7 +9,7 @@ from __future__ import annotations
 import math
 from typing import Any
 
-__all__ = ["check_int", "check_number", "check_fraction"]
+__all__ = ["check_fraction", "check_int", "check_minimum_calls", "check_number"]
 
 
 def _is_real(value: Any) -> bool:
@@ -53,3 +53,22 @@ def check_int(name: str, value: Any, *, minimum: int = 0, maximum: int | None = 
 def check_fraction(name: str, value: Any, *, allow_zero: bool = False) -> float:
     """A rate such as a failure-rate threshold: a number in (0, 1] (or [0, 1])."""
     return check_number(name, value, minimum=0.0, maximum=1.0, min_inclusive=allow_zero)
+
+
+def check_minimum_calls(minimum_calls: Any, window_size: int) -> int:
+    """``minimum_calls`` of a breaker with a count window of ``window_size`` calls.
+
+    A count window never holds more than ``window_size`` calls, so a larger
+    minimum could never be reached and the breaker would never trip: that is a
+    configuration bug, and it raises ``ValueError`` naming ``minimum_calls``.
+    (resilience4j silently caps it at the window size instead.) A time window
+    has no such bound: its size is seconds, not calls.
+    """
+    minimum = check_int("minimum_calls", minimum_calls, minimum=1)
+    if minimum > window_size:
+        raise ValueError(
+            f"minimum_calls must be <= window_size ({window_size}) for a count window, "
+            f"got {minimum!r}: the window never holds more than {window_size} calls, "
+            "so the breaker could never give a verdict"
+        )
+    return minimum

@@ -1,7 +1,7 @@
 """The reference circuit breaker: a sans-I/O state machine plus thin adapters.
 
 The breaker is plain logic that is *told* the time and the outcome of each
-call. It never sleeps and never reads a clock it was not given, so the same
+call. It never sleeps and reads no clock but the one it was given, so the same
 object runs on threads, on asyncio, inside a SimPy simulation and in tests
 driven by a :class:`~course_lib.clock.ManualClock`.
 
@@ -24,8 +24,12 @@ student's own breaker implements)::
 
 The adapters :meth:`CircuitBreaker.call`, :meth:`CircuitBreaker.call_async`
 and the decorator form (``@breaker``) do those three steps around a real
-function, reading the breaker's clock. No lock is ever held while the
-protected function runs.
+function, reading the breaker's clock. One lock guards the breaker; it is
+never held while the protected function runs.
+
+This is the version a lesson can quote. :class:`course_lib.fast_breaker.FastCircuitBreaker`
+has the same API and the same decisions, plus a lock-free path for successes
+(it exists for the benchmark, not for the lesson).
 
 Example:
     >>> from course_lib.clock import ManualClock
@@ -50,15 +54,15 @@ from __future__ import annotations
 import enum
 import functools
 import inspect
-import itertools
-import sys
 import threading
 from collections import deque
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any, ClassVar, Final, ParamSpec, TypeVar, cast, overload
 
-from course_lib._validate import check_fraction, check_int, check_number
+from course_lib import breaker_vocabulary as vocabulary
+from course_lib._validate import check_fraction, check_int, check_minimum_calls, check_number
+from course_lib.breaker_vocabulary import MERMAID_NAMES, TRANSITIONS, Transition
 from course_lib.clock import Clock, MonotonicClock
 from course_lib.errors import CircuitOpenError
 from course_lib.events import (
@@ -93,75 +97,29 @@ R = TypeVar("R")
 MAX_COUNT_WINDOW: Final = 10_000_000
 """The largest count window accepted (one small int per call is kept)."""
 
+DEFAULT_MINIMUM_CALLS: Final = 100
+"""resilience4j's ``minimumNumberOfCalls`` (capped by the size of a count window)."""
+
 # Outcome codes stored in the windows: bit 0 = the call failed, bit 1 = it was slow.
 _FAILED: Final = 1
 _SLOW: Final = 2
 
 
 class State(enum.StrEnum):
-    """The three states of a circuit breaker.
+    """The three states of a circuit breaker (spelt as :mod:`course_lib.breaker_vocabulary`).
 
     A ``StrEnum``: ``State.OPEN == "open"``, so notebooks and the replay driver
     can compare with plain strings.
     """
 
-    CLOSED = "closed"
-    OPEN = "open"
-    HALF_OPEN = "half_open"
+    CLOSED = vocabulary.CLOSED
+    OPEN = vocabulary.OPEN
+    HALF_OPEN = vocabulary.HALF_OPEN
 
 
 _CLOSED: Final = State.CLOSED
 _OPEN: Final = State.OPEN
 _HALF_OPEN: Final = State.HALF_OPEN
-
-
-# --------------------------------------------------------------------------
-# The transition table (what a student's Mermaid diagram is graded against)
-# --------------------------------------------------------------------------
-
-
-@dataclass(frozen=True, slots=True)
-class Transition:
-    """One arrow of the state diagram.
-
-    Attributes:
-        source: a :class:`State` value (``"closed"``, ``"open"``, ``"half_open"``)
-            or ``"[*]"``, Mermaid's start pseudo-state.
-        target: a :class:`State` value.
-        trigger: the arrow's label, in the seed's words.
-    """
-
-    source: str
-    target: str
-    trigger: str
-
-    def to_mermaid(self) -> str:
-        """This arrow as a Mermaid line, e.g. ``Closed --> Open : Failure Rate >= Threshold``."""
-        return f"{MERMAID_NAMES[self.source]} --> {MERMAID_NAMES[self.target]} : {self.trigger}"
-
-
-MERMAID_NAMES: Final[dict[str, str]] = {
-    "[*]": "[*]",
-    State.CLOSED.value: "Closed",
-    State.OPEN.value: "Open",
-    State.HALF_OPEN.value: "HalfOpen",
-}
-"""State value -> the state's name in a Mermaid ``stateDiagram-v2`` (as in the seed)."""
-
-TRANSITIONS: Final[tuple[Transition, ...]] = (
-    Transition("[*]", State.CLOSED.value, "System Normal"),
-    Transition(State.CLOSED.value, State.OPEN.value, "Failure Rate >= Threshold"),
-    Transition(State.OPEN.value, State.HALF_OPEN.value, "Cooldown Period Expired"),
-    Transition(State.HALF_OPEN.value, State.CLOSED.value, "Trial Requests Succeed"),
-    Transition(State.HALF_OPEN.value, State.OPEN.value, "Trial Request Fails"),
-)
-"""Every transition the reference breaker can make, the initial one first.
-
-The triggers are the seed's, except that the trip uses ``>=`` (resilience4j's
-rule; the seed's diagram says ``>``). A trip on the slow-call rate is the same
-arrow (a slow call is a kind of failure); ``reset()`` is an operator action
-and not part of the diagram.
-"""
 
 
 # --------------------------------------------------------------------------
@@ -185,7 +143,7 @@ class BreakerSnapshot:
         slow_calls: how many of them were slow.
         failure_rate: ``failures / calls`` (0.0 when the window is empty).
         slow_call_rate: ``slow_calls / calls`` (0.0 when the window is empty).
-        minimum_calls: the effective minimum number of calls before a verdict.
+        minimum_calls: the minimum number of calls before a verdict.
         opened_at: when the breaker last tripped (``None`` while CLOSED).
         cooldown_remaining: seconds until a trial call is allowed (0 unless OPEN).
         half_open_permits_used: trial permits handed out in this HALF_OPEN spell.
@@ -253,29 +211,20 @@ class CountWindow:
 
     def record(self, code: int, now: float | None = None) -> None:
         """Add one call (``code``: bit 0 = failed, bit 1 = slow); ``now`` is unused."""
-        buffer = self._buffer
         position = self._position
-        old = buffer[position]
-        buffer[position] = code
-        if old:
+        old = self._buffer[position]
+        self._buffer[position] = code
+        if old or code:
             self.failures += (code & _FAILED) - (old & _FAILED)
-            self.slow_calls += ((code & _SLOW) - (old & _SLOW)) >> 1
-        else:
-            self.failures += code & _FAILED
-            self.slow_calls += code >> 1
+            self.slow_calls += (code >> 1) - (old >> 1)
         position += 1
         self._position = 0 if position == self.size else position
         if self.calls < self.size:
             self.calls += 1
 
-    def add_successes(self, count: int) -> None:
-        """Add ``count`` successes in O(1); valid only while no call in the window failed/was slow.
-
-        Then every slot holds 0, so only the position and the number of calls move.
-        """
-        assert not self.failures and not self.slow_calls
-        self._position = (self._position + count) % self.size
-        self.calls = min(self.size, self.calls + count)
+    def counts(self, now: float | None = None) -> tuple[int, int, int]:
+        """``(calls, failures, slow_calls)``; nothing ages out of a count window."""
+        return self.calls, self.failures, self.slow_calls
 
     def expire(self, now: float) -> None:
         """Nothing expires from a count window."""
@@ -299,6 +248,9 @@ class TimeWindow:
     ``t > now - size``. Each call is kept as ``(t, code)`` in a deque and
     removed from the left once it has aged out, so recording is amortised O(1).
     Times are expected in non-decreasing order (they come from one clock).
+    The running counts are those of the last :meth:`record` / :meth:`expire`;
+    :meth:`counts` and :meth:`codes` tell what the window holds at any ``now``
+    without changing it.
     """
 
     __slots__ = ("_entries", "calls", "failures", "size", "slow_calls")
@@ -312,12 +264,26 @@ class TimeWindow:
 
     def record(self, code: int, now: float | None = None) -> None:
         """Expire calls older than ``now - size`` and add one call at ``now``."""
-        assert now is not None, "a time window needs the time of each call"
+        if now is None:
+            raise ValueError("a time window needs the time of each call")
         self.expire(now)
         self._entries.append((now, code))
         self.calls += 1
         self.failures += code & _FAILED
         self.slow_calls += code >> 1
+
+    def counts(self, now: float | None = None) -> tuple[int, int, int]:
+        """``(calls, failures, slow_calls)`` of the calls still in the window at ``now``."""
+        calls, failures, slow_calls = self.calls, self.failures, self.slow_calls
+        if now is not None:
+            cutoff = now - self.size
+            for t, code in self._entries:  # oldest first: stop at the first one still in
+                if t > cutoff:
+                    break
+                calls -= 1
+                failures -= code & _FAILED
+                slow_calls -= code >> 1
+        return calls, failures, slow_calls
 
     def expire(self, now: float) -> None:
         """Drop the calls made at or before ``now - size``."""
@@ -359,7 +325,9 @@ class _StateBehaviour:
     """What a state does when asked for a permit or told an outcome.
 
     The state objects hold no data (the breaker does); the breaker's lock is
-    held whenever one of these methods runs.
+    held whenever one of these methods runs. ``now`` is the time the breaker
+    was told, or ``None``: then a state that needs the time reads the clock
+    (``cb._time(now)``), so a CLOSED breaker with a count window reads no clock.
     """
 
     state: ClassVar[State]
@@ -399,22 +367,19 @@ class ClosedState(_StateBehaviour):
         return True
 
     def on_outcome(self, cb: CircuitBreaker, now: float | None, code: int, error: str) -> None:
-        cb._window.record(code, now)
-        self.check(cb, now)
-
-    def check(self, cb: CircuitBreaker, now: float | None) -> None:
-        """Trip if the window holds enough calls and a rate reached its threshold."""
+        """Add the call to the window; trip if enough calls and a rate reached its threshold."""
         window = cb._window
+        window.record(code, now)
         calls = window.calls
         if calls < cb._minimum_calls:
             return
-        failures = window.failures
+        failures, slow_calls = window.failures, window.slow_calls
         if failures and failures / calls >= cb._failure_rate_threshold:
             what = f"failure rate {_pct(failures / calls)} >= threshold "
-            what += f"{_pct(cb._failure_rate_threshold)}"
-        elif window.slow_calls and window.slow_calls / calls >= cb._slow_call_rate_threshold:
-            what = f"slow-call rate {_pct(window.slow_calls / calls)} >= threshold "
-            what += f"{_pct(cb._slow_call_rate_threshold)}"
+            what += _pct(cb._failure_rate_threshold)
+        elif slow_calls and slow_calls / calls >= cb._slow_call_rate_threshold:
+            what = f"slow-call rate {_pct(slow_calls / calls)} >= threshold "
+            what += _pct(cb._slow_call_rate_threshold)
         else:
             return
         if cb._window_type == "count":
@@ -438,7 +403,8 @@ class OpenState(_StateBehaviour):
     happens at the instant the cooldown ends; a breaker nobody calls stays
     OPEN); :meth:`CircuitBreaker.state_at` tells what a call *would* find.
 
-    Outcomes reported while OPEN belong to calls let through before the trip;
+    The window is frozen while OPEN (it shows what tripped the breaker), and
+    outcomes reported while OPEN belong to calls let through before the trip:
     they are counted in the stats but change nothing.
     """
 
@@ -448,15 +414,15 @@ class OpenState(_StateBehaviour):
         now = cb._time(now)
         opened_at = cb._opened_at
         assert opened_at is not None
-        if now >= opened_at + cb._cooldown:
-            cb._transition(
-                _HALF_OPEN,
-                now,
-                f"cooldown of {_secs(cb._cooldown)} expired; "
-                f"allowing {cb._half_open_max_calls} trial calls",
-            )
-            return cb._behaviour.allow(cb, now)
-        return False
+        if now < opened_at + cb._cooldown:
+            return False
+        cb._transition(
+            _HALF_OPEN,
+            now,
+            f"cooldown of {_secs(cb._cooldown)} expired; "
+            f"allowing {cb._half_open_max_calls} trial calls",
+        )
+        return cb._behaviour.allow(cb, now)
 
     def on_outcome(self, cb: CircuitBreaker, now: float | None, code: int, error: str) -> None:
         return None
@@ -479,7 +445,8 @@ class HalfOpenState(_StateBehaviour):
       ``slow trials / half_open_max_calls >= slow_call_rate_threshold``,
       which sends it back to OPEN.
 
-    A trial that ends in an ignored error gives its permit back.
+    A trial that ends in an ignored error gives its permit back. The window
+    stays frozen (trials are counted apart from it).
     """
 
     state = State.HALF_OPEN
@@ -516,15 +483,11 @@ class HalfOpenState(_StateBehaviour):
             cb._permits_used -= 1
 
     def rejection(self, cb: CircuitBreaker, now: float) -> tuple[str, float | None]:
-        return (
-            f"half_open; all {cb._half_open_max_calls} trial permits are in use",
-            None,
-        )
+        return f"half_open; all {cb._half_open_max_calls} trial permits are in use", None
 
 
-_CLOSED_STATE: Final = ClosedState()
 _BEHAVIOURS: Final[dict[State, _StateBehaviour]] = {
-    State.CLOSED: _CLOSED_STATE,
+    State.CLOSED: ClosedState(),
     State.OPEN: OpenState(),
     State.HALF_OPEN: HalfOpenState(),
 }
@@ -544,9 +507,6 @@ class _Unset:
 
 _UNSET: Final = _Unset()
 
-_is_gil_enabled: Callable[[], bool] = getattr(sys, "_is_gil_enabled", lambda: True)
-_GIL_ENABLED: Final = _is_gil_enabled()
-
 
 def _exception_types(name: str, value: Any) -> tuple[type[BaseException], ...]:
     """An exception class or a tuple/list of them -> a tuple, else ``ValueError``."""
@@ -563,6 +523,9 @@ def _exception_types(name: str, value: Any) -> tuple[type[BaseException], ...]:
 class CircuitBreaker:
     """A circuit breaker with a rolling failure-rate window (resilience4j's model).
 
+    Every setting is keyword-only and read-only (a property): to change one,
+    build a new breaker.
+
     Args:
         name: shown in events and error messages.
         failure_rate_threshold: trip when ``failures / calls >= this``, in (0, 1].
@@ -571,8 +534,11 @@ class CircuitBreaker:
         window_size: calls (an int >= 1) for a count window; seconds (> 0) for
             a time window.
         minimum_calls: no verdict before the window holds this many calls
-            (>= 1). For a count window the effective minimum is
-            ``min(minimum_calls, window_size)``.
+            (>= 1). Default: the window's size for a count window, 100 for a
+            time window. With a count window, ``minimum_calls > window_size``
+            raises ``ValueError``: that minimum could never be reached, so the
+            breaker could never trip (resilience4j silently caps it at the
+            window size instead). A time window has no such bound.
         cooldown: seconds in OPEN before a trial call is allowed (>= 0).
         half_open_max_calls: the number of trial calls in HALF_OPEN (>= 1).
         slow_call_duration: a call lasting longer than this many seconds is
@@ -590,8 +556,11 @@ class CircuitBreaker:
             return a callable itself, wrap it: ``fallback=lambda err: fn``.
             The fallback only replaces *refusals*: an error raised by the
             protected call itself is always re-raised.
-        clock: where :meth:`call` reads the time, and what ``now=None`` means;
-            defaults to :class:`~course_lib.clock.MonotonicClock`.
+        clock: where the breaker reads the time whenever it is not told it
+            (``now=None``, the adapters, and the read-outs :attr:`failure_rate`,
+            :attr:`window_calls`, ``repr``); defaults to
+            :class:`~course_lib.clock.MonotonicClock`. If you tell the breaker
+            the time, give it a clock that agrees (a ManualClock you move).
         listener: called with every event (e.g. a :class:`~course_lib.events.Trace`).
             It runs with the breaker's (re-entrant) lock held: keep it quick.
 
@@ -600,7 +569,14 @@ class CircuitBreaker:
 
     The defaults are resilience4j's (threshold 50%, count window of 100 calls,
     minimum 100 calls, 10 trial calls) except the cooldown, which is the
-    seed's 30 s (resilience4j waits 60 s).
+    module's 30 s (resilience4j waits 60 s).
+
+    One truth for a time window: every read-out (:attr:`failure_rate`,
+    :attr:`slow_call_rate`, :attr:`window_calls`, :attr:`window_failures`,
+    ``repr``) is the window as it stands at the clock's now, exactly what
+    :meth:`snapshot` shows for the same time, so calls that have aged out are
+    gone from all of them. (While OPEN or HALF_OPEN the window is frozen: it
+    shows what tripped the breaker.)
 
     Thread safety: one re-entrant lock guards every change of state, and it
     is never held while the protected function runs (pybreaker holds its lock
@@ -608,34 +584,25 @@ class CircuitBreaker:
     *generation* number; :meth:`call` notes the generation when it lets a call
     through, and an outcome that comes back after the breaker has moved on is
     *late*: counted in :attr:`stats`, but neither in the window nor as a trial.
-    The hot path (CLOSED, count window, no slow-call detection, no listener)
-    reads no clock and builds no event; a success there, while the window
-    holds no failure, takes a ticket from an atomic counter instead of the
-    lock, and the tickets join the window (in O(1)) the next time anyone
-    takes the lock.
     """
 
     __slots__ = (
         "__weakref__",
         "_behaviour",
-        "_clean_generation",
         "_clock",
         "_cooldown",
         "_failed",
         "_failure_rate_threshold",
         "_fallback",
-        "_fast_config",
         "_generation",
         "_half_open_max_calls",
-        "_hot",
         "_ignore_exceptions",
         "_ignored",
         "_late",
         "_listener",
         "_lock",
         "_minimum_calls",
-        "_ok_ticks",
-        "_ok_ticks_seen",
+        "_name",
         "_opened_at",
         "_permits_used",
         "_record_exceptions",
@@ -644,13 +611,11 @@ class CircuitBreaker:
         "_slow_call_rate_threshold",
         "_state",
         "_succeeded",
-        "_tick",
         "_trials_passed",
         "_trials_slow",
         "_window",
         "_window_size",
         "_window_type",
-        "name",
     )
 
     def __init__(
@@ -660,7 +625,7 @@ class CircuitBreaker:
         failure_rate_threshold: float = 0.5,
         window_type: str = "count",
         window_size: float = 100,
-        minimum_calls: int = 100,
+        minimum_calls: int | None = None,
         cooldown: float = 30.0,
         half_open_max_calls: int = 10,
         slow_call_duration: float | None = None,
@@ -673,22 +638,28 @@ class CircuitBreaker:
     ) -> None:
         if not isinstance(name, str) or not name:
             raise ValueError(f"name must be a non-empty string, got {name!r}")
-        self.name = name
+        self._name = name
         self._failure_rate_threshold = check_fraction(
             "failure_rate_threshold", failure_rate_threshold
         )
         if window_type == "count":
-            size: float = check_int("window_size", window_size, minimum=1, maximum=MAX_COUNT_WINDOW)
-            self._window: CountWindow | TimeWindow = CountWindow(int(size))
+            calls = check_int("window_size", window_size, minimum=1, maximum=MAX_COUNT_WINDOW)
+            self._window: CountWindow | TimeWindow = CountWindow(calls)
+            self._window_size: float = calls
+            self._minimum_calls = check_minimum_calls(
+                calls if minimum_calls is None else minimum_calls, calls
+            )
         elif window_type == "time":
-            size = check_number("window_size", window_size, min_inclusive=False)
-            self._window = TimeWindow(size)
+            self._window_size = check_number("window_size", window_size, min_inclusive=False)
+            self._window = TimeWindow(self._window_size)
+            self._minimum_calls = check_int(
+                "minimum_calls",
+                DEFAULT_MINIMUM_CALLS if minimum_calls is None else minimum_calls,
+                minimum=1,
+            )
         else:
             raise ValueError(f"window_type must be 'count' or 'time', got {window_type!r}")
         self._window_type = window_type
-        self._window_size = size
-        minimum = check_int("minimum_calls", minimum_calls, minimum=1)
-        self._minimum_calls = min(minimum, int(size)) if window_type == "count" else minimum
         self._cooldown = check_number("cooldown", cooldown)
         self._half_open_max_calls = check_int("half_open_max_calls", half_open_max_calls, minimum=1)
         self._slow_call_duration = (
@@ -707,60 +678,38 @@ class CircuitBreaker:
         elif not callable(getattr(clock, "now", None)):
             raise ValueError(f"clock must have a now() method returning seconds, got {clock!r}")
         self._clock: Clock = clock
-        if listener is not None and not callable(listener):
-            raise ValueError(f"listener must be callable (e.g. a Trace) or None, got {listener!r}")
-        self._listener = listener
+        self._listener = self._checked_listener(listener)
         self._lock = threading.RLock()
         self._state: State = _CLOSED
         self._behaviour: _StateBehaviour = _BEHAVIOURS[_CLOSED]
         self._generation = 0
         self._opened_at: float | None = None
-        self._permits_used = 0
-        self._trials_passed = 0
-        self._trials_slow = 0
+        self._permits_used = self._trials_passed = self._trials_slow = 0
         self._rejected = self._succeeded = self._failed = self._ignored = self._late = 0
-        # Successes counted without the lock (see call()): applied by _drain().
-        self._ok_ticks = itertools.count()  # never replaced: decorators keep _tick
-        self._tick = self._ok_ticks.__next__
-        self._ok_ticks_seen = 0
-        self._fast_config = self._hot = False
-        self._clean_generation = -1
-        self._refresh_hot()
 
-    # ----------------------------------------------------------------- config
+    # --------------------------------------------------------------- settings
 
-    def _refresh_hot(self) -> None:
-        """Recompute the flags the hot path of :meth:`call` reads without the lock.
-
-        * ``_fast_config``: the CLOSED success path needs no clock and no event
-          (count window, no slow-call detection, nobody listening; and a GIL,
-          which makes the lock-free success ticket atomic);
-        * ``_hot``: ``_fast_config`` and CLOSED;
-        * ``_clean_generation``: the generation while ``_hot`` and the window
-          holds no failure (a success then cannot trip anything), else -1.
-        """
-        self._fast_config = (
-            self._window_type == "count"
-            and self._slow_call_duration is None
-            and self._listener is None
-            and _GIL_ENABLED
-        )
-        self._hot = self._fast_config and self._state is _CLOSED
-        self._clean_generation = self._generation if self._hot and not self._window.failures else -1
+    @property
+    def name(self) -> str:
+        """Shown in events and error messages."""
+        return self._name
 
     @property
     def listener(self) -> EventListener | None:
-        """The callable receiving every event, or ``None``."""
+        """The callable receiving every event, or ``None`` (the one setting you may change)."""
         return self._listener
 
     @listener.setter
     def listener(self, listener: EventListener | None) -> None:
+        checked = self._checked_listener(listener)
+        with self._lock:
+            self._listener = checked
+
+    @staticmethod
+    def _checked_listener(listener: Any) -> EventListener | None:
         if listener is not None and not callable(listener):
             raise ValueError(f"listener must be callable (e.g. a Trace) or None, got {listener!r}")
-        with self._lock:
-            self._drain()
-            self._listener = listener
-            self._refresh_hot()
+        return cast("EventListener | None", listener)
 
     @property
     def clock(self) -> Clock:
@@ -784,7 +733,7 @@ class CircuitBreaker:
 
     @property
     def minimum_calls(self) -> int:
-        """The effective minimum number of calls in the window before a verdict."""
+        """The minimum number of calls in the window before a verdict."""
         return self._minimum_calls
 
     @property
@@ -807,9 +756,10 @@ class CircuitBreaker:
         """Trip when the slow-call rate is at least this."""
         return self._slow_call_rate_threshold
 
-    # ------------------------------------------------------------- internals
+    # -------------------------------------------------------------- internals
 
     def _time(self, now: float | None) -> float:
+        """``now``, or the clock's time if not told."""
         return self._clock.now() if now is None else now
 
     def _emit(self, event: Event) -> None:
@@ -817,41 +767,8 @@ class CircuitBreaker:
         if listener is not None:
             listener(event)
 
-    def _drain(self, verdicts: bool = True) -> None:
-        """Apply the successes :meth:`call` counted without the lock (lock held).
-
-        ``call`` takes a ticket from ``self._ok_ticks`` (an atomic counter) for
-        each success it saw in a CLOSED window holding no failure; this takes
-        a ticket too, so the tickets in ``[seen, mine)`` are pending successes.
-        While the window still holds no failure, they are added in O(1).
-        ``verdicts=False`` (used by :meth:`_transition`, which is already
-        changing the state) only adds them to the window.
-        """
-        ticket = next(self._ok_ticks)
-        pending = ticket - self._ok_ticks_seen
-        self._ok_ticks_seen = ticket + 1
-        if not pending:
-            return
-        self._succeeded += pending
-        window = self._window
-        if self._state is not _CLOSED:  # they raced a trip: late news
-            self._late += pending
-        elif not window.failures and not window.slow_calls and isinstance(window, CountWindow):
-            window.add_successes(pending)
-        else:  # a failure raced them in: one at a time, each may complete a verdict
-            for done in range(pending):
-                if self._state is not _CLOSED:
-                    self._late += pending - done
-                    break
-                if verdicts:
-                    _CLOSED_STATE.on_outcome(self, None, 0, "")
-                else:
-                    window.record(0)
-            self._refresh_hot()
-
     def _transition(self, new: State, now: float, reason: str) -> None:
-        """Move to ``new`` (lock held). State and ``_hot`` are written before the generation."""
-        self._drain(verdicts=False)
+        """Move to ``new`` (lock held) and start a new generation."""
         old = self._state
         if new is _OPEN:
             self._opened_at = now
@@ -862,81 +779,88 @@ class CircuitBreaker:
             self._window.clear()
         self._behaviour = _BEHAVIOURS[new]
         self._state = new
-        self._hot = self._fast_config and new is _CLOSED
         self._generation += 1
-        self._refresh_hot()
-        if self._listener is not None:
-            self._emit(StateChanged(now, self.name, old.value, new.value, reason))
+        self._emit(StateChanged(now, self._name, old.value, new.value, reason))
 
     def _acquire(self, now: float | None, explain: bool = False) -> int | CircuitOpenError:
         """Take a permit: the current generation, or -1 / the refusal (if ``explain``)."""
-        with self._lock:
+        lock = self._lock
+        lock.acquire()  # (acquire/release: measurably cheaper than ``with`` per call)
+        try:
             if self._behaviour.allow(self, now):
                 if self._listener is not None:
-                    self._emit(CallPermitted(self._time(now), self.name, self._state.value))
+                    self._emit(CallPermitted(self._time(now), self._name, self._state.value))
                 return self._generation
             self._rejected += 1
             if not explain and self._listener is None:
                 return -1
             now = self._time(now)
             reason, retry_after = self._behaviour.rejection(self, now)
-            if self._listener is not None:
-                self._emit(CallRejected(now, self.name, reason))
+            self._emit(CallRejected(now, self._name, reason))
             if not explain:
                 return -1
-            if retry_after is not None:
-                what = f"is {self._state.value}: failing fast; retry in {_secs(retry_after)}"
-            else:
-                what = (
-                    f"is {self._state.value} and all {self._half_open_max_calls} trial permits "
-                    "are in use: failing fast; retry once the trial calls finish"
-                )
-            return CircuitOpenError(
-                f"circuit breaker {self.name!r} {what} (the call was not made)",
-                name=self.name,
-                state=self._state.value,
-                retry_after=retry_after,
+            return self._refusal(retry_after)
+        finally:
+            lock.release()
+
+    def _refusal(self, retry_after: float | None) -> CircuitOpenError:
+        """The error a refused call raises, saying when to try again."""
+        if retry_after is not None:
+            what = f"is {self._state.value}: failing fast; retry in {_secs(retry_after)}"
+        else:
+            what = (
+                f"is {self._state.value} and all {self._half_open_max_calls} trial permits "
+                "are in use: failing fast; retry once the trial calls finish"
             )
+        return CircuitOpenError(
+            f"circuit breaker {self._name!r} {what} (the call was not made)",
+            name=self._name,
+            state=self._state.value,
+            retry_after=retry_after,
+        )
 
     def _record(
         self, generation: int, now: float | None, failed: bool, duration: float, error: str
     ) -> None:
         """Report an outcome of a call let through at ``generation`` (-1 = current)."""
-        slow_limit = self._slow_call_duration
-        slow = slow_limit is not None and duration > slow_limit
-        with self._lock:
-            self._drain()
+        limit = self._slow_call_duration
+        slow = limit is not None and duration > limit
+        lock = self._lock
+        lock.acquire()
+        try:
             if failed:
                 self._failed += 1
             else:
                 self._succeeded += 1
-            if self._listener is not None:
+            if self._listener is not None:  # build no event nobody reads
                 now = self._time(now)
                 if failed:
-                    self._emit(CallFailed(now, self.name, error, duration, slow))
+                    self._emit(CallFailed(now, self._name, error, duration, slow))
                 else:
-                    self._emit(CallSucceeded(now, self.name, duration, slow))
+                    self._emit(CallSucceeded(now, self._name, duration, slow))
             if generation >= 0 and generation != self._generation:
                 self._late += 1
                 return
             if now is None and self._window_type == "time":
-                now = self._clock.now()
-            self._behaviour.on_outcome(
-                self, now, (_FAILED if failed else 0) | (_SLOW if slow else 0), error
-            )
-            if self._state is _CLOSED:
-                self._clean_generation = (
-                    self._generation if self._hot and not self._window.failures else -1
-                )
+                now = self._clock.now()  # a time window needs the time of each call
+            code = (_FAILED if failed else 0) | (_SLOW if slow else 0)
+            self._behaviour.on_outcome(self, now, code, error)
+        finally:
+            lock.release()
 
     def _record_ignored(self, generation: int, now: float | None, error: str) -> None:
         with self._lock:
-            self._drain()
             self._ignored += 1
-            if self._listener is not None:
-                self._emit(CallIgnored(self._time(now), self.name, error))
+            self._emit(CallIgnored(self._time(now), self._name, error))
             if generation < 0 or generation == self._generation:
                 self._behaviour.on_ignored(self)
+
+    def _window_counts(self, now: float | None = None) -> tuple[int, int, int]:
+        """``(calls, failures, slow_calls)`` of the window at ``now`` (lock held).
+
+        A time window ages while CLOSED; while OPEN/HALF_OPEN it is frozen.
+        """
+        return self._window.counts(self._time(now) if self._state is _CLOSED else None)
 
     def _counts(self, error: BaseException) -> bool:
         """Does this error count as a failure (else it is ignored)?"""
@@ -968,7 +892,7 @@ class CircuitBreaker:
             over moves to HALF_OPEN here (the lazy transition).
         """
         permit = self._acquire(now)
-        return not isinstance(permit, CircuitOpenError) and permit >= 0
+        return isinstance(permit, int) and permit >= 0
 
     def record_success(self, now: float | None = None, duration: float = 0.0) -> None:
         """Report that a permitted call succeeded after ``duration`` seconds."""
@@ -1001,65 +925,60 @@ class CircuitBreaker:
 
         ``remaining = max(0, opened_at + cooldown - now)``
         """
-        opened_at = self._opened_at
-        if self._state is not _OPEN or opened_at is None:
-            return 0.0
-        return max(0.0, opened_at + self._cooldown - self._time(now))
+        with self._lock:
+            if self._state is not _OPEN or self._opened_at is None:
+                return 0.0
+            return max(0.0, self._opened_at + self._cooldown - self._time(now))
 
     @property
     def opened_at(self) -> float | None:
         """When the breaker last tripped (``None`` while CLOSED)."""
         return self._opened_at
 
-    def _counts_now(self) -> tuple[int, int, int]:
-        with self._lock:
-            self._drain()
-            window = self._window
-            return window.calls, window.failures, window.slow_calls
-
     @property
     def failure_rate(self) -> float:
-        """``failures / calls`` over the window (0.0 if empty), frozen while OPEN/HALF_OPEN."""
-        calls, failures, _ = self._counts_now()
+        """``failures / calls`` in the window at the clock's now (0.0 if empty)."""
+        with self._lock:
+            calls, failures, _ = self._window_counts()
         return failures / calls if calls else 0.0
 
     @property
     def slow_call_rate(self) -> float:
-        """``slow_calls / calls`` over the window (0.0 if empty)."""
-        calls, _, slow_calls = self._counts_now()
+        """``slow_calls / calls`` in the window at the clock's now (0.0 if empty)."""
+        with self._lock:
+            calls, _, slow_calls = self._window_counts()
         return slow_calls / calls if calls else 0.0
 
     @property
     def window_calls(self) -> int:
-        """How many calls the window holds (as of the last recorded call)."""
-        return self._counts_now()[0]
+        """How many calls the window holds at the clock's now."""
+        with self._lock:
+            return self._window_counts()[0]
 
     @property
     def window_failures(self) -> int:
-        """How many of the window's calls failed."""
-        return self._counts_now()[1]
+        """How many of the window's calls failed, at the clock's now."""
+        with self._lock:
+            return self._window_counts()[1]
 
     @property
     def stats(self) -> BreakerStats:
         """Counters of every call's fate since construction or :meth:`reset`."""
         with self._lock:
-            self._drain()
             return BreakerStats(
                 self._rejected, self._succeeded, self._failed, self._ignored, self._late
             )
 
     def snapshot(self, now: float | None = None) -> BreakerSnapshot:
-        """Everything the widget draws, at ``now`` (no side effects).
+        """Everything the widget draws, at ``now`` (default the clock's now; no side effects).
 
-        For a time window, calls older than ``now - window_size`` are left out.
+        A time window holds only the calls made after ``now - window_size``
+        (while CLOSED; it is frozen while OPEN/HALF_OPEN), like every read-out.
         """
         with self._lock:
-            self._drain()
             now = self._time(now)
             state = self.state_at(now)
-            window = self._window
-            # A time window ages while CLOSED; it is frozen while OPEN/HALF_OPEN.
-            codes = window.codes(now if self._state is _CLOSED else None)
+            codes = self._window.codes(now if self._state is _CLOSED else None)
             calls = len(codes)
             failures = sum(code & _FAILED for code in codes)
             slow_calls = sum(code >> 1 for code in codes)
@@ -1085,13 +1004,11 @@ class CircuitBreaker:
     def reset(self, now: float | None = None) -> None:
         """Back to CLOSED with an empty window and zeroed stats (an operator action)."""
         with self._lock:
-            self._drain()
             if self._state is not _CLOSED:
                 self._transition(_CLOSED, self._time(now), "reset")
             else:
                 self._window.clear()
                 self._generation += 1
-                self._refresh_hot()
             self._permits_used = self._trials_passed = self._trials_slow = 0
             self._rejected = self._succeeded = self._failed = self._ignored = self._late = 0
 
@@ -1101,54 +1018,46 @@ class CircuitBreaker:
         """Run ``fn(*args, **kwargs)`` through the breaker.
 
         allow -> run ``fn`` (no lock held) -> record the outcome and how long
-        it took (``duration = clock.now() after - clock.now() before``; not
-        measured on the hot path, where nothing uses it). A refused call
-        never reaches ``fn``: it returns the fallback or raises
+        it took (``duration = clock.now() after - clock.now() before``, read
+        only when something uses it: slow-call detection or a listener). A
+        refused call never reaches ``fn``: it returns the fallback or raises
         :class:`~course_lib.errors.CircuitOpenError`.
 
         Raises:
             CircuitOpenError: the call was refused and there is no fallback.
             Exception: whatever ``fn`` raised (recorded or ignored first).
         """
-        generation = self._generation  # read before _hot: see _transition
-        if self._hot:
-            # The hot path: CLOSED, count window, no slow calls, no listener:
-            # no clock read, no event object.
-            try:
-                result = fn(*args, **kwargs)
-            except BaseException as exc:
-                self._after_error(generation, None, 0.0, exc)
-                raise
-            if generation == self._clean_generation:
-                # A success in a window without failures cannot trip anything:
-                # take an atomic ticket, no lock; _drain() adds it to the window.
-                self._tick()
-            else:
-                self._record(generation, None, False, 0.0, "")
-            return result
-        clock = self._clock
-        start = clock.now()
+        timed = self._slow_call_duration is not None or self._listener is not None
+        start = self._clock.now() if timed else None
         permit = self._acquire(start, explain=True)
         if isinstance(permit, CircuitOpenError):
             return cast(R, self._refuse(permit))
-        generation = permit
         try:
             result = fn(*args, **kwargs)
         except BaseException as exc:
-            end = clock.now()
-            self._after_error(generation, end, end - start, exc)
+            self._after_error(permit, start, exc)
             raise
-        end = clock.now()
-        self._record(generation, end, False, end - start, "")
+        if start is None:
+            self._record(permit, None, False, 0.0, "")
+        else:
+            end = self._clock.now()
+            self._record(permit, end, False, end - start, "")
         return result
 
-    def _after_error(
-        self, generation: int, now: float | None, duration: float, exc: BaseException
-    ) -> None:
+    def _end(self, start: float | None) -> tuple[float | None, float]:
+        """``(end, duration)`` of a call that began at ``start`` (``(None, 0.0)`` untimed)."""
+        if start is None:
+            return None, 0.0
+        end = self._clock.now()
+        return end, end - start
+
+    def _after_error(self, generation: int, start: float | None, exc: BaseException) -> None:
+        """Record the error of a call started at ``start`` as a failure, or ignore it."""
+        end, duration = self._end(start)
         if self._counts(exc):
-            self._record(generation, now, True, duration, repr(exc))
+            self._record(generation, end, True, duration, repr(exc))
         else:
-            self._record_ignored(generation, now, repr(exc))
+            self._record_ignored(generation, end, repr(exc))
 
     async def call_async(self, fn: Callable[..., Awaitable[R]], /, *args: Any, **kwargs: Any) -> R:
         """Await ``fn(*args, **kwargs)`` through the breaker (see :meth:`call`).
@@ -1158,23 +1067,21 @@ class CircuitBreaker:
         A cancelled call (``asyncio.CancelledError``) is not an ``Exception``,
         so by default it is ignored and gives its trial permit back.
         """
-        clock = self._clock
-        start = clock.now()
+        timed = self._slow_call_duration is not None or self._listener is not None
+        start = self._clock.now() if timed else None
         permit = self._acquire(start, explain=True)
         if isinstance(permit, CircuitOpenError):
             value = self._refuse(permit)
             if inspect.isawaitable(value):
                 value = await value
             return cast(R, value)
-        generation = permit
         try:
             result = await fn(*args, **kwargs)
         except BaseException as exc:
-            end = clock.now()
-            self._after_error(generation, end, end - start, exc)
+            self._after_error(permit, start, exc)
             raise
-        end = clock.now()
-        self._record(generation, end, False, end - start, "")
+        end, duration = self._end(start)
+        self._record(permit, end, False, duration, "")
         return result
 
     @overload
@@ -1184,34 +1091,16 @@ class CircuitBreaker:
     def __call__(self, fn: Callable[P, Any]) -> Callable[P, Any]:
         """Use the breaker as a decorator: ``@breaker`` on a sync or async function."""
         if inspect.iscoroutinefunction(fn):
-            call_async = self.call_async
 
             @functools.wraps(fn)
             async def guarded_async(*args: P.args, **kwargs: P.kwargs) -> Any:
-                return await call_async(fn, *args, **kwargs)
+                return await self.call_async(fn, *args, **kwargs)
 
             return guarded_async
-        call = self.call
-        after_error = self._after_error
-        record = self._record
-        tick = self._tick
 
         @functools.wraps(fn)
         def guarded(*args: P.args, **kwargs: P.kwargs) -> Any:
-            # call()'s hot path, inlined to save a layer of call(fn, *args, **kwargs)
-            generation = self._generation
-            if self._hot:
-                try:
-                    result = fn(*args, **kwargs)
-                except BaseException as exc:
-                    after_error(generation, None, 0.0, exc)
-                    raise
-                if generation == self._clean_generation:
-                    tick()
-                else:
-                    record(generation, None, False, 0.0, "")
-                return result
-            return call(fn, *args, **kwargs)
+            return self.call(fn, *args, **kwargs)
 
         return guarded
 
@@ -1224,7 +1113,11 @@ class CircuitBreaker:
         return "\n".join(lines) + "\n"
 
     def __repr__(self) -> str:
+        with self._lock:
+            calls, failures, _ = self._window_counts()
+            state = self._state.value
+        rate = failures / calls if calls else 0.0
         return (
-            f"CircuitBreaker(name={self.name!r}, state={self._state.value}, "
-            f"failure_rate={self.failure_rate:.2f}, window_calls={self.window_calls})"
+            f"{type(self).__name__}(name={self._name!r}, state={state}, "
+            f"failure_rate={rate:.2f}, window_calls={calls})"
         )

@@ -1,4 +1,8 @@
-"""The reference circuit breaker, driven by a hand-cranked clock (no test sleeps)."""
+"""The reference circuit breaker, driven by a hand-cranked clock (no test sleeps).
+
+Every test that builds its breaker with :func:`make` runs twice: on the simple
+:class:`CircuitBreaker` the lesson quotes and on :class:`FastCircuitBreaker`.
+"""
 
 from __future__ import annotations
 
@@ -32,7 +36,26 @@ from course_lib.events import (
     StateChanged,
     Trace,
 )
+from course_lib.fast_breaker import FastCircuitBreaker
 from course_lib.replay import drive, steps_from_string
+
+BREAKER: type[CircuitBreaker] = CircuitBreaker
+"""The class :func:`make` builds (set by the ``breaker_class`` fixture)."""
+
+
+@pytest.fixture(autouse=True, params=[CircuitBreaker, FastCircuitBreaker], ids=["simple", "fast"])
+def breaker_class(
+    request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch
+) -> type[CircuitBreaker]:
+    monkeypatch.setitem(globals(), "BREAKER", request.param)
+    cls: type[CircuitBreaker] = request.param
+    return cls
+
+
+FAST_ONLY = pytest.mark.parametrize(
+    "breaker_class", [FastCircuitBreaker], ids=["fast"], indirect=True
+)
+"""For white-box tests of FastCircuitBreaker's lock-free path."""
 
 
 def make(clock: ManualClock | None = None, **overrides: Any) -> CircuitBreaker:
@@ -46,7 +69,7 @@ def make(clock: ManualClock | None = None, **overrides: Any) -> CircuitBreaker:
         "clock": clock or ManualClock(),
     }
     config.update(overrides)
-    return CircuitBreaker(**config)
+    return BREAKER(**config)
 
 
 def feed(breaker: CircuitBreaker, pattern: str, now: float = 0.0) -> None:
@@ -115,11 +138,20 @@ def test_default_error_lists_record_exceptions_and_ignore_base_exceptions() -> N
     assert breaker.window_calls == 1
 
 
-def test_effective_minimum_of_a_count_window_is_capped_by_its_size() -> None:
-    assert CircuitBreaker(window_size=10, minimum_calls=100).minimum_calls == 10
+def test_a_minimum_a_count_window_can_never_reach_is_a_configuration_error() -> None:
+    # resilience4j silently caps it; here it is a ValueError naming minimum_calls
+    with pytest.raises(ValueError, match=r"^minimum_calls must be <= window_size \(10\)") as info:
+        CircuitBreaker(window_size=10, minimum_calls=100)
+    assert "got 100" in str(info.value)
+    assert CircuitBreaker(window_size=10, minimum_calls=10).minimum_calls == 10
     assert CircuitBreaker(window_size=100, minimum_calls=20).minimum_calls == 20
-    # for a time window the window size is seconds, not calls: no cap
+    # for a time window the window size is seconds, not calls: no bound
     assert CircuitBreaker(window_type="time", window_size=5, minimum_calls=100).minimum_calls == 100
+
+
+def test_the_default_minimum_is_the_count_window_s_size_and_100_for_a_time_window() -> None:
+    assert CircuitBreaker(window_size=10).minimum_calls == 10
+    assert CircuitBreaker(window_type="time", window_size=5).minimum_calls == 100
 
 
 # ---------------------------------------------------------------- validation
@@ -711,6 +743,7 @@ def test_a_call_let_through_in_closed_is_not_counted_as_a_half_open_trial() -> N
     assert breaker.stats.late == 1
 
 
+@FAST_ONLY
 def test_fast_path_successes_are_counted_exactly() -> None:
     breaker = make(window_size=5, minimum_calls=5)
     for _ in range(3):
@@ -729,6 +762,7 @@ def test_fast_path_successes_are_counted_exactly() -> None:
     assert breaker.stats.succeeded == 27
 
 
+@FAST_ONLY
 def test_lock_free_successes_are_applied_before_a_verdict() -> None:
     breaker = make(window_size=10, minimum_calls=10)
     for _ in range(6):
@@ -801,8 +835,40 @@ def test_repr_names_the_breaker_and_its_state() -> None:
     breaker = make()
     feed(breaker, "sf")
     assert repr(breaker) == (
-        "CircuitBreaker(name='payments', state=closed, failure_rate=0.50, window_calls=2)"
+        f"{type(breaker).__name__}(name='payments', state=closed, failure_rate=0.50, "
+        "window_calls=2)"
     )
+
+
+def test_an_idle_time_window_tells_one_truth_everywhere() -> None:
+    # A 10 s window left idle for 60 s: both calls have aged out of every read-out.
+    clock = ManualClock()
+    breaker = make(clock, window_type="time", window_size=10.0, minimum_calls=5)
+    feed(breaker, "sf", now=0.0)
+    assert (breaker.failure_rate, breaker.window_calls, breaker.window_failures) == (0.5, 2, 1)
+    clock.advance(60)
+    snap = breaker.snapshot()
+    assert (snap.calls, snap.failure_rate) == (0, 0.0)
+    assert (breaker.failure_rate, breaker.window_calls, breaker.window_failures) == (0.0, 0, 0)
+    assert breaker.slow_call_rate == 0.0
+    assert "failure_rate=0.00, window_calls=0" in repr(breaker)
+    # half-way: the same answer from every read-out
+    feed(breaker, "ff", now=60.0)
+    clock.set(65.0)
+    feed(breaker, "s", now=65.0)
+    clock.set(70.0)
+    snap = breaker.snapshot()
+    assert (snap.calls, snap.failure_rate) == (1, 0.0)
+    assert (breaker.window_calls, breaker.failure_rate) == (snap.calls, snap.failure_rate)
+
+
+def test_settings_are_keyword_only_and_read_only() -> None:
+    with pytest.raises(TypeError):
+        BREAKER("payments")  # type: ignore[misc]
+    breaker = make()
+    for setting in ("name", "window_size", "minimum_calls", "cooldown", "failure_rate_threshold"):
+        with pytest.raises(AttributeError):
+            setattr(breaker, setting, 1)
 
 
 # ------------------------------------------------------ windows on their own
@@ -899,11 +965,13 @@ def test_the_course_diagram_parser_reads_to_mermaid_back_as_the_table() -> None:
     assert diagram.initial == normalize_name("Closed")
 
 
+@FAST_ONLY
 def test_successes_counted_lock_free_during_a_race_join_the_window_in_order() -> None:
     # White-box: _tick() is what call() does for a success it saw in a window
     # without failures; here two such successes race in after three failures.
     trace = Trace()
     breaker = make(window_size=4, minimum_calls=4, listener=trace)
+    assert isinstance(breaker, FastCircuitBreaker)
     feed(breaker, "fff")
     breaker._tick()
     breaker._tick()

@@ -6,6 +6,11 @@ ignored error, let time pass). After every operation the breaker must agree
 with :class:`Model`, a deliberately naive re-statement of the rules (a plain
 list as the window, recomputed from scratch), and a few invariants must hold.
 ``derandomize=True`` makes every run draw the same examples.
+
+The last test holds :class:`~course_lib.fast_breaker.FastCircuitBreaker` to the
+simple :class:`~course_lib.breaker.CircuitBreaker`: the same random sequences
+of calls, permits, outcomes and clock moves, and the same answer to every
+question after each step.
 """
 
 from __future__ import annotations
@@ -20,6 +25,7 @@ from course_lib.breaker import TRANSITIONS, CircuitBreaker, State
 from course_lib.clock import ManualClock
 from course_lib.errors import CircuitOpenError
 from course_lib.events import StateChanged, Trace
+from course_lib.fast_breaker import FastCircuitBreaker
 
 SETTINGS = settings(
     max_examples=300,
@@ -55,7 +61,8 @@ def configs(draw: st.DrawFn) -> Config:
     return Config(
         window_type=window_type,
         window_size=size,
-        minimum_calls=draw(st.integers(1, 10)),
+        # a count window can never hold more than window_size calls (a larger minimum is refused)
+        minimum_calls=draw(st.integers(1, int(size) if window_type == "count" else 10)),
         failure_rate_threshold=draw(st.sampled_from([0.2, 0.3, 0.5, 2 / 3, 1.0])),
         cooldown=draw(st.sampled_from([0.0, 1.0, 5.0])),
         half_open_max_calls=draw(st.integers(1, 3)),
@@ -93,15 +100,21 @@ class Model:
 
     @property
     def minimum(self) -> int:
-        if self.cfg.window_type == "count":
-            return min(self.cfg.minimum_calls, int(self.cfg.window_size))
         return self.cfg.minimum_calls
 
-    def failure_rate(self) -> float:
-        return sum(f for _, f, _ in self.window) / len(self.window) if self.window else 0.0
+    def visible(self, now: float) -> list[tuple[float, bool, bool]]:
+        """The window at ``now``: a CLOSED time window ages; OPEN/HALF_OPEN freeze it."""
+        if self.cfg.window_type == "time" and self.state == "closed":
+            return [c for c in self.window if c[0] > now - self.cfg.window_size]
+        return self.window
 
-    def slow_rate(self) -> float:
-        return sum(s for _, _, s in self.window) / len(self.window) if self.window else 0.0
+    def failure_rate(self, now: float) -> float:
+        window = self.visible(now)
+        return sum(f for _, f, _ in window) / len(window) if window else 0.0
+
+    def slow_rate(self, now: float) -> float:
+        window = self.visible(now)
+        return sum(s for _, _, s in window) / len(window) if window else 0.0
 
     def allow(self, now: float) -> bool:
         if self.state == "open":
@@ -126,8 +139,8 @@ class Model:
             else:
                 self.window = [c for c in self.window if c[0] > now - self.cfg.window_size]
             if len(self.window) >= self.minimum and (
-                self.failure_rate() >= self.cfg.failure_rate_threshold
-                or self.slow_rate() >= self.cfg.slow_call_rate_threshold
+                self.failure_rate(now) >= self.cfg.failure_rate_threshold
+                or self.slow_rate(now) >= self.cfg.slow_call_rate_threshold
             ):
                 self.state, self.opened_at = "open", now
         elif self.state == "half_open":
@@ -155,8 +168,12 @@ def check_invariants(breaker: CircuitBreaker, trace: Trace, cfg: Config, now: fl
         assert 0 <= snap.half_open_permits_used <= cfg.half_open_max_calls
     assert 0.0 <= breaker.failure_rate <= 1.0
     assert snap.calls == len(snap.outcomes) == len(snap.slow)
-    if cfg.window_type == "count":  # a time window's snapshot ages calls out at ``now``
-        assert snap.calls == breaker.window_calls
+    # one truth: the clock reads ``now``, so every read-out is the snapshot's window
+    assert (snap.calls, snap.failures) == (breaker.window_calls, breaker.window_failures)
+    assert (snap.failure_rate, snap.slow_call_rate) == (
+        breaker.failure_rate,
+        breaker.slow_call_rate,
+    )
 
 
 def check_trace(trace: Trace, cfg: Config) -> None:
@@ -211,9 +228,9 @@ def test_sans_io_breaker_agrees_with_the_model(cfg: Config, operations: list[Any
                     or snap.slow_call_rate >= cfg.slow_call_rate_threshold
                 )
         assert breaker.state == model.state, f"after {op}: {breaker.state} != model {model.state}"
-        assert breaker.failure_rate == model.failure_rate()
-        assert breaker.slow_call_rate == model.slow_rate()
-        assert breaker.window_calls == len(model.window)
+        assert breaker.failure_rate == model.failure_rate(now)
+        assert breaker.slow_call_rate == model.slow_rate(now)
+        assert breaker.window_calls == len(model.visible(now))
         assert breaker.opened_at == model.opened_at
         if model.state == "half_open":
             assert breaker.snapshot(now).half_open_permits_used == model.permits_used
@@ -279,8 +296,111 @@ def test_call_adapter_agrees_with_the_model_and_never_calls_when_refused(
         assert expected_allowed, "the breaker let through a call the model refuses"
         assert reached == before + 1
         assert breaker.state == model.state
-        assert breaker.window_calls == len(model.window)
+        assert breaker.window_calls == len(model.visible(clock.now()))
     stats = breaker.stats
     assert stats.succeeded + stats.failed + stats.ignored == reached
     assert stats.rejected + reached == len(calls)
     assert stats.late == 0, "one caller at a time: no outcome can be late"
+
+
+# ------------------------------------------- the fast breaker is the simple one
+
+# an operation: ("wait", dt), ("call", outcome, duration), ("decorated", outcome, duration),
+# ("allow",) or ("finish", which, outcome, duration)
+_outcomes = st.sampled_from(["ok", "ok", "ok", "boom", "not counted"])
+_durations = st.sampled_from([0.0, 0.0, 2.0])
+twin_ops = st.lists(
+    st.one_of(
+        st.tuples(st.just("wait"), st.sampled_from([0.5, 1.0, 3.0, 6.0])),
+        st.tuples(st.just("call"), _outcomes, _durations),
+        st.tuples(st.just("decorated"), _outcomes, _durations),
+        st.tuples(st.just("allow")),
+        st.tuples(st.just("finish"), st.integers(0, 3), _outcomes, _durations),
+    ),
+    max_size=80,
+)
+
+
+@st.composite
+def twin_configs(draw: st.DrawFn) -> Config:
+    """Mostly what the lock-free path covers (count window, no slow calls), sometimes not."""
+    cfg = draw(configs())
+    if draw(st.integers(0, 3)):
+        size = draw(st.integers(1, 8))
+        cfg.window_type, cfg.window_size, cfg.slow_call_duration = "count", size, None
+        cfg.minimum_calls = min(cfg.minimum_calls, size)
+    return cfg
+
+
+def _outcome_of(
+    breaker: CircuitBreaker, clock: ManualClock, outcome: str, duration: float, decorated: bool
+) -> str:
+    """Run one call through ``breaker``; say what happened to the caller."""
+
+    def fn() -> str:
+        clock.advance(duration)
+        if outcome == "boom":
+            raise Boom
+        if outcome == "not counted":
+            raise NotCounted
+        return "ok"
+
+    try:
+        return breaker(fn)() if decorated else breaker.call(fn)
+    except CircuitOpenError as error:
+        return f"refused, retry after {error.retry_after}"
+    except (Boom, NotCounted) as error:
+        return type(error).__name__
+
+
+@SETTINGS
+@given(cfg=twin_configs(), operations=twin_ops, listening=st.sampled_from([False] * 3 + [True]))
+def test_the_fast_breaker_makes_every_decision_the_simple_one_makes(
+    cfg: Config, operations: list[Any], listening: bool
+) -> None:
+    twins = []
+    for cls in (CircuitBreaker, FastCircuitBreaker):
+        clock = ManualClock()
+        trace = Trace() if listening else None  # a listener turns the lock-free path off
+        breaker = cls(**cfg.kwargs(), clock=clock, listener=trace, ignore_exceptions=NotCounted)
+        twins.append((breaker, clock, trace))
+    in_flight = 0
+    for op in operations:
+        answers = []
+        for breaker, clock, _ in twins:
+            if op[0] == "wait":
+                clock.advance(op[1])
+                answers.append(None)
+            elif op[0] in ("call", "decorated"):
+                answers.append(_outcome_of(breaker, clock, op[1], op[2], op[0] == "decorated"))
+            elif op[0] == "allow":
+                answers.append(breaker.allow())
+            elif not in_flight:
+                answers.append(None)
+            else:
+                _, _, outcome, duration = op
+                clock.advance(duration)
+                if outcome == "ok":
+                    breaker.record_success(duration=duration)
+                elif outcome == "boom":
+                    breaker.record_failure(duration=duration, error="Boom()")
+                else:
+                    breaker.record_ignored()
+                answers.append(None)
+        if op[0] == "allow":
+            in_flight += answers[0] is True
+        elif op[0] == "finish" and in_flight:
+            in_flight -= 1
+        simple, fast = (breaker for breaker, _, _ in twins)
+        assert answers[0] == answers[1], f"after {op}: {answers}"
+        assert fast.state == simple.state, f"after {op}"
+        assert fast.snapshot() == simple.snapshot(), f"after {op}"
+        assert fast.stats == simple.stats, f"after {op}"
+        assert (fast.failure_rate, fast.slow_call_rate, fast.window_calls) == (
+            simple.failure_rate,
+            simple.slow_call_rate,
+            simple.window_calls,
+        )
+        assert fast.opened_at == simple.opened_at
+    if twins[0][2] is not None:
+        assert list(twins[0][2]) == list(twins[1][2]), "the same events, in the same order"

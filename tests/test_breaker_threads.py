@@ -22,8 +22,16 @@ from course_lib.breaker import TRANSITIONS, CircuitBreaker, State
 from course_lib.clock import ManualClock
 from course_lib.errors import CircuitOpenError
 from course_lib.events import CallPermitted, StateChanged, Trace
+from course_lib.fast_breaker import FastCircuitBreaker
+
+pytestmark = pytest.mark.slow  # 8 threads with a tiny switch interval: seconds per test
 
 THREADS = 8
+
+BREAKERS = pytest.mark.parametrize(
+    "breaker_class", [CircuitBreaker, FastCircuitBreaker], ids=["simple", "fast"]
+)
+"""Every test runs on the simple breaker and on the one with the lock-free path."""
 
 
 class Boom(Exception):
@@ -78,10 +86,13 @@ class Tally:
                 self.counts[key] += value
 
 
-def test_no_lost_counts_in_a_window_that_holds_every_call() -> None:
+@BREAKERS
+def test_no_lost_counts_in_a_window_that_holds_every_call(
+    breaker_class: type[CircuitBreaker],
+) -> None:
     calls_per_thread = 100_000
     total = THREADS * calls_per_thread
-    breaker = CircuitBreaker(window_size=total, minimum_calls=100, clock=ManualClock())
+    breaker = breaker_class(window_size=total, minimum_calls=100, clock=ManualClock())
     tally = Tally()
 
     def ok() -> None:
@@ -116,10 +127,11 @@ def test_no_lost_counts_in_a_window_that_holds_every_call() -> None:
     assert breaker.state is State.CLOSED
 
 
-def test_no_lost_counts_in_a_small_rolling_window() -> None:
+@BREAKERS
+def test_no_lost_counts_in_a_small_rolling_window(breaker_class: type[CircuitBreaker]) -> None:
     calls_per_thread = 100_000
     window = 100
-    breaker = CircuitBreaker(window_size=window, minimum_calls=window, clock=ManualClock())
+    breaker = breaker_class(window_size=window, minimum_calls=window, clock=ManualClock())
     tally = Tally()
 
     def fail() -> None:
@@ -149,10 +161,13 @@ def test_no_lost_counts_in_a_small_rolling_window() -> None:
     assert snap.failures == sum(snap.outcomes) == breaker.window_failures
 
 
-def test_no_lost_counts_while_the_breaker_keeps_tripping_and_recovering() -> None:
+@BREAKERS
+def test_no_lost_counts_while_the_breaker_keeps_tripping_and_recovering(
+    breaker_class: type[CircuitBreaker],
+) -> None:
     calls_per_thread = 20_000
     total = THREADS * calls_per_thread
-    breaker = CircuitBreaker(
+    breaker = breaker_class(
         window_size=20,
         minimum_calls=10,
         cooldown=0.0,  # with a clock that never moves: HALF_OPEN on the next call
@@ -198,9 +213,12 @@ def test_no_lost_counts_while_the_breaker_keeps_tripping_and_recovering() -> Non
     assert snap.failures == sum(snap.outcomes) and snap.calls == len(snap.outcomes) <= 20
 
 
-def test_trial_calls_in_flight_never_exceed_the_permits() -> None:
+@BREAKERS
+def test_trial_calls_in_flight_never_exceed_the_permits(
+    breaker_class: type[CircuitBreaker],
+) -> None:
     permits = 3
-    breaker = CircuitBreaker(
+    breaker = breaker_class(
         window_size=1,
         minimum_calls=1,
         cooldown=0.0,
@@ -248,10 +266,13 @@ def test_trial_calls_in_flight_never_exceed_the_permits() -> None:
     assert breaker.snapshot(0.0).half_open_permits_used == 0, "every permit was given back"
 
 
-def test_a_caller_beyond_the_permits_is_refused_while_the_trials_run() -> None:
+@BREAKERS
+def test_a_caller_beyond_the_permits_is_refused_while_the_trials_run(
+    breaker_class: type[CircuitBreaker],
+) -> None:
     permits = 3
     clock = ManualClock()
-    breaker = CircuitBreaker(
+    breaker = breaker_class(
         window_size=1, minimum_calls=1, cooldown=5.0, half_open_max_calls=permits, clock=clock
     )
     assert breaker.allow()
@@ -288,9 +309,12 @@ def test_a_caller_beyond_the_permits_is_refused_while_the_trials_run() -> None:
     assert breaker.state is State.CLOSED
 
 
-def test_the_event_trace_stays_consistent_under_threads() -> None:
+@BREAKERS
+def test_the_event_trace_stays_consistent_under_threads(
+    breaker_class: type[CircuitBreaker],
+) -> None:
     trace = Trace()
-    breaker = CircuitBreaker(
+    breaker = breaker_class(
         window_size=10,
         minimum_calls=5,
         cooldown=0.0,
