@@ -25,7 +25,8 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-from course_lib._validate import check_fraction, check_int, check_number
+from course_lib._validate import check_fraction, check_int, check_minimum_calls, check_number
+from course_lib.breaker_vocabulary import state_name
 
 __all__ = [
     "BreakerConfig",
@@ -55,17 +56,29 @@ class BreakerLike(Protocol):
 class BreakerConfig:
     """The five knobs every breaker in the course takes, by the same keyword names.
 
-    The defaults are the notebook's ``MyBreaker`` defaults.
+    The defaults are the notebook's ``MyBreaker`` defaults. A student's
+    breaker validates its settings by building one (``BreakerConfig(**settings)``):
+    the same rules, and the same messages, as the reference
+    :class:`~course_lib.breaker.CircuitBreaker` with a count window.
 
     Args:
         window_size: How many recent calls the rolling window holds (>= 1).
         failure_rate_threshold: Trip when ``failures / calls`` reaches this, in (0, 1].
-        minimum_calls: No verdict before the window holds this many calls (>= 1).
+        minimum_calls: No verdict before the window holds this many calls, in
+            ``[1, window_size]``: a larger minimum could never be reached, so it
+            raises ``ValueError`` (resilience4j silently caps it at the window size).
         cooldown: Seconds to stay OPEN before letting trial calls through (>= 0).
         half_open_max_calls: Trial calls allowed in HALF_OPEN (>= 1).
 
     Raises:
         ValueError: A value is out of range; the message names the parameter.
+
+    Example:
+        >>> BreakerConfig(window_size=4, minimum_calls=10)
+        Traceback (most recent call last):
+        ...
+        ValueError: minimum_calls must be <= window_size (4) for a count window, got 10: \
+the window never holds more than 4 calls, so the breaker could never give a verdict
     """
 
     window_size: int = 10
@@ -77,14 +90,17 @@ class BreakerConfig:
     def __post_init__(self) -> None:
         check_int("window_size", self.window_size, minimum=1)
         check_fraction("failure_rate_threshold", self.failure_rate_threshold)
-        check_int("minimum_calls", self.minimum_calls, minimum=1)
+        check_minimum_calls(self.minimum_calls, self.window_size)
         check_number("cooldown", self.cooldown)
         check_int("half_open_max_calls", self.half_open_max_calls, minimum=1)
 
     @property
     def effective_minimum_calls(self) -> int:
-        """``min(minimum_calls, window_size)``: a full window always gives a verdict."""
-        return min(self.minimum_calls, self.window_size)
+        """The minimum number of calls before a verdict: ``minimum_calls`` (never above the size).
+
+        Kept for callers written when a larger minimum was silently capped.
+        """
+        return self.minimum_calls
 
     def as_kwargs(self) -> dict[str, Any]:
         """The configuration as constructor keywords, e.g. for ``CircuitBreaker(**kw)``."""
@@ -132,19 +148,6 @@ class Frame:
         if not self.allowed:
             return "rejected"
         return "success" if self.ok else "failure"
-
-
-def state_name(state: Any) -> str:
-    """Normalise a state to ``"closed"`` / ``"open"`` / ``"half_open"``.
-
-    Accepts the reference ``State`` enum, plain strings in any case, and
-    spellings such as ``"HalfOpen"`` or ``"half-open"``.
-    """
-    value = getattr(state, "value", state)
-    text = str(value).strip().lower().replace("-", "_").replace(" ", "_")
-    if text == "halfopen":
-        text = "half_open"
-    return text
 
 
 def _rate(breaker: Any) -> float | None:
@@ -230,7 +233,12 @@ def random_scenario(
 
 
 def describe(steps: Sequence[Step]) -> str:
-    """Say a scenario in plain words: ``"3 failures, then 1 success at t=5s"``."""
+    """Say a scenario in plain words, one run of equal outcomes at a time.
+
+    Example:
+        >>> describe(steps_from_string("fff|2s"))
+        '3 failures from t=0s, then 1 success from t=5s'
+    """
     if not steps:
         return "no calls"
     parts: list[str] = []

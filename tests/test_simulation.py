@@ -19,6 +19,7 @@ from course_lib.events import (
     StateChanged,
     TimeoutExpired,
 )
+from course_lib.retry import BUDGET
 from course_lib.sim import (
     Call,
     Constant,
@@ -580,5 +581,5 @@ def test_retry_budget_is_told_of_calls_and_asked_before_retries() -> None:
     assert [round(t, 9) for t in budget.asked] == [1.0, 1.2], "asked before each retry"
     assert sim.metrics("back").arrived == 2, "the budget allowed one retry of the five"
     gave_up = sim.trace.of_type(RetryGaveUp)
-    assert [(e.attempts, e.reason) for e in gave_up] == [(2, "retry budget exhausted")]
+    assert [(e.attempts, e.reason) for e in gave_up] == [(2, BUDGET)]
     assert sim.edges["front -> back/"].denied_retries == 1

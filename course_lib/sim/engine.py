@@ -25,8 +25,9 @@ Protection on a call edge is the reference library's own sans-I/O logic, told
 the virtual time: a breaker (``allow(now)`` / ``record_success`` /
 ``record_failure``), a semaphore bulkhead (``try_acquire()`` / ``release()``),
 a timeout (``yield callee | env.timeout(t)``: the caller stops waiting, the
-callee does not know and keeps working), and retries spaced by a backoff
-schedule (``delay(attempt, rng, previous)``).
+callee does not know and keeps working), and retries decided by the library's
+:class:`~course_lib.retry.RetryPolicy` (its backoff draws from the simulation's
+seeded ``rng``, its budget is told the virtual time).
 """
 
 from __future__ import annotations
@@ -42,12 +43,21 @@ from course_lib._validate import check_fraction, check_int, check_number
 from course_lib.backoff import Backoff
 from course_lib.budget import RetryBudget
 from course_lib.events import Event, RetryGaveUp, RetryScheduled, TimeoutExpired, Trace
+from course_lib.retry import BUDGET, RetryPolicy
 from course_lib.sim.distributions import Distribution
 from course_lib.sim.events import FaultEnded, FaultStarted, RequestFinished
 from course_lib.sim.faults import Fault, Hang, Outage, Recovery
 from course_lib.sim.metrics import CallMetrics, Outcome, ServiceMetrics
 
-__all__ = ["BulkheadLike", "Call", "CircuitBreakerLike", "Service", "SimClock", "Simulation"]
+__all__ = [
+    "AttemptFailed",
+    "BulkheadLike",
+    "Call",
+    "CircuitBreakerLike",
+    "Service",
+    "SimClock",
+    "Simulation",
+]
 
 Result = tuple[Outcome, str]
 """What an attempt, a call or a request ends with: ``(outcome, reason)``; reason ``""`` when ok."""
@@ -68,6 +78,28 @@ class BulkheadLike(Protocol):
 
     def try_acquire(self) -> bool: ...
     def release(self) -> None: ...
+
+
+class AttemptFailed(Exception):
+    """A failed attempt, as the error a :class:`~course_lib.retry.RetryPolicy` is told of.
+
+    Its message is the attempt's reason (``"timeout"``, ``"circuit_open"``, ...).
+    """
+
+
+class _NoWait:
+    """The backoff of a :class:`Call` without one: retry at once."""
+
+    def delay(self, attempt: int, rng: random.Random, previous: float | None = None) -> float:
+        """Always 0 seconds."""
+        return 0.0
+
+    def bound(self, attempt: int) -> float:
+        """Always 0 seconds."""
+        return 0.0
+
+    def __repr__(self) -> str:
+        return "NoWait()"
 
 
 class SimClock:
@@ -113,8 +145,11 @@ class Call:
     ``"bulkhead_full"``), then asks the breaker (refused: ``"circuit_open"``,
     the slot is given back), then sends the request and waits at most
     ``timeout`` (``"timeout"``). The breaker is told every answered or
-    timed-out attempt with its duration. Every failed attempt is retried
-    while retries are left.
+    timed-out attempt with its duration. Whether a failed attempt is retried,
+    and after how long, is :class:`~course_lib.retry.RetryPolicy`'s decision
+    (``attempts = 1 + retries``, this ``backoff`` and ``budget``), exactly as
+    for a real function: no attempt left, or the budget says no, and the call
+    gives up (:data:`~course_lib.retry.EXHAUSTED` / :data:`~course_lib.retry.BUDGET`).
     """
 
     service: str
@@ -355,6 +390,7 @@ class Simulation:
         self.services: dict[str, Service] = {}
         self.edges: dict[str, CallMetrics] = {}
         self._edge_of: dict[tuple[str, int], CallMetrics] = {}
+        self._policies: dict[int, RetryPolicy] = {}
         self._started = False
         self._last_sample = 0.0
 
@@ -570,40 +606,55 @@ class Simulation:
         return stats
 
     # -- calls -------------------------------------------------------------------------------
+    def retry_policy(self, call: Call) -> RetryPolicy:
+        """The :class:`~course_lib.retry.RetryPolicy` that decides ``call``'s retries.
+
+        Built once per :class:`Call` from its ``retries``, ``backoff`` and
+        ``budget``, drawing its jitter from the simulation's seeded ``rng``.
+        """
+        policy = self._policies.get(id(call))
+        if policy is None:
+            policy = RetryPolicy(
+                attempts=1 + call.retries,
+                backoff=_NoWait() if call.backoff is None else call.backoff,
+                budget=call.budget,
+                rng=self.rng,
+            )
+            self._policies[id(call)] = policy
+        return policy
+
     def _call(self, caller: str, call: Call, stats: CallMetrics | None = None) -> Process:
-        """Make ``call`` with its retries; returns the last attempt's ``(outcome, reason)``."""
+        """Make ``call``, retrying as its policy decides; return the last ``(outcome, reason)``."""
         env = self.env
         if stats is None:
             stats = self.edge(caller, call)
         target = self.services[call.service]
+        policy = self.retry_policy(call)
         stats.calls += 1
         started = env.now
         if stats.keep_times:
             stats.starts.append(started)
+        policy.start(started)
         attempt = 0
         previous: float | None = None
-        budget = call.budget
-        if budget is not None:
-            budget.record_request(started)
-        gave_up = "attempts exhausted"
         while True:
             attempt += 1
             outcome, reason = yield from self._attempt(caller, call, target, stats)
-            if outcome == "ok" or attempt > call.retries:
+            if outcome == "ok":
                 break
-            if budget is not None and not budget.try_spend(env.now):
-                stats.denied_retries += 1
-                gave_up = "retry budget exhausted"
+            decision = policy.decide(attempt, AttemptFailed(reason), previous=previous, now=env.now)
+            if not decision.retry:
+                if decision.reason == BUDGET:
+                    stats.denied_retries += 1
+                if call.retries and self.record_requests:
+                    self.trace(RetryGaveUp(env.now, stats.label, attempt, reason, decision.reason))
                 break
-            delay = 0.0 if call.backoff is None else call.backoff.delay(attempt, self.rng, previous)
-            previous = delay
+            previous = decision.delay
             stats.retries += 1
             if self.record_requests:
-                self.trace(RetryScheduled(env.now, stats.label, attempt, delay, reason))
-            if delay > 0:
-                yield env.timeout(delay)
-        if outcome != "ok" and call.retries and self.record_requests:
-            self.trace(RetryGaveUp(env.now, stats.label, attempt, reason, gave_up))
+                self.trace(RetryScheduled(env.now, stats.label, attempt, decision.delay, reason))
+            if decision.delay > 0:
+                yield env.timeout(decision.delay)
         stats.outcomes[outcome] += 1
         if stats.keep_times:
             stats.jobs.append((started, env.now, outcome == "ok"))
