@@ -15,11 +15,13 @@ gets its own bounded share of the caller's resources.
   ``ThreadPoolBulkhead``: queueCapacity 100). If service B hangs it can fill
   only its own pool; pool A keeps serving.
 
-Both report :class:`~course_lib.events.BulkheadAcquired`,
+Both take keyword-only settings, read-only afterwards (like every pattern
+here), and report :class:`~course_lib.events.BulkheadAcquired`,
 :class:`~course_lib.events.BulkheadReleased` and
 :class:`~course_lib.events.BulkheadFull` events to an optional ``listener``,
-stamped with the injected clock's time. Waiting itself uses real threading or
-asyncio primitives (seconds of wall time).
+stamped with the injected clock's time. A blocking wait for a slot uses a
+``threading.Condition`` (seconds of wall time); an asyncio wait measures its
+``max_wait`` on the injected clock and sleeps on the event loop in between.
 """
 
 from __future__ import annotations
@@ -30,7 +32,6 @@ import contextlib
 import functools
 import inspect
 import threading
-import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from types import TracebackType
@@ -95,28 +96,63 @@ class SemaphoreBulkhead:
         max_wait: Seconds a caller may wait for a slot (>= 0); default 0.
         name: Shown in errors and events.
         listener: Receives ``BulkheadAcquired/Released/Full`` events.
-        clock: Timestamps for events; default monotonic.
+        clock: Timestamps for events, and the clock an asyncio wait measures
+            ``max_wait`` on; default monotonic.
+
+    Raises:
+        ValueError: a setting is out of range; the message names it.
     """
 
     def __init__(
         self,
+        *,
         max_concurrent: int = 25,
         max_wait: float = 0.0,
-        *,
         name: str = "bulkhead",
         listener: EventListener | None = None,
         clock: Clock | None = None,
     ) -> None:
         self._capacity = check_int("max_concurrent", max_concurrent, minimum=1)
-        self.max_wait = check_number("max_wait", max_wait, max_inclusive=False)
-        self.name = name
+        self._max_wait = check_number("max_wait", max_wait, max_inclusive=False)
+        self._name = _check_name(name)
         self.listener = listener
-        self.clock: Clock = clock if clock is not None else DEFAULT_CLOCK
+        self._clock = _check_clock(clock)
         self._in_use = 0
         self._waiting = 0
         self._lock = threading.Lock()
         self._freed = threading.Condition(self._lock)
         self._async_waiters: list[tuple[asyncio.AbstractEventLoop, asyncio.Future[None]]] = []
+
+    # -- settings (read-only) --------------------------------------------------------------
+
+    @property
+    def max_concurrent(self) -> int:
+        """Slots: at most this many calls at once."""
+        return self._capacity
+
+    @property
+    def max_wait(self) -> float:
+        """Seconds a caller may wait for a slot (0: rejected at once)."""
+        return self._max_wait
+
+    @property
+    def name(self) -> str:
+        """Shown in errors and events."""
+        return self._name
+
+    @property
+    def clock(self) -> Clock:
+        """Timestamps events; an asyncio wait measures ``max_wait`` on it."""
+        return self._clock
+
+    @property
+    def listener(self) -> EventListener | None:
+        """Receives every event, or ``None`` (an observer, not a setting: you may change it)."""
+        return self._listener
+
+    @listener.setter
+    def listener(self, listener: EventListener | None) -> None:
+        self._listener = _check_listener(listener)
 
     # -- occupancy -------------------------------------------------------------------------
 
@@ -275,21 +311,28 @@ class SemaphoreBulkhead:
     # -- asyncio ---------------------------------------------------------------------------
 
     async def acquire_async(self, timeout: float | None = None) -> None:
-        """Like :meth:`acquire`, but waits on the event loop instead of blocking a thread."""
+        """Like :meth:`acquire`, but waits on the event loop instead of blocking a thread.
+
+        The wait is measured on the bulkhead's clock: the caller gives up once
+        ``clock.now()`` has moved ``timeout`` (default ``max_wait``) seconds
+        past its arrival. In between it sleeps on the event loop until a slot
+        is released or the remaining seconds have passed, then looks again.
+        """
         wait = (
-            self.max_wait
+            self._max_wait
             if timeout is None
             else check_number("timeout", timeout, max_inclusive=False)
         )
         loop = asyncio.get_running_loop()
-        give_up_at = time.monotonic() + wait
+        clock = self._clock
+        give_up_at = clock.now() + wait
         counted = False
         try:
             while True:
                 with self._lock:
                     took = self._take_locked()
                     in_use, waiting = self._in_use, self._waiting
-                    remaining = give_up_at - time.monotonic()
+                    remaining = give_up_at - clock.now()
                     if not took and remaining > 0:
                         if not counted:
                             self._waiting += 1
@@ -365,6 +408,26 @@ class SemaphoreBulkhead:
         )
 
 
+def _check_name(name: Any) -> str:
+    if not isinstance(name, str) or not name:
+        raise ValueError(f"name must be a non-empty string, got {name!r}")
+    return name
+
+
+def _check_clock(clock: Any) -> Clock:
+    if clock is None:
+        return DEFAULT_CLOCK
+    if not callable(getattr(clock, "now", None)):
+        raise ValueError(f"clock must have a now() method returning seconds, got {clock!r}")
+    return cast(Clock, clock)
+
+
+def _check_listener(listener: Any) -> EventListener | None:
+    if listener is not None and not callable(listener):
+        raise ValueError(f"listener must be callable (e.g. a Trace) or None, got {listener!r}")
+    return cast("EventListener | None", listener)
+
+
 def _resolve(future: asyncio.Future[None]) -> None:
     if not future.done():
         future.set_result(None)
@@ -385,28 +448,60 @@ class ThreadPoolBulkhead:
         listener: Receives ``BulkheadAcquired`` (a call started running),
             ``BulkheadReleased`` (it finished) and ``BulkheadFull`` (rejected) events.
         clock: Timestamps for events; default monotonic.
+
+    Raises:
+        ValueError: a setting is out of range; the message names it.
     """
 
     def __init__(
         self,
+        *,
         max_workers: int = 10,
         queue_capacity: int = 100,
-        *,
         name: str = "thread-pool-bulkhead",
         listener: EventListener | None = None,
         clock: Clock | None = None,
     ) -> None:
         self._max_workers = check_int("max_workers", max_workers, minimum=1)
-        self.queue_capacity = check_int("queue_capacity", queue_capacity, minimum=0)
-        self.name = name
+        self._queue_capacity = check_int("queue_capacity", queue_capacity, minimum=0)
+        self._name = _check_name(name)
         self.listener = listener
-        self.clock: Clock = clock if clock is not None else DEFAULT_CLOCK
+        self._clock = _check_clock(clock)
         self._active = 0
         self._queued = 0
         self._lock = threading.Lock()
         self._executor = concurrent.futures.ThreadPoolExecutor(
             max_workers=self._max_workers, thread_name_prefix=name
         )
+
+    @property
+    def max_workers(self) -> int:
+        """Threads in the pool."""
+        return self._max_workers
+
+    @property
+    def queue_capacity(self) -> int:
+        """Calls that may wait for a thread."""
+        return self._queue_capacity
+
+    @property
+    def name(self) -> str:
+        """Shown in errors, events and thread names."""
+        return self._name
+
+    @property
+    def clock(self) -> Clock:
+        """Timestamps events."""
+        return self._clock
+
+    @property
+    def listener(self) -> EventListener | None:
+        """Receives every event, or ``None`` (an observer, not a setting: you may change it)."""
+        return self._listener
+
+    @listener.setter
+    def listener(self, listener: EventListener | None) -> None:
+        self._listener = _check_listener(listener)
 
     @property
     def capacity(self) -> int:

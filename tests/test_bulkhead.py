@@ -44,7 +44,7 @@ def test_semaphore_defaults_follow_resilience4j() -> None:
 def test_try_acquire_until_full_then_reject_with_events() -> None:
     trace = Trace()
     clock = ManualClock(5.0)
-    bulkhead = SemaphoreBulkhead(2, name="payments", listener=trace, clock=clock)
+    bulkhead = SemaphoreBulkhead(max_concurrent=2, name="payments", listener=trace, clock=clock)
     assert bulkhead.try_acquire() and bulkhead.try_acquire()
     assert (bulkhead.in_use, bulkhead.available) == (2, 0)
     assert bulkhead.try_acquire() is False, "full: rejected at once"
@@ -61,13 +61,13 @@ def test_try_acquire_until_full_then_reject_with_events() -> None:
 
 
 def test_release_without_acquire_is_an_error() -> None:
-    bulkhead = SemaphoreBulkhead(1, name="orders")
+    bulkhead = SemaphoreBulkhead(max_concurrent=1, name="orders")
     with pytest.raises(RuntimeError, match="'orders': release\\(\\) called more times"):
         bulkhead.release()
 
 
 def test_call_rejects_without_calling_and_names_bulkhead_and_capacity() -> None:
-    bulkhead = SemaphoreBulkhead(1, name="inventory")
+    bulkhead = SemaphoreBulkhead(max_concurrent=1, name="inventory")
     called = []
     assert bulkhead.try_acquire()
     with pytest.raises(BulkheadFullError) as info:
@@ -81,7 +81,7 @@ def test_call_rejects_without_calling_and_names_bulkhead_and_capacity() -> None:
 
 
 def test_call_releases_the_slot_when_fn_raises() -> None:
-    bulkhead = SemaphoreBulkhead(1)
+    bulkhead = SemaphoreBulkhead(max_concurrent=1)
 
     def broken() -> None:
         raise KeyError("x")
@@ -92,7 +92,7 @@ def test_call_releases_the_slot_when_fn_raises() -> None:
 
 
 def test_context_manager_and_decorator() -> None:
-    bulkhead = SemaphoreBulkhead(1, name="db")
+    bulkhead = SemaphoreBulkhead(max_concurrent=1, name="db")
     with bulkhead:
         assert bulkhead.in_use == 1
         with pytest.raises(BulkheadFullError), bulkhead:
@@ -112,7 +112,7 @@ def test_context_manager_and_decorator() -> None:
 
 
 def test_blocking_acquire_waits_for_a_release() -> None:
-    bulkhead = SemaphoreBulkhead(1, max_wait=LONG, name="slow")
+    bulkhead = SemaphoreBulkhead(max_concurrent=1, max_wait=LONG, name="slow")
     bulkhead.acquire()
     got: list[str] = []
 
@@ -131,7 +131,7 @@ def test_blocking_acquire_waits_for_a_release() -> None:
 
 def test_blocking_acquire_gives_up_after_max_wait() -> None:
     trace = Trace()
-    bulkhead = SemaphoreBulkhead(1, max_wait=0.01, name="cache", listener=trace)
+    bulkhead = SemaphoreBulkhead(max_concurrent=1, max_wait=0.01, name="cache", listener=trace)
     bulkhead.acquire()
     with pytest.raises(BulkheadFullError, match=r"'cache' is full.*after waiting 0\.01 s"):
         bulkhead.acquire()
@@ -146,7 +146,9 @@ def test_blocking_acquire_gives_up_after_max_wait() -> None:
 def test_no_over_admission_under_eight_threads(blocking: bool) -> None:
     trace = Trace()
     lock = threading.Lock()
-    bulkhead = SemaphoreBulkhead(3, max_wait=LONG if blocking else 0.0, listener=trace)
+    bulkhead = SemaphoreBulkhead(
+        max_concurrent=3, max_wait=LONG if blocking else 0.0, listener=trace
+    )
     start = threading.Barrier(8)
     inside = 0
     peak = 0
@@ -188,7 +190,7 @@ def test_no_over_admission_under_eight_threads(blocking: bool) -> None:
 
 
 def test_async_call_waits_on_the_loop_for_a_slot() -> None:
-    bulkhead = SemaphoreBulkhead(1, max_wait=LONG, name="async")
+    bulkhead = SemaphoreBulkhead(max_concurrent=1, max_wait=LONG, name="async")
     order: list[str] = []
 
     async def main() -> None:
@@ -219,7 +221,7 @@ def test_async_call_waits_on_the_loop_for_a_slot() -> None:
 
 
 def test_async_waiter_is_woken_by_a_release_from_another_thread() -> None:
-    bulkhead = SemaphoreBulkhead(1, max_wait=LONG)
+    bulkhead = SemaphoreBulkhead(max_concurrent=1, max_wait=LONG)
     assert bulkhead.try_acquire()  # held by the worker thread below
     go = threading.Event()
 
@@ -248,8 +250,8 @@ def test_async_waiter_is_woken_by_a_release_from_another_thread() -> None:
 
 def test_async_rejects_at_once_or_after_max_wait() -> None:
     async def main() -> None:
-        now = SemaphoreBulkhead(1, name="fast")
-        later = SemaphoreBulkhead(1, max_wait=0.01, name="patient")
+        now = SemaphoreBulkhead(max_concurrent=1, name="fast")
+        later = SemaphoreBulkhead(max_concurrent=1, max_wait=0.01, name="patient")
         assert now.try_acquire() and later.try_acquire()
         with pytest.raises(BulkheadFullError, match="'fast' is full"):
             await now.call_async(asyncio.sleep, 0)
@@ -260,8 +262,52 @@ def test_async_rejects_at_once_or_after_max_wait() -> None:
     asyncio.run(main())
 
 
+def test_async_wait_is_measured_on_the_injected_clock() -> None:
+    # A clock on which a minute passes between two readings: the waiter gives up at
+    # once, although max_wait is an hour of real time (no test sleeps).
+    class MinutePerReading:
+        def __init__(self) -> None:
+            self.t = 0.0
+
+        def now(self) -> float:
+            self.t += 60.0
+            return self.t
+
+    async def main() -> None:
+        bulkhead = SemaphoreBulkhead(max_concurrent=1, max_wait=30.0, clock=MinutePerReading())
+        assert bulkhead.try_acquire()
+        with pytest.raises(BulkheadFullError, match="after waiting 30 s"):
+            await asyncio.wait_for(bulkhead.acquire_async(), LONG)
+        assert bulkhead.waiting == 0
+
+    asyncio.run(main())
+
+
+def test_settings_are_keyword_only_and_read_only() -> None:
+    with pytest.raises(TypeError):
+        SemaphoreBulkhead(2)  # type: ignore[misc]
+    with pytest.raises(TypeError):
+        ThreadPoolBulkhead(2, 10)  # type: ignore[misc]
+    bulkhead = SemaphoreBulkhead(max_concurrent=2, max_wait=0.5, name="db")
+    assert (bulkhead.max_concurrent, bulkhead.max_wait, bulkhead.name) == (2, 0.5, "db")
+    for setting in ("max_concurrent", "max_wait", "name", "clock", "capacity"):
+        with pytest.raises(AttributeError):
+            setattr(bulkhead, setting, 1)
+    with ThreadPoolBulkhead(max_workers=2, queue_capacity=3, name="pool") as pool:
+        assert (pool.max_workers, pool.queue_capacity, pool.name) == (2, 3, "pool")
+        for setting in ("max_workers", "queue_capacity", "name", "clock"):
+            with pytest.raises(AttributeError):
+                setattr(pool, setting, 1)
+    with pytest.raises(ValueError, match="^listener"):
+        bulkhead.listener = "trace"  # type: ignore[assignment]
+    with pytest.raises(ValueError, match="^name"):
+        SemaphoreBulkhead(name="")
+    with pytest.raises(ValueError, match="^clock"):
+        ThreadPoolBulkhead(clock=object())  # type: ignore[arg-type]
+
+
 def test_async_decorator_and_context_manager() -> None:
-    bulkhead = SemaphoreBulkhead(2)
+    bulkhead = SemaphoreBulkhead(max_concurrent=2)
 
     @bulkhead
     async def fetch(x: int) -> int:
@@ -280,7 +326,7 @@ def test_async_decorator_and_context_manager() -> None:
 def test_occupancy_invariants_for_any_sequence(capacity: int, ops: list[bool]) -> None:
     """``True`` = try_acquire, ``False`` = release (when something is held)."""
     trace = Trace()
-    bulkhead = SemaphoreBulkhead(capacity, listener=trace)
+    bulkhead = SemaphoreBulkhead(max_concurrent=capacity, listener=trace)
     held = 0
     for acquire in ops:
         if acquire:
@@ -298,9 +344,9 @@ def test_occupancy_invariants_for_any_sequence(capacity: int, ops: list[bool]) -
 
 def test_semaphore_bad_config() -> None:
     with pytest.raises(ValueError, match=r"^max_concurrent must be an integer >= 1, got 0"):
-        SemaphoreBulkhead(0)
+        SemaphoreBulkhead(max_concurrent=0)
     with pytest.raises(ValueError, match=r"^max_wait must be"):
-        SemaphoreBulkhead(1, max_wait=-0.5)
+        SemaphoreBulkhead(max_concurrent=1, max_wait=-0.5)
 
 
 # -- ThreadPoolBulkhead --------------------------------------------------------------------
@@ -326,7 +372,7 @@ def test_thread_pool_rejects_when_workers_busy_and_queue_full() -> None:
         release.wait(LONG)
         return "finally"
 
-    pool = ThreadPoolBulkhead(2, queue_capacity=1, name="payments", listener=trace)
+    pool = ThreadPoolBulkhead(max_workers=2, queue_capacity=1, name="payments", listener=trace)
     try:
         running = [pool.submit(hang) for _ in range(2)]
         started.wait(LONG)
@@ -362,8 +408,8 @@ def test_hung_dependency_saturates_only_its_own_pool() -> None:
     def service_a(i: int) -> str:
         return f"A served {i}"
 
-    pool_a = ThreadPoolBulkhead(4, queue_capacity=0, name="pool-A")
-    pool_b = ThreadPoolBulkhead(4, queue_capacity=0, name="pool-B")
+    pool_a = ThreadPoolBulkhead(max_workers=4, queue_capacity=0, name="pool-A")
+    pool_b = ThreadPoolBulkhead(max_workers=4, queue_capacity=0, name="pool-B")
     try:
         stuck = [pool_b.submit(service_b) for _ in range(4)]
         b_started.wait(LONG)
@@ -390,7 +436,7 @@ def test_cancelled_queued_call_frees_its_place() -> None:
         started.set()
         release.wait(LONG)
 
-    pool = ThreadPoolBulkhead(1, queue_capacity=1)
+    pool = ThreadPoolBulkhead(max_workers=1, queue_capacity=1)
     try:
         pool.submit(hang)
         started.wait(LONG)
@@ -405,12 +451,12 @@ def test_cancelled_queued_call_frees_its_place() -> None:
 
 
 def test_thread_pool_after_shutdown_and_bad_config() -> None:
-    pool = ThreadPoolBulkhead(1, 0)
+    pool = ThreadPoolBulkhead(max_workers=1, queue_capacity=0)
     pool.shutdown()
     with pytest.raises(RuntimeError):
         pool.submit(str, "late")
     assert pool.queued == 0
     with pytest.raises(ValueError, match=r"^max_workers must be an integer >= 1"):
-        ThreadPoolBulkhead(0)
+        ThreadPoolBulkhead(max_workers=0)
     with pytest.raises(ValueError, match=r"^queue_capacity must be an integer >= 0"):
-        ThreadPoolBulkhead(1, -1)
+        ThreadPoolBulkhead(max_workers=1, queue_capacity=-1)

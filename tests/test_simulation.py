@@ -404,7 +404,9 @@ def test_reference_bulkhead_emits_into_the_trace() -> None:
     from course_lib.bulkhead import SemaphoreBulkhead
 
     sim = Simulation()
-    bulkhead = SemaphoreBulkhead(1, name="front->back", clock=sim.clock, listener=sim.trace)
+    bulkhead = SemaphoreBulkhead(
+        max_concurrent=1, name="front->back", clock=sim.clock, listener=sim.trace
+    )
     sim.service("back", workers=10, latency=Constant(1.0))
     sim.service(
         "front",

@@ -88,7 +88,7 @@ def default_bulkhead(name: str, sim: Simulation) -> BulkheadLike:
     """
     from course_lib.bulkhead import SemaphoreBulkhead
 
-    return SemaphoreBulkhead(5, name=name, clock=sim.clock, listener=sim.trace)
+    return SemaphoreBulkhead(max_concurrent=5, name=name, clock=sim.clock, listener=sim.trace)
 
 
 @dataclass(frozen=True)
