@@ -19,6 +19,8 @@ Formulas (``t(n) = min(cap, base * 2**n)`` is the capped exponential):
 :class:`DecorrelatedJitter`   ``min(cap, uniform(base, 3 * previous))``, previous starts at base
 ============================  =====================================================
 
+Every strategy takes keyword-only, read-only settings: ``FullJitter(base=0.1, cap=3.0)``.
+
 Note the seed's convention: the exponent is the failure count, so the *first*
 retry already waits up to ``base * 2`` (0.2 s with the defaults), not ``base``.
 """
@@ -79,33 +81,43 @@ def _check_attempt(attempt: int) -> None:
 class _Exponential:
     """Shared config of the strategies built on ``t(n) = min(cap, base * 2**n)``."""
 
-    __slots__ = ("base", "cap")
+    __slots__ = ("_base", "_cap")
 
-    def __init__(self, base: float = 0.1, cap: float = 3.0) -> None:
-        self.base = check_number(
+    def __init__(self, *, base: float = 0.1, cap: float = 3.0) -> None:
+        self._base = check_number(
             "base", base, minimum=0.0, min_inclusive=False, maximum=math.inf, max_inclusive=False
         )
-        self.cap = check_number(
-            "cap", cap, minimum=self.base, maximum=math.inf, max_inclusive=False
+        self._cap = check_number(
+            "cap", cap, minimum=self._base, maximum=math.inf, max_inclusive=False
         )
+
+    @property
+    def base(self) -> float:
+        """Seconds; the exponential's scale."""
+        return self._base
+
+    @property
+    def cap(self) -> float:
+        """Seconds; no delay is longer."""
+        return self._cap
 
     def bound(self, attempt: int) -> float:
         """The largest delay after failure ``attempt``: ``min(cap, base * 2**attempt)``."""
         _check_attempt(attempt)
-        return capped_exponential(self.base, self.cap, attempt)
+        return capped_exponential(self._base, self._cap, attempt)
 
     def __repr__(self) -> str:
-        return f"{type(self).__name__}(base={self.base!r}, cap={self.cap!r})"
+        return f"{type(self).__name__}(base={self._base!r}, cap={self._cap!r})"
 
     def __eq__(self, other: object) -> bool:
         return (
             type(other) is type(self)
             and isinstance(other, _Exponential)
-            and (self.base, self.cap) == (other.base, other.cap)
+            and (self._base, self._cap) == (other.base, other.cap)
         )
 
     def __hash__(self) -> int:
-        return hash((type(self).__name__, self.base, self.cap))
+        return hash((type(self).__name__, self._base, self._cap))
 
 
 class NoJitter(_Exponential):
@@ -125,7 +137,7 @@ class NoJitter(_Exponential):
     def delay(self, attempt: int, rng: random.Random, previous: float | None = None) -> float:
         """``min(cap, base * 2**attempt)``; ``rng`` and ``previous`` are unused."""
         _check_attempt(attempt)
-        return capped_exponential(self.base, self.cap, attempt)
+        return capped_exponential(self._base, self._cap, attempt)
 
 
 class FullJitter(_Exponential):
@@ -146,7 +158,7 @@ class FullJitter(_Exponential):
     def delay(self, attempt: int, rng: random.Random, previous: float | None = None) -> float:
         """``rng.random() * min(cap, base * 2**attempt)``; ``previous`` is unused."""
         _check_attempt(attempt)
-        return rng.random() * capped_exponential(self.base, self.cap, attempt)
+        return rng.random() * capped_exponential(self._base, self._cap, attempt)
 
 
 class EqualJitter(_Exponential):
@@ -166,7 +178,7 @@ class EqualJitter(_Exponential):
     def delay(self, attempt: int, rng: random.Random, previous: float | None = None) -> float:
         """``t/2 + rng.random() * t/2`` with ``t = min(cap, base * 2**attempt)``."""
         _check_attempt(attempt)
-        half = capped_exponential(self.base, self.cap, attempt) / 2.0
+        half = capped_exponential(self._base, self._cap, attempt) / 2.0
         return half + rng.random() * half
 
 
@@ -187,15 +199,15 @@ class DecorrelatedJitter(_Exponential):
     def delay(self, attempt: int, rng: random.Random, previous: float | None = None) -> float:
         """``min(cap, base + rng.random() * (3*previous - base))``; previous defaults to base."""
         _check_attempt(attempt)
-        prev = self.base if previous is None else max(self.base, float(previous))
-        return min(self.cap, self.base + rng.random() * (3.0 * prev - self.base))
+        prev = self._base if previous is None else max(self._base, float(previous))
+        return min(self._cap, self._base + rng.random() * (3.0 * prev - self._base))
 
     def bound(self, attempt: int) -> float:
         """The worst case when every draw hits the top: ``min(cap, base * 3**attempt)``."""
         _check_attempt(attempt)
         if attempt >= _MAX_EXPONENT:
-            return self.cap
-        return min(self.cap, self.base * 3.0**attempt)
+            return self._cap
+        return min(self._cap, self._base * 3.0**attempt)
 
 
 def sample_delays(backoff: Backoff, retries: int, rng: random.Random) -> list[float]:
@@ -204,7 +216,7 @@ def sample_delays(backoff: Backoff, retries: int, rng: random.Random) -> list[fl
     Handy for plots and lessons.
 
     Example:
-        >>> sample_delays(NoJitter(0.1, 3.0), 3, random.Random(0))
+        >>> sample_delays(NoJitter(base=0.1, cap=3.0), 3, random.Random(0))
         [0.2, 0.4, 0.8]
     """
     check_int("retries", retries, minimum=0)

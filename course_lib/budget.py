@@ -89,31 +89,31 @@ class TokenBucketBudget:
         "_last",
         "_lock",
         "_tokens",
-        "capacity",
-        "refill_per_request",
-        "refill_per_second",
-        "retry_cost",
+        "_capacity",
+        "_refill_per_request",
+        "_refill_per_second",
+        "_retry_cost",
     )
 
     def __init__(
         self,
+        *,
         capacity: float = 10.0,
         refill_per_request: float = 0.1,
         refill_per_second: float = 0.0,
-        *,
         retry_cost: float = 1.0,
         clock: Clock | None = None,
     ) -> None:
-        self.capacity = check_number(
+        self._capacity = check_number(
             "capacity", capacity, minimum=0.0, min_inclusive=False, max_inclusive=False
         )
-        self.refill_per_request = check_number(
+        self._refill_per_request = check_number(
             "refill_per_request", refill_per_request, max_inclusive=False
         )
-        self.refill_per_second = check_number(
+        self._refill_per_second = check_number(
             "refill_per_second", refill_per_second, max_inclusive=False
         )
-        self.retry_cost = check_number(
+        self._retry_cost = check_number(
             "retry_cost", retry_cost, minimum=0.0, min_inclusive=False, maximum=self.capacity
         )
         if self.refill_per_request == 0.0 and self.refill_per_second == 0.0:
@@ -125,6 +125,26 @@ class TokenBucketBudget:
         self._tokens = self.capacity
         self._last: float | None = None
         self._lock = threading.Lock()
+
+    @property
+    def capacity(self) -> float:
+        """Tokens the bucket can hold."""
+        return self._capacity
+
+    @property
+    def refill_per_request(self) -> float:
+        """Tokens each request deposits."""
+        return self._refill_per_request
+
+    @property
+    def refill_per_second(self) -> float:
+        """Tokens added per second of clock time."""
+        return self._refill_per_second
+
+    @property
+    def retry_cost(self) -> float:
+        """Tokens one retry spends."""
+        return self._retry_cost
 
     def _refill(self, now: float | None) -> None:
         t = self._clock.now() if now is None else now
@@ -213,30 +233,45 @@ class RatioBudget:
         "_lock",
         "_requests",
         "_retries",
-        "min_retries_per_second",
-        "ratio",
-        "window",
+        "_min_retries_per_second",
+        "_ratio",
+        "_window",
     )
 
     def __init__(
         self,
+        *,
         ratio: float = 0.1,
         window: float = 120.0,
         min_retries_per_second: float = 0.0,
-        *,
         clock: Clock | None = None,
     ) -> None:
-        self.ratio = check_fraction("ratio", ratio)
-        self.window = check_number(
+        self._ratio = check_fraction("ratio", ratio)
+        self._window = check_number(
             "window", window, minimum=0.0, min_inclusive=False, max_inclusive=False
         )
-        self.min_retries_per_second = check_number(
+        self._min_retries_per_second = check_number(
             "min_retries_per_second", min_retries_per_second, max_inclusive=False
         )
         self._clock: Clock = clock if clock is not None else DEFAULT_CLOCK
         self._requests = _SlidingCounts(self.window)
         self._retries = _SlidingCounts(self.window)
         self._lock = threading.Lock()
+
+    @property
+    def ratio(self) -> float:
+        """Largest share of retries."""
+        return self._ratio
+
+    @property
+    def window(self) -> float:
+        """Seconds of history considered."""
+        return self._window
+
+    @property
+    def min_retries_per_second(self) -> float:
+        """Retries always allowed per second."""
+        return self._min_retries_per_second
 
     def _now(self, now: float | None) -> float:
         return self._clock.now() if now is None else now
@@ -301,18 +336,18 @@ class AdaptiveThrottle:
         rng: Randomness for the rejection draw (seed it for reproducible runs).
     """
 
-    __slots__ = ("_accepts", "_clock", "_lock", "_requests", "_rng", "k", "window")
+    __slots__ = ("_accepts", "_clock", "_k", "_lock", "_requests", "_rng", "_window")
 
     def __init__(
         self,
+        *,
         k: float = 2.0,
         window: float = 120.0,
-        *,
         clock: Clock | None = None,
         rng: random.Random | None = None,
     ) -> None:
-        self.k = check_number("k", k, minimum=1.0, max_inclusive=False)
-        self.window = check_number(
+        self._k = check_number("k", k, minimum=1.0, max_inclusive=False)
+        self._window = check_number(
             "window", window, minimum=0.0, min_inclusive=False, max_inclusive=False
         )
         self._clock: Clock = clock if clock is not None else DEFAULT_CLOCK
@@ -320,6 +355,16 @@ class AdaptiveThrottle:
         self._requests = _SlidingCounts(self.window)
         self._accepts = _SlidingCounts(self.window)
         self._lock = threading.Lock()
+
+    @property
+    def k(self) -> float:
+        """The multiplier ``K``."""
+        return self._k
+
+    @property
+    def window(self) -> float:
+        """Seconds of history."""
+        return self._window
 
     def _now(self, now: float | None) -> float:
         return self._clock.now() if now is None else now

@@ -4,8 +4,9 @@ Three layers, from plain logic to a decorator:
 
 * :class:`RetryPolicy` - the sans-I/O core. Told which attempt failed with
   which error (and, for a budget, the time), it answers "retry after ``d``
-  seconds" or "give up, because ...". It never sleeps and never reads a clock,
-  so a simulation can drive it on virtual time.
+  seconds" or "give up, because ...". It never sleeps and reads no clock (a
+  budget told no ``now`` reads its own), so a simulation drives it on virtual
+  time.
 * :class:`Retrying` - runs a function under a policy on real threads or on
   asyncio, sleeping with an injectable ``sleep`` and reporting
   :class:`~course_lib.events.RetryScheduled` / :class:`~course_lib.events.RetryGaveUp`
@@ -142,12 +143,12 @@ class RetryPolicy:
         ValueError: a parameter is out of range or of the wrong kind.
     """
 
-    __slots__ = ("_predicate", "_types", "attempts", "backoff", "budget", "rng")
+    __slots__ = ("_attempts", "_backoff", "_budget", "_predicate", "_rng", "_types")
 
     def __init__(
         self,
-        attempts: int = 3,
         *,
+        attempts: int = 3,
         base: float = 0.1,
         cap: float = 3.0,
         backoff: Backoff | None = None,
@@ -155,19 +156,19 @@ class RetryPolicy:
         rng: random.Random | None = None,
         budget: RetryBudget | None = None,
     ) -> None:
-        self.attempts = check_int("attempts", attempts, minimum=1)
+        self._attempts = check_int("attempts", attempts, minimum=1)
         if backoff is None:
-            backoff = FullJitter(base, cap)
+            backoff = FullJitter(base=base, cap=cap)
         elif not callable(getattr(backoff, "delay", None)):
             raise ValueError(
                 f"backoff must have a delay(attempt, rng, previous) method "
-                f"(e.g. FullJitter(0.1, 3.0)), got {backoff!r}"
+                f"(e.g. FullJitter(base=0.1, cap=3.0)), got {backoff!r}"
             )
-        self.backoff: Backoff = backoff
+        self._backoff: Backoff = backoff
         self._types, self._predicate = _parse_retry_on(retry_on)
         if rng is not None and not isinstance(rng, random.Random):
             raise ValueError(f"rng must be a random.Random (e.g. random.Random(42)), got {rng!r}")
-        self.rng = rng if rng is not None else random.Random()
+        self._rng = rng if rng is not None else random.Random()
         if budget is not None and not (
             callable(getattr(budget, "try_spend", None))
             and callable(getattr(budget, "record_request", None))
@@ -176,7 +177,27 @@ class RetryPolicy:
                 f"budget must have record_request(now) and try_spend(now) methods "
                 f"(e.g. RatioBudget()), got {budget!r}"
             )
-        self.budget = budget
+        self._budget = budget
+
+    @property
+    def attempts(self) -> int:
+        """Total tries including the first."""
+        return self._attempts
+
+    @property
+    def backoff(self) -> Backoff:
+        """The schedule of waits between attempts."""
+        return self._backoff
+
+    @property
+    def rng(self) -> random.Random:
+        """The randomness the jitter draws from."""
+        return self._rng
+
+    @property
+    def budget(self) -> RetryBudget | None:
+        """The retry budget consulted before each retry, if any."""
+        return self._budget
 
     def is_retryable(self, error: BaseException) -> bool:
         """Does ``retry_on`` say ``error`` is worth another try?"""
@@ -186,8 +207,8 @@ class RetryPolicy:
 
     def start(self, now: float | None = None) -> None:
         """A new logical request begins: count it in the budget, if any."""
-        if self.budget is not None:
-            self.budget.record_request(now)
+        if self._budget is not None:
+            self._budget.record_request(now)
 
     def decide(
         self,
@@ -214,12 +235,12 @@ class RetryPolicy:
         """
         if not self.is_retryable(error):
             return RetryDecision(False, reason=NOT_RETRYABLE)
-        if attempt >= self.attempts:
+        if attempt >= self._attempts:
             return RetryDecision(False, reason=EXHAUSTED)
-        delay = self.backoff.delay(attempt, self.rng, previous)
+        delay = self._backoff.delay(attempt, self._rng, previous)
         if time_left is not None and delay >= time_left:
             return RetryDecision(False, reason=DEADLINE)
-        if self.budget is not None and not self.budget.try_spend(now):
+        if self._budget is not None and not self._budget.try_spend(now):
             return RetryDecision(False, reason=BUDGET)
         return RetryDecision(True, delay)
 
@@ -283,12 +304,12 @@ class Retrying:
     ``RetryError`` (reason :data:`DEADLINE`).
     """
 
-    __slots__ = ("clock", "listener", "name", "policy", "sleep")
+    __slots__ = ("_clock", "_listener", "_name", "_policy", "_sleep")
 
     def __init__(
         self,
-        attempts: int = 3,
         *,
+        attempts: int = 3,
         base: float = 0.1,
         cap: float = 3.0,
         backoff: Backoff | None = None,
@@ -300,8 +321,8 @@ class Retrying:
         name: str | None = None,
         clock: Clock | None = None,
     ) -> None:
-        self.policy = RetryPolicy(
-            attempts,
+        self._policy = RetryPolicy(
+            attempts=attempts,
             base=base,
             cap=cap,
             backoff=backoff,
@@ -313,10 +334,39 @@ class Retrying:
             raise ValueError(f"sleep must be a callable sleep(seconds), got {sleep!r}")
         if listener is not None and not callable(listener):
             raise ValueError(f"listener must be a callable listener(event), got {listener!r}")
-        self.sleep = sleep
-        self.listener = listener
-        self.name = name
-        self.clock: Clock = clock if clock is not None else DEFAULT_CLOCK
+        if name is not None and (not isinstance(name, str) or not name):
+            raise ValueError(f"name must be a non-empty string or None, got {name!r}")
+        if clock is not None and not callable(getattr(clock, "now", None)):
+            raise ValueError(f"clock must have a now() method returning seconds, got {clock!r}")
+        self._sleep = sleep
+        self._listener = listener
+        self._name = name
+        self._clock: Clock = clock if clock is not None else DEFAULT_CLOCK
+
+    @property
+    def policy(self) -> RetryPolicy:
+        """The :class:`RetryPolicy` that decides every retry."""
+        return self._policy
+
+    @property
+    def sleep(self) -> Callable[[float], Any] | None:
+        """How to wait between attempts (``None``: ``time.sleep`` / ``asyncio.sleep``)."""
+        return self._sleep
+
+    @property
+    def listener(self) -> EventListener | None:
+        """Receives ``RetryScheduled`` / ``RetryGaveUp`` events, or ``None``."""
+        return self._listener
+
+    @property
+    def name(self) -> str | None:
+        """The events' ``source``; ``None``: the function's qualified name."""
+        return self._name
+
+    @property
+    def clock(self) -> Clock:
+        """Timestamps for the events (a budget reads its own clock)."""
+        return self._clock
 
     # -- shared bookkeeping (only on the failure path) ------------------------------------
 
@@ -478,11 +528,11 @@ class Retrying:
 
 
 @overload
-def retry(attempts: Callable[P, R], /) -> Callable[P, R]: ...
+def retry(fn: Callable[P, R], /) -> Callable[P, R]: ...
 @overload
 def retry(
-    attempts: int = 3,
     *,
+    attempts: int = 3,
     base: float = 0.1,
     cap: float = 3.0,
     backoff: Backoff | None = None,
@@ -495,8 +545,10 @@ def retry(
     clock: Clock | None = None,
 ) -> Retrying: ...
 def retry(
-    attempts: int | Callable[..., Any] = 3,
+    fn: Callable[..., Any] | None = None,
+    /,
     *,
+    attempts: int = 3,
     base: float = 0.1,
     cap: float = 3.0,
     backoff: Backoff | None = None,
@@ -511,20 +563,23 @@ def retry(
     """Decorator factory: retry a sync or async function with backoff and jitter.
 
     Defaults are the seed's: 3 attempts, full jitter, base 0.1 s, cap 3.0 s.
-    ``@retry`` without parentheses uses them too.
+    ``@retry`` without parentheses uses them too. Settings are keyword-only.
 
     Args:
+        fn: Only for ``@retry`` without parentheses: the function to decorate.
         attempts: Total tries including the first (>= 1).
         base: Seconds; the exponential's scale (> 0).
         cap: Seconds; the longest wait (>= base).
-        backoff: A strategy from :mod:`course_lib.backoff`; default ``FullJitter(base, cap)``.
+        backoff: A strategy from :mod:`course_lib.backoff`; default
+            ``FullJitter(base=base, cap=cap)``.
         retry_on: Exception type(s) worth retrying, or a predicate ``error -> bool``.
         sleep: How to wait; default ``time.sleep`` / ``asyncio.sleep``.
         rng: ``random.Random`` for the jitter (seed it to reproduce a run).
         budget: A retry budget; when it says no, give up at once.
         listener: Receives ``RetryScheduled`` / ``RetryGaveUp`` events.
         name: Source name for events; default the function's qualified name.
-        clock: Timestamps for events and the budget.
+        clock: Timestamps for the events (a budget reads its own clock: give it
+            the same one).
 
     Returns:
         A :class:`Retrying`, which decorates functions.
@@ -536,10 +591,10 @@ def retry(
         >>> fetch()
         'ok'
     """
-    if callable(attempts) and not isinstance(attempts, int):
-        return Retrying()(attempts)
+    if fn is not None:
+        return Retrying()(fn)
     return Retrying(
-        attempts,
+        attempts=attempts,
         base=base,
         cap=cap,
         backoff=backoff,

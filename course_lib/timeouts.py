@@ -56,7 +56,7 @@ def _check_limit(name: str, value: float | None) -> float | None:
     return check_number(name, value, minimum=0.0, min_inclusive=False, max_inclusive=False)
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True, kw_only=True)
 class Timeouts:
     """Per-phase timeouts for one HTTP call, in seconds.
 
@@ -70,6 +70,9 @@ class Timeouts:
             (httpx: the gap between chunks, not the total); seed: 2-5 s.
         write: Seconds to send a chunk of the request body, or ``None``.
         pool: Seconds to wait for a free connection from the pool, or ``None``.
+
+    Every phase is keyword-only (``Timeouts(connect=1.0, read=5.0)``) and
+    read-only (a frozen dataclass).
 
     Raises:
         ValueError: a value is not ``None`` or a number > 0.
@@ -114,7 +117,12 @@ class Timeouts:
         def cap(value: float | None) -> float:
             return limit if value is None else min(value, limit)
 
-        return Timeouts(cap(self.connect), cap(self.read), cap(self.write), cap(self.pool))
+        return Timeouts(
+            connect=cap(self.connect),
+            read=cap(self.read),
+            write=cap(self.write),
+            pool=cap(self.pool),
+        )
 
 
 _CURRENT: ContextVar[Deadline | None] = ContextVar("course_lib_deadline", default=None)
@@ -130,7 +138,7 @@ class Deadline:
     Example (Google SRE's chain, on a manual clock):
         >>> from course_lib.clock import ManualClock
         >>> clock = ManualClock()
-        >>> a = Deadline(30.0, clock=clock)
+        >>> a = Deadline(budget=30.0, clock=clock)
         >>> _ = clock.advance(7)             # A spends 7 s
         >>> b = a.child()
         >>> b.remaining()
@@ -148,14 +156,29 @@ class Deadline:
         clock: Where the time comes from; default monotonic.
     """
 
-    __slots__ = ("_clock", "_tokens", "budget", "expires_at", "started_at")
+    __slots__ = ("_budget", "_clock", "_expires_at", "_started_at", "_tokens")
 
-    def __init__(self, budget: float, *, clock: Clock | None = None) -> None:
-        self.budget = check_number("budget", budget, max_inclusive=False)
+    def __init__(self, *, budget: float, clock: Clock | None = None) -> None:
+        self._budget = check_number("budget", budget, max_inclusive=False)
         self._clock: Clock = clock if clock is not None else DEFAULT_CLOCK
-        self.started_at = self._clock.now()
-        self.expires_at = self.started_at + self.budget
+        self._started_at = self._clock.now()
+        self._expires_at = self._started_at + self._budget
         self._tokens: list[contextvars.Token[Deadline | None]] = []
+
+    @property
+    def budget(self) -> float:
+        """The seconds this deadline was given."""
+        return self._budget
+
+    @property
+    def started_at(self) -> float:
+        """When it was created, on its clock."""
+        return self._started_at
+
+    @property
+    def expires_at(self) -> float:
+        """``started_at + budget``: when no time is left."""
+        return self._expires_at
 
     @property
     def clock(self) -> Clock:
@@ -194,7 +217,7 @@ class Deadline:
         budget = self.remaining()
         if max is not None:
             budget = min(budget, check_number("max", max, max_inclusive=False))
-        return Deadline(budget, clock=self._clock)
+        return Deadline(budget=budget, clock=self._clock)
 
     def timeouts(
         self,
@@ -209,7 +232,7 @@ class Deadline:
             DeadlineExceeded: no time is left, so there is no point calling.
         """
         left = self.check("an HTTP call")
-        return Timeouts(connect, read, write, pool).capped(left)
+        return Timeouts(connect=connect, read=read, write=write, pool=pool).capped(left)
 
     # -- propagation -----------------------------------------------------------------------
 

@@ -32,7 +32,7 @@ def test_seed_defaults_are_seconds() -> None:
 
 
 def test_no_jitter_is_capped_exponential_starting_at_base_times_two() -> None:
-    backoff = NoJitter(0.1, 3.0)
+    backoff = NoJitter(base=0.1, cap=3.0)
     rng = random.Random(0)
     got = [backoff.delay(n, rng) for n in range(1, 7)]
     assert got == pytest.approx([0.2, 0.4, 0.8, 1.6, 3.0, 3.0]), (
@@ -42,7 +42,7 @@ def test_no_jitter_is_capped_exponential_starting_at_base_times_two() -> None:
 
 @pytest.mark.parametrize("attempt", [1, 2, 3, 4, 5, 10])
 def test_full_jitter_stays_in_window_and_mean_is_half_the_bound(attempt: int) -> None:
-    backoff = FullJitter(0.1, 3.0)
+    backoff = FullJitter(base=0.1, cap=3.0)
     bound = min(3.0, 0.1 * 2**attempt)
     assert backoff.bound(attempt) == pytest.approx(bound)
     rng = random.Random(1000 + attempt)
@@ -59,7 +59,7 @@ def test_full_jitter_stays_in_window_and_mean_is_half_the_bound(attempt: int) ->
 
 @pytest.mark.parametrize("attempt", [1, 3, 6])
 def test_equal_jitter_keeps_half_and_randomises_half(attempt: int) -> None:
-    backoff = EqualJitter(0.1, 3.0)
+    backoff = EqualJitter(base=0.1, cap=3.0)
     t = min(3.0, 0.1 * 2**attempt)
     rng = random.Random(2000 + attempt)
     draws = [backoff.delay(attempt, rng) for _ in range(N)]
@@ -70,7 +70,7 @@ def test_equal_jitter_keeps_half_and_randomises_half(attempt: int) -> None:
 
 
 def test_decorrelated_jitter_grows_from_previous_and_respects_cap() -> None:
-    backoff = DecorrelatedJitter(0.1, 3.0)
+    backoff = DecorrelatedJitter(base=0.1, cap=3.0)
     rng = random.Random(3)
     first = [backoff.delay(1, rng) for _ in range(N)]
     # previous starts at base: U(base, 3 base) -> mean 2 base, standard error 2 base / sqrt(12 N)
@@ -86,7 +86,7 @@ def test_decorrelated_jitter_grows_from_previous_and_respects_cap() -> None:
 
 
 def test_sample_delays_threads_previous_and_is_reproducible() -> None:
-    backoff = DecorrelatedJitter(0.1, 3.0)
+    backoff = DecorrelatedJitter(base=0.1, cap=3.0)
     a = sample_delays(backoff, 8, random.Random(42))
     b = sample_delays(backoff, 8, random.Random(42))
     assert a == b, "same seed, same schedule"
@@ -94,7 +94,7 @@ def test_sample_delays_threads_previous_and_is_reproducible() -> None:
     for d in a:
         assert 0.1 <= d <= min(3.0, 3 * prev) + 1e-12
         prev = d
-    assert sample_delays(NoJitter(0.1, 3.0), 0, random.Random(0)) == []
+    assert sample_delays(NoJitter(base=0.1, cap=3.0), 0, random.Random(0)) == []
 
 
 def test_huge_attempt_does_not_overflow() -> None:
@@ -108,8 +108,8 @@ def test_huge_attempt_does_not_overflow() -> None:
 def test_strategies_satisfy_the_protocol_and_compare_by_value() -> None:
     for cls in (NoJitter, FullJitter, EqualJitter, DecorrelatedJitter):
         assert isinstance(cls(), Backoff)
-    assert FullJitter(0.1, 3.0) == FullJitter(0.1, 3.0)
-    assert FullJitter(0.1, 3.0) != NoJitter(0.1, 3.0)
+    assert FullJitter(base=0.1, cap=3.0) == FullJitter(base=0.1, cap=3.0)
+    assert FullJitter(base=0.1, cap=3.0) != NoJitter(base=0.1, cap=3.0)
     assert len({FullJitter(), FullJitter()}) == 1
     assert repr(FullJitter()) == "FullJitter(base=0.1, cap=3.0)"
 
@@ -147,9 +147,24 @@ def test_every_strategy_stays_within_its_bound(
 ) -> None:
     cap = base * factor
     rng = random.Random(seed)
-    for backoff in (NoJitter(base, cap), FullJitter(base, cap), EqualJitter(base, cap)):
+    for backoff in (
+        NoJitter(base=base, cap=cap),
+        FullJitter(base=base, cap=cap),
+        EqualJitter(base=base, cap=cap),
+    ):
         d = backoff.delay(attempt, rng)
         assert 0.0 <= d <= backoff.bound(attempt) <= cap
-    decorrelated = DecorrelatedJitter(base, cap)
+    decorrelated = DecorrelatedJitter(base=base, cap=cap)
     d = decorrelated.delay(attempt, rng, previous=rng.uniform(base, cap))
     assert base <= d <= cap
+
+
+@pytest.mark.parametrize("strategy", [NoJitter, FullJitter, EqualJitter, DecorrelatedJitter])
+def test_settings_are_keyword_only_and_read_only(strategy: type[NoJitter]) -> None:
+    with pytest.raises(TypeError):
+        strategy(0.1, 3.0)  # type: ignore[misc]
+    backoff = strategy(base=0.2, cap=5.0)
+    assert (backoff.base, backoff.cap) == (0.2, 5.0)
+    for setting in ("base", "cap"):
+        with pytest.raises(AttributeError):
+            setattr(backoff, setting, 1.0)

@@ -182,3 +182,21 @@ def test_throttle_window_forgets_the_outage() -> None:
 def test_throttle_bad_config(kwargs: dict[str, float], message: str) -> None:
     with pytest.raises(ValueError, match=message):
         AdaptiveThrottle(**kwargs)
+
+
+@pytest.mark.parametrize(
+    ("budget", "settings"),
+    [
+        (TokenBucketBudget, ("capacity", "refill_per_request", "refill_per_second", "retry_cost")),
+        (RatioBudget, ("ratio", "window", "min_retries_per_second")),
+        (AdaptiveThrottle, ("k", "window")),
+    ],
+)
+def test_settings_are_keyword_only_and_read_only(budget: type, settings: tuple[str, ...]) -> None:
+    with pytest.raises(TypeError):
+        budget(1.0)
+    instance = budget()
+    for setting in settings:
+        getattr(instance, setting)
+        with pytest.raises(AttributeError):
+            setattr(instance, setting, 1.0)

@@ -120,7 +120,7 @@ def test_full_backlog_gives_a_connect_timeout() -> None:
 
 def test_deadline_caps_the_read_timeout_of_a_real_call() -> None:
     clock = ManualClock()
-    deadline = Deadline(30.0, clock=clock)
+    deadline = Deadline(budget=30.0, clock=clock)
     clock.advance(30.0 - SHORT)  # almost all the budget is spent upstream
     timeouts = deadline.timeouts(connect=1.0, read=5.0)
     assert timeouts.read == pytest.approx(SHORT)

@@ -172,7 +172,7 @@ def test_default_event_source_is_the_function_name() -> None:
 def test_backoff_can_be_swapped_and_previous_delay_is_threaded_through() -> None:
     sleeps: list[float] = []
     with pytest.raises(RetryError):
-        retry(attempts=4, backoff=NoJitter(0.1, 3.0), sleep=sleeps.append)(Flaky(99))()
+        retry(attempts=4, backoff=NoJitter(base=0.1, cap=3.0), sleep=sleeps.append)(Flaky(99))()
     assert sleeps == pytest.approx([0.2, 0.4, 0.8])
 
     seen: list[tuple[int, float | None]] = []
@@ -195,7 +195,7 @@ def test_decorrelated_jitter_sleeps_grow_from_previous() -> None:
     with pytest.raises(RetryError):
         retry(
             attempts=6,
-            backoff=DecorrelatedJitter(0.1, 3.0),
+            backoff=DecorrelatedJitter(base=0.1, cap=3.0),
             sleep=sleeps.append,
             rng=random.Random(9),
         )(Flaky(99))()
@@ -366,9 +366,9 @@ def test_retry_does_not_wait_past_the_current_deadline() -> None:
 
     op = Flaky(99)
     wrapped = retry(
-        attempts=5, backoff=NoJitter(0.1, 3.0), sleep=sleep, listener=trace, clock=clock
+        attempts=5, backoff=NoJitter(base=0.1, cap=3.0), sleep=sleep, listener=trace, clock=clock
     )(op)
-    with Deadline(1.0, clock=clock), pytest.raises(RetryError) as info:
+    with Deadline(budget=1.0, clock=clock), pytest.raises(RetryError) as info:
         wrapped()
     # waits 0.2 (0.8 left) and 0.4 (0.4 left); the next wait of 0.8 would pass the deadline
     assert sleeps == pytest.approx([0.2, 0.4])
@@ -380,7 +380,7 @@ def test_retry_does_not_wait_past_the_current_deadline() -> None:
 def test_without_a_deadline_the_same_retry_uses_every_attempt() -> None:
     sleeps: list[float] = []
     with pytest.raises(RetryError, match="after 5 attempts"):
-        retry(attempts=5, backoff=NoJitter(0.1, 3.0), sleep=sleeps.append)(Flaky(99))()
+        retry(attempts=5, backoff=NoJitter(base=0.1, cap=3.0), sleep=sleeps.append)(Flaky(99))()
     assert len(sleeps) == 4
 
 
@@ -388,7 +388,7 @@ def test_without_a_deadline_the_same_retry_uses_every_attempt() -> None:
 
 
 def test_policy_decisions_in_order() -> None:
-    policy = RetryPolicy(attempts=3, backoff=NoJitter(0.1, 3.0), retry_on=ConnectionError)
+    policy = RetryPolicy(attempts=3, backoff=NoJitter(base=0.1, cap=3.0), retry_on=ConnectionError)
     error = ConnectionError("x")
     assert policy.decide(1, error) == RetryDecision(True, 0.2)
     assert policy.next_delay(2, error) == pytest.approx(0.4)
@@ -450,5 +450,25 @@ def test_bad_config_is_a_clear_value_error(make: Callable[[], object], message: 
 
 def test_full_jitter_is_the_default_backoff() -> None:
     policy = Retrying().policy
-    assert policy.backoff == FullJitter(0.1, 3.0)
+    assert policy.backoff == FullJitter(base=0.1, cap=3.0)
     assert policy.attempts == 3
+
+
+def test_settings_are_keyword_only_and_read_only() -> None:
+    with pytest.raises(TypeError):
+        RetryPolicy(3)  # type: ignore[misc]
+    with pytest.raises(TypeError):
+        Retrying(3)  # type: ignore[misc]
+    with pytest.raises(ValueError, match="decorates a function, got 3"):
+        retry(3)  # type: ignore[call-overload]  # attempts is keyword-only
+    policy = RetryPolicy(attempts=4)
+    for setting in ("attempts", "backoff", "budget", "rng"):
+        with pytest.raises(AttributeError):
+            setattr(policy, setting, None)
+    retrying = Retrying(attempts=2, name="fetch")
+    assert (retrying.policy.attempts, retrying.name) == (2, "fetch")
+    for setting in ("policy", "sleep", "listener", "name", "clock"):
+        with pytest.raises(AttributeError):
+            setattr(retrying, setting, None)
+    with pytest.raises(ValueError, match="^clock"):
+        Retrying(clock=object())  # type: ignore[arg-type]

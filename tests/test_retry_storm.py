@@ -46,7 +46,7 @@ def test_no_jitter_peak_is_far_above_full_jitter() -> None:
 def test_no_jitter_retries_come_in_waves_at_the_schedule() -> None:
     storm = storms()["NoJitter"]
     arrivals = storm.arrivals(0.1)
-    delays = [NoJitter(BASE, CAP).bound(n) for n in range(1, 6)]  # 1, 2, 4, 8, 16 s
+    delays = [NoJitter(base=BASE, cap=CAP).bound(n) for n in range(1, 6)]  # 1, 2, 4, 8, 16 s
     waves = [storm.hang_end + t for t in itertools.accumulate(delays)]
     assert waves == [16.0, 18.0, 22.0, 30.0, 46.0]
     sizes = [arrivals[round(t / 0.1)] for t in waves]
@@ -102,9 +102,9 @@ def test_the_hang_caught_most_clients_and_failed_them_together() -> None:
 
 
 def test_storms_are_seeded() -> None:
-    a = retry_storm(clients=200, duration=30.0, backoff=FullJitter(BASE, CAP), seed=5)
-    b = retry_storm(clients=200, duration=30.0, backoff=FullJitter(BASE, CAP), seed=5)
-    c = retry_storm(clients=200, duration=30.0, backoff=FullJitter(BASE, CAP), seed=6)
+    a = retry_storm(clients=200, duration=30.0, backoff=FullJitter(base=BASE, cap=CAP), seed=5)
+    b = retry_storm(clients=200, duration=30.0, backoff=FullJitter(base=BASE, cap=CAP), seed=5)
+    c = retry_storm(clients=200, duration=30.0, backoff=FullJitter(base=BASE, cap=CAP), seed=6)
     assert a.calls.attempt_times == b.calls.attempt_times
     assert a.summary() == b.summary()
     assert a.calls.attempt_times != c.calls.attempt_times
@@ -164,8 +164,8 @@ def test_contention_work_grows_faster_than_the_clients() -> None:
 
 
 def test_contention_is_seeded_and_checks_its_arguments() -> None:
-    a = contention(20, FullJitter(0.005, 2.0), seed=3, runs=2)
-    b = contention(20, FullJitter(0.005, 2.0), seed=3, runs=2)
+    a = contention(20, FullJitter(base=0.005, cap=2.0), seed=3, runs=2)
+    b = contention(20, FullJitter(base=0.005, cap=2.0), seed=3, runs=2)
     assert a == b
     with pytest.raises(ValueError, match="clients"):
         contention(0)
@@ -175,7 +175,9 @@ def test_contention_is_seeded_and_checks_its_arguments() -> None:
 
 def test_a_retry_budget_caps_the_storm() -> None:
     none = storms()["NoJitter"]
-    budgeted = retry_storm(backoff=NoJitter(BASE, CAP), budget=RatioBudget(0.1, window=10.0))
+    budgeted = retry_storm(
+        backoff=NoJitter(base=BASE, cap=CAP), budget=RatioBudget(ratio=0.1, window=10.0)
+    )
     assert budgeted.calls.denied_retries > 0
     assert budgeted.retries * 5 < none.retries, (
         f"a 10% retry budget should cut the retries sharply: {budgeted.retries} vs {none.retries}"

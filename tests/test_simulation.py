@@ -323,7 +323,7 @@ def test_retries_wait_the_backoff_schedule() -> None:
         "front",
         workers=1,
         latency=Constant(0.0),
-        routes={"/": [Call("back", retries=2, backoff=NoJitter(0.1, 10.0))]},
+        routes={"/": [Call("back", retries=2, backoff=NoJitter(base=0.1, cap=10.0))]},
     )
     sim.send("front")
     sim.run(until=5)
@@ -455,7 +455,7 @@ def small_world(seed: int) -> Simulation:
         "b",
         workers=4,
         latency=LogNormal(0.02, 0.5),
-        routes={"/": [Call("c", timeout=0.2, retries=1, backoff=NoJitter(0.05, 1.0))]},
+        routes={"/": [Call("c", timeout=0.2, retries=1, backoff=NoJitter(base=0.05, cap=1.0))]},
     )
     sim.poisson("b", "/", rate=40)
     sim.inject(LatencySpike("c", 3, 2, factor=5.0))
@@ -575,7 +575,9 @@ def test_retry_budget_is_told_of_calls_and_asked_before_retries() -> None:
         "front",
         workers=1,
         latency=Constant(0.0),
-        routes={"/": [Call("back", retries=5, backoff=NoJitter(0.1, 10.0), budget=budget)]},
+        routes={
+            "/": [Call("back", retries=5, backoff=NoJitter(base=0.1, cap=10.0), budget=budget)]
+        },
     )
     sim.send("front", at=1.0)
     sim.run(until=5)

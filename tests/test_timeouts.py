@@ -45,7 +45,9 @@ def test_to_httpx_carries_every_phase() -> None:
 
 
 def test_capped_limits_every_phase() -> None:
-    assert Timeouts(1.0, 5.0).capped(2.0) == Timeouts(1.0, 2.0, 2.0, 2.0)
+    assert Timeouts(connect=1.0, read=5.0).capped(2.0) == Timeouts(
+        connect=1.0, read=2.0, write=2.0, pool=2.0
+    )
 
 
 @pytest.mark.parametrize(
@@ -73,7 +75,7 @@ def test_timeouts_are_immutable() -> None:
 
 def test_deadline_propagation_chain_from_google_sre() -> None:
     clock = ManualClock()
-    a = Deadline(30.0, clock=clock)
+    a = Deadline(budget=30.0, clock=clock)
     clock.advance(7)
     b = a.child()
     assert b.remaining() == 23.0, "A has 30 s, spends 7 -> B gets 23"
@@ -85,7 +87,7 @@ def test_deadline_propagation_chain_from_google_sre() -> None:
 
 def test_child_takes_the_smaller_of_remaining_and_max() -> None:
     clock = ManualClock()
-    parent = Deadline(10.0, clock=clock)
+    parent = Deadline(budget=10.0, clock=clock)
     assert parent.child(max=3.0).remaining() == 3.0
     assert parent.child(max=60.0).remaining() == 10.0
     with pytest.raises(ValueError, match="^max must be"):
@@ -94,7 +96,7 @@ def test_child_takes_the_smaller_of_remaining_and_max() -> None:
 
 def test_expiry_and_check() -> None:
     clock = ManualClock()
-    deadline = Deadline(2.0, clock=clock)
+    deadline = Deadline(budget=2.0, clock=clock)
     assert deadline.check() == 2.0 and not deadline.expired
     clock.advance(2.5)
     assert deadline.expired and deadline.remaining() == 0.0
@@ -105,10 +107,12 @@ def test_expiry_and_check() -> None:
 
 def test_deadline_timeouts_are_capped_by_the_time_left() -> None:
     clock = ManualClock()
-    deadline = Deadline(3.0, clock=clock)
-    assert deadline.timeouts() == Timeouts(1.0, 3.0, 3.0, 3.0)
+    deadline = Deadline(budget=3.0, clock=clock)
+    assert deadline.timeouts() == Timeouts(connect=1.0, read=3.0, write=3.0, pool=3.0)
     clock.advance(2.5)
-    assert deadline.timeouts(connect=1.0, read=5.0) == Timeouts(0.5, 0.5, 0.5, 0.5)
+    assert deadline.timeouts(connect=1.0, read=5.0) == Timeouts(
+        connect=0.5, read=0.5, write=0.5, pool=0.5
+    )
     clock.advance(1.0)
     with pytest.raises(DeadlineExceeded):
         deadline.timeouts()
@@ -116,12 +120,12 @@ def test_deadline_timeouts_are_capped_by_the_time_left() -> None:
 
 def test_deadline_bad_budget() -> None:
     with pytest.raises(ValueError, match=r"^budget must be"):
-        Deadline(-1.0)
+        Deadline(budget=-1.0)
 
 
 def test_with_makes_a_deadline_current_and_nests() -> None:
     clock = ManualClock()
-    outer = Deadline(30.0, clock=clock)
+    outer = Deadline(budget=30.0, clock=clock)
     assert Deadline.current() is None
     with outer:
         assert Deadline.current() is outer and current_deadline() is outer
@@ -143,7 +147,7 @@ def test_current_deadline_follows_asyncio_tasks_and_stays_isolated() -> None:
         return None if deadline is None else deadline.remaining()
 
     async def main() -> tuple[float | None, float | None]:
-        with Deadline(8.0, clock=clock):
+        with Deadline(budget=8.0, clock=clock):
             inside = await asyncio.create_task(callee())
         outside = await asyncio.create_task(callee())
         return inside, outside
@@ -198,7 +202,7 @@ def test_current_deadline_caps_the_wait_and_reaches_the_worker() -> None:
         seen.append(Deadline.current())
         release.wait(LONG)
 
-    deadline = Deadline(TINY, clock=clock)
+    deadline = Deadline(budget=TINY, clock=clock)
     with deadline, pytest.raises(DeadlineExceeded, match="ran into its deadline"):
         call_with_timeout(work, LONG)
     release.set()
@@ -208,7 +212,7 @@ def test_current_deadline_caps_the_wait_and_reaches_the_worker() -> None:
 def test_expired_deadline_refuses_before_calling() -> None:
     clock = ManualClock()
     called = []
-    with Deadline(1.0, clock=clock):
+    with Deadline(budget=1.0, clock=clock):
         clock.advance(1.0)
         with pytest.raises(DeadlineExceeded):
             call_with_timeout(called.append, LONG, 1)
@@ -262,7 +266,19 @@ def test_async_deadline_caps_the_wait() -> None:
         await asyncio.Event().wait()
 
     async def main() -> None:
-        with Deadline(TINY, clock=ManualClock()), pytest.raises(DeadlineExceeded):
+        with Deadline(budget=TINY, clock=ManualClock()), pytest.raises(DeadlineExceeded):
             await call_with_timeout_async(hang, LONG)
 
     asyncio.run(main())
+
+
+def test_settings_are_keyword_only_and_read_only() -> None:
+    with pytest.raises(TypeError):
+        Timeouts(1.0, 5.0)  # type: ignore[misc]
+    with pytest.raises(TypeError):
+        Deadline(30.0)  # type: ignore[misc]
+    deadline = Deadline(budget=30.0, clock=ManualClock(5.0))
+    assert (deadline.budget, deadline.started_at, deadline.expires_at) == (30.0, 5.0, 35.0)
+    for setting in ("budget", "started_at", "expires_at", "clock"):
+        with pytest.raises(AttributeError):
+            setattr(deadline, setting, 1.0)

@@ -469,7 +469,7 @@ def retry_storm(
         hang_start: When the service freezes.
         hang_duration: How long it stays frozen.
         budget: A retry budget shared by all the clients (e.g.
-            ``RatioBudget(0.1, window=10, clock=...)``); None: no budget.
+            ``RatioBudget(ratio=0.1, window=10, clock=...)``); None: no budget.
         sample_interval: Seconds between metric samples.
     """
     if backoff is None:
@@ -497,10 +497,10 @@ def compare_backoffs(base: float = 0.5, cap: float = 30.0, **storm: Any) -> dict
     and ``cap``. ``storm`` is passed to :func:`retry_storm` (e.g. ``seed=3``).
     """
     schedules: list[Backoff] = [
-        NoJitter(base, cap),
-        FullJitter(base, cap),
-        EqualJitter(base, cap),
-        DecorrelatedJitter(base, cap),
+        NoJitter(base=base, cap=cap),
+        FullJitter(base=base, cap=cap),
+        EqualJitter(base=base, cap=cap),
+        DecorrelatedJitter(base=base, cap=cap),
     ]
     return {type(b).__name__: retry_storm(backoff=b, **storm) for b in schedules}
 
@@ -625,9 +625,9 @@ def compare_contention(
     ``options`` go to :func:`contention` (``seed``, ``runs``, ``delay``).
     """
     schedules: list[Backoff] = [
-        NoJitter(base, cap),
-        FullJitter(base, cap),
-        EqualJitter(base, cap),
-        DecorrelatedJitter(base, cap),
+        NoJitter(base=base, cap=cap),
+        FullJitter(base=base, cap=cap),
+        EqualJitter(base=base, cap=cap),
+        DecorrelatedJitter(base=base, cap=cap),
     ]
     return {type(b).__name__: contention(clients, b, **options) for b in schedules}
