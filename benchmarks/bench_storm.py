@@ -107,7 +107,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args(argv)
-    schedule = SCHEDULES[args.backoff](args.base, args.cap)
+    schedule = SCHEDULES[args.backoff](base=args.base, cap=args.cap)
     numbers = run_benchmark(args.clients, args.duration, schedule, args.repeats, args.seed)
     walls = ", ".join(f"{w:.3f}" for w in numbers["wall_times"])
     cpus = ", ".join(f"{c:.3f}" for c in numbers["cpu_times"])

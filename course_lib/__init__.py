@@ -34,6 +34,7 @@ _EXPORTS: dict[str, str] = {
     "RetryError": "errors",
     # circuit breaker
     "CircuitBreaker": "breaker",
+    "FastCircuitBreaker": "fast_breaker",
     "State": "breaker",
     # bulkheads
     "SemaphoreBulkhead": "bulkhead",
@@ -88,6 +89,7 @@ if TYPE_CHECKING:  # pragma: no cover - for type checkers and IDEs only
         RetryError,
     )
     from course_lib.events import Event, StateChanged, Trace
+    from course_lib.fast_breaker import FastCircuitBreaker
     from course_lib.retry import Retrying, RetryPolicy, retry
     from course_lib.timeouts import (
         Deadline,

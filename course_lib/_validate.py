@@ -9,7 +9,17 @@ from __future__ import annotations
 import math
 from typing import Any
 
-__all__ = ["check_fraction", "check_int", "check_minimum_calls", "check_number"]
+__all__ = [
+    "MAX_COUNT_WINDOW",
+    "check_count_window",
+    "check_fraction",
+    "check_int",
+    "check_minimum_calls",
+    "check_number",
+]
+
+MAX_COUNT_WINDOW = 10_000_000
+"""The largest count window a breaker accepts (it keeps one small int per call)."""
 
 
 def _is_real(value: Any) -> bool:
@@ -53,6 +63,11 @@ def check_int(name: str, value: Any, *, minimum: int = 0, maximum: int | None = 
 def check_fraction(name: str, value: Any, *, allow_zero: bool = False) -> float:
     """A rate such as a failure-rate threshold: a number in (0, 1] (or [0, 1])."""
     return check_number(name, value, minimum=0.0, maximum=1.0, min_inclusive=allow_zero)
+
+
+def check_count_window(window_size: Any) -> int:
+    """The size of a breaker's count window: an int in ``[1, MAX_COUNT_WINDOW]``."""
+    return check_int("window_size", window_size, minimum=1, maximum=MAX_COUNT_WINDOW)
 
 
 def check_minimum_calls(minimum_calls: Any, window_size: int) -> int:

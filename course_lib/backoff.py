@@ -7,7 +7,7 @@ the number of failures so far (``n >= 1``): after the first failure
 ``attempt == 1``. Randomness comes from the ``random.Random`` you pass in, so a
 seeded generator gives the same schedule every run.
 
-All times are in **seconds** (the seed's TypeScript uses milliseconds: its
+All times are in **seconds** (the module's TypeScript uses milliseconds: its
 ``base`` of 100 ms is ``0.1`` here and its ``cap`` of 3000 ms is ``3.0``).
 
 Formulas (``t(n) = min(cap, base * 2**n)`` is the capped exponential):
@@ -21,7 +21,7 @@ Formulas (``t(n) = min(cap, base * 2**n)`` is the capped exponential):
 
 Every strategy takes keyword-only, read-only settings: ``FullJitter(base=0.1, cap=3.0)``.
 
-Note the seed's convention: the exponent is the failure count, so the *first*
+Note the module's convention: the exponent is the failure count, so the *first*
 retry already waits up to ``base * 2`` (0.2 s with the defaults), not ``base``.
 """
 
@@ -141,7 +141,7 @@ class NoJitter(_Exponential):
 
 
 class FullJitter(_Exponential):
-    """Full jitter: ``uniform(0, min(cap, base * 2**n))`` (the seed's algorithm).
+    """Full jitter: ``uniform(0, min(cap, base * 2**n))`` (the module's algorithm).
 
     The whole window is random, which spreads retries out the most; in
     Brooker's simulation it does the least work. With the defaults (0.1 s, 3 s)
@@ -149,8 +149,8 @@ class FullJitter(_Exponential):
     and later in [0, 3) s. tenacity's ``wait_random_exponential`` is the same.
 
     Args:
-        base: Seconds (> 0); the seed's ``baseDelayMs = 100`` is ``0.1``.
-        cap: Seconds (>= base); the seed's ``maxDelayMs = 3000`` is ``3.0``.
+        base: Seconds (> 0); the module's ``baseDelayMs = 100`` is ``0.1``.
+        cap: Seconds (>= base); the module's ``maxDelayMs = 3000`` is ``3.0``.
     """
 
     __slots__ = ()

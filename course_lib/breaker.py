@@ -61,7 +61,14 @@ from dataclasses import dataclass
 from typing import Any, ClassVar, Final, ParamSpec, TypeVar, cast, overload
 
 from course_lib import breaker_vocabulary as vocabulary
-from course_lib._validate import check_fraction, check_int, check_minimum_calls, check_number
+from course_lib._validate import (
+    MAX_COUNT_WINDOW,
+    check_count_window,
+    check_fraction,
+    check_int,
+    check_minimum_calls,
+    check_number,
+)
 from course_lib.breaker_vocabulary import MERMAID_NAMES, TRANSITIONS, Transition
 from course_lib.clock import Clock, MonotonicClock
 from course_lib.errors import CircuitOpenError
@@ -77,6 +84,7 @@ from course_lib.events import (
 )
 
 __all__ = [
+    "MAX_COUNT_WINDOW",
     "MERMAID_NAMES",
     "TRANSITIONS",
     "BreakerSnapshot",
@@ -93,9 +101,6 @@ __all__ = [
 
 P = ParamSpec("P")
 R = TypeVar("R")
-
-MAX_COUNT_WINDOW: Final = 10_000_000
-"""The largest count window accepted (one small int per call is kept)."""
 
 DEFAULT_MINIMUM_CALLS: Final = 100
 """resilience4j's ``minimumNumberOfCalls`` (capped by the size of a count window)."""
@@ -643,7 +648,7 @@ class CircuitBreaker:
             "failure_rate_threshold", failure_rate_threshold
         )
         if window_type == "count":
-            calls = check_int("window_size", window_size, minimum=1, maximum=MAX_COUNT_WINDOW)
+            calls = check_count_window(window_size)
             self._window: CountWindow | TimeWindow = CountWindow(calls)
             self._window_size: float = calls
             self._minimum_calls = check_minimum_calls(

@@ -1,4 +1,6 @@
-"""Bulkheads: bounded, isolated pools so one slow dependency cannot sink the ship (seed §2B).
+"""Bulkheads: bounded, isolated pools so one slow dependency cannot sink the ship.
+
+The module's notes, section 2B.
 
 Named after the partition walls in a ship's hull: each downstream dependency
 gets its own bounded share of the caller's resources.
@@ -442,7 +444,7 @@ class ThreadPoolBulkhead:
     only its own ``max_workers`` threads - every other pool keeps serving.
 
     Args:
-        max_workers: Threads in the pool (>= 1); the seed's example uses 10.
+        max_workers: Threads in the pool (>= 1); the module's example uses 10.
         queue_capacity: Calls that may wait for a thread (>= 0); resilience4j's default 100.
         name: Shown in errors, events and thread names.
         listener: Receives ``BulkheadAcquired`` (a call started running),

@@ -1,9 +1,13 @@
 """Clocks: where every pattern in this library reads the time.
 
-The reference patterns never call ``time.monotonic()`` themselves. They are
-*told* the time by a clock object, so the same logic runs on the wall clock in
-production, on a hand-cranked clock in tests (no test ever sleeps), and on
-SimPy's virtual time inside a simulation (see ``course_lib.sim``).
+The reference patterns read the time only through a clock object they are
+given (:class:`MonotonicClock`, the one place that calls ``time.monotonic()``,
+when none is), or are told it (``now=``). So the same logic runs on the wall
+clock in production, on a hand-cranked clock in tests (no test of the logic
+sleeps), and on SimPy's virtual time inside a simulation (see
+``course_lib.sim``). Only real *waiting* spends wall-clock seconds: a thread
+blocked on a lock or a future (a bulkhead's blocking ``acquire``,
+``call_with_timeout``) or an asyncio sleep; each pattern's docstring says so.
 """
 
 from __future__ import annotations

@@ -2,8 +2,11 @@
 
 Every pattern emits small immutable events (a state changed, a call was
 rejected, a retry was scheduled, ...) to a listener. A :class:`Trace` is the
-usual listener: an append-only list of events. Tests, graders, plots and the
-animated widgets all read traces, never a pattern's private fields.
+usual listener: an append-only list of events, which tests, plots and the
+widgets' event logs read. The graders and widgets never read a pattern's
+private fields: besides its events, a pattern is read through its public
+surface (a breaker's ``snapshot(now)``, which the widget draws, and the
+sans-I/O protocol that :func:`course_lib.replay.drive` and the graders use).
 
 Times are seconds on whatever clock the pattern was given (virtual seconds in
 a simulation).

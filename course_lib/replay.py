@@ -25,7 +25,13 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-from course_lib._validate import check_fraction, check_int, check_minimum_calls, check_number
+from course_lib._validate import (
+    check_count_window,
+    check_fraction,
+    check_int,
+    check_minimum_calls,
+    check_number,
+)
 from course_lib.breaker_vocabulary import state_name
 
 __all__ = [
@@ -88,7 +94,7 @@ the window never holds more than 4 calls, so the breaker could never give a verd
     half_open_max_calls: int = 3
 
     def __post_init__(self) -> None:
-        check_int("window_size", self.window_size, minimum=1)
+        check_count_window(self.window_size)
         check_fraction("failure_rate_threshold", self.failure_rate_threshold)
         check_minimum_calls(self.minimum_calls, self.window_size)
         check_number("cooldown", self.cooldown)

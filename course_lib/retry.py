@@ -1,4 +1,4 @@
-"""Retries with exponential backoff and jitter (seed section 2C).
+"""Retries with exponential backoff and jitter (the module's notes, section 2C).
 
 Three layers, from plain logic to a decorator:
 
@@ -11,8 +11,8 @@ Three layers, from plain logic to a decorator:
   asyncio, sleeping with an injectable ``sleep`` and reporting
   :class:`~course_lib.events.RetryScheduled` / :class:`~course_lib.events.RetryGaveUp`
   events to an optional ``listener``.
-* :func:`retry` - the decorator factory, with the seed's defaults: 3 attempts,
-  full jitter with base 0.1 s and cap 3.0 s (the seed's 100 ms and 3000 ms;
+* :func:`retry` - the decorator factory, with the module's defaults: 3 attempts,
+  full jitter with base 0.1 s and cap 3.0 s (the module's 100 ms and 3000 ms;
   every time here is in **seconds**).
 
 After failure number ``n`` the default wait is
@@ -131,9 +131,9 @@ class RetryPolicy:
     than wait past it.
 
     Args:
-        attempts: Total tries including the first (>= 1); the seed's 3.
-        base: Seconds; backoff scale for the default :class:`FullJitter` (the seed's 100 ms).
-        cap: Seconds; longest default backoff (the seed's 3000 ms).
+        attempts: Total tries including the first (>= 1); the module's 3.
+        base: Seconds; backoff scale for the default :class:`FullJitter` (the module's 100 ms).
+        cap: Seconds; longest default backoff (the module's 3000 ms).
         backoff: Any :class:`~course_lib.backoff.Backoff`; overrides ``base``/``cap``.
         retry_on: Exception type(s) worth retrying, or a predicate ``error -> bool``.
         rng: Randomness for the jitter; pass a seeded ``random.Random`` to reproduce a run.
@@ -562,7 +562,7 @@ def retry(
 ) -> Any:
     """Decorator factory: retry a sync or async function with backoff and jitter.
 
-    Defaults are the seed's: 3 attempts, full jitter, base 0.1 s, cap 3.0 s.
+    Defaults are the module's: 3 attempts, full jitter, base 0.1 s, cap 3.0 s.
     ``@retry`` without parentheses uses them too. Settings are keyword-only.
 
     Args:

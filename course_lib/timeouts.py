@@ -1,4 +1,4 @@
-"""Timeouts and deadlines: never wait indefinitely (seed §2D).
+"""Timeouts and deadlines: never wait indefinitely (the module's notes, §2D).
 
 * :class:`Timeouts` - the per-phase limits of one HTTP call, in **seconds**:
   connect (establish the TCP connection; typically 1-2 s), read (the longest

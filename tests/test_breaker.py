@@ -983,3 +983,32 @@ def test_successes_counted_lock_free_during_a_race_join_the_window_in_order() ->
     assert breaker.snapshot(1.0).outcomes == (True, True, True, False)
     stats = breaker.stats
     assert (stats.succeeded, stats.failed, stats.late) == (2, 4, 1)
+
+
+# ------------------------------------------- one vocabulary, one set of rules
+
+
+def test_the_breaker_and_the_replay_driver_speak_the_vocabulary() -> None:
+    from course_lib import breaker_vocabulary, replay
+
+    assert replay.state_name is breaker_vocabulary.state_name
+    assert TRANSITIONS is breaker_vocabulary.TRANSITIONS
+    assert MERMAID_NAMES is breaker_vocabulary.MERMAID_NAMES
+    assert Transition is breaker_vocabulary.Transition
+    assert [s.value for s in State] == list(breaker_vocabulary.STATES)
+
+
+def test_breaker_config_validates_like_the_reference() -> None:
+    from course_lib.replay import BreakerConfig
+
+    with pytest.raises(ValueError, match=r"^minimum_calls must be <= window_size \(4\)"):
+        BreakerConfig(window_size=4, minimum_calls=5)
+    config = BreakerConfig(window_size=4, minimum_calls=4)
+    assert config.effective_minimum_calls == 4
+    assert BREAKER(**config.as_kwargs()).minimum_calls == 4
+    for bad in ({"window_size": 0}, {"minimum_calls": 0}, {"cooldown": -1.0}):
+        with pytest.raises(ValueError) as config_error:
+            BreakerConfig(**bad)
+        with pytest.raises(ValueError) as breaker_error:
+            BREAKER(**{**BreakerConfig().as_kwargs(), **bad})
+        assert str(config_error.value) == str(breaker_error.value)

@@ -1,4 +1,4 @@
-"""The lessons' ready-made simulations: the cascade (seed section 1) and the retry storm.
+"""The lessons' ready-made simulations: the cascade (the module's notes, §1) and the retry storm.
 
 Each function builds a :class:`~course_lib.sim.engine.Simulation`, runs it
 and returns a result object holding the simulation (its trace and metrics) and
@@ -202,7 +202,7 @@ def cascade(
     bulkhead: BulkheadFactory | None = None,
     sample_interval: float = 0.5,
 ) -> CascadeResult:
-    """The seed's section 1: a latency spike in payments spreads up to the gateway.
+    """The module's section 1: a latency spike in payments spreads up to the gateway.
 
     Topology (workers in brackets)::
 
@@ -455,7 +455,7 @@ def retry_storm(
         clients: Population size (>= 1).
         duration: Virtual seconds to run.
         backoff: The retry schedule; default ``FullJitter(base=0.5, cap=30.0)``.
-            The base is larger than the seed's 0.1 s so that the jittered
+            The base is larger than the module's 0.1 s so that the jittered
             retries visibly spread over several 100 ms windows: with base
             0.1 s the first retry of every schedule lands within 0.2 s
             (equal jitter's within one 100 ms window), and only the later
