@@ -218,8 +218,8 @@ class CountWindow:
         """Add one call (``code``: bit 0 = failed, bit 1 = slow); ``now`` is unused."""
         position = self._position
         old = self._buffer[position]
-        self._buffer[position] = code
-        if old or code:
+        if old != code:
+            self._buffer[position] = code
             self.failures += (code & _FAILED) - (old & _FAILED)
             self.slow_calls += (code >> 1) - (old >> 1)
         position += 1
@@ -1034,7 +1034,7 @@ class CircuitBreaker:
         """
         timed = self._slow_call_duration is not None or self._listener is not None
         start = self._clock.now() if timed else None
-        permit = self._acquire(start, explain=True)
+        permit = self._acquire(start, True)
         if isinstance(permit, CircuitOpenError):
             return cast(R, self._refuse(permit))
         try:
@@ -1074,7 +1074,7 @@ class CircuitBreaker:
         """
         timed = self._slow_call_duration is not None or self._listener is not None
         start = self._clock.now() if timed else None
-        permit = self._acquire(start, explain=True)
+        permit = self._acquire(start, True)
         if isinstance(permit, CircuitOpenError):
             value = self._refuse(permit)
             if inspect.isawaitable(value):
