@@ -67,7 +67,13 @@ def check_fraction(name: str, value: Any, *, allow_zero: bool = False) -> float:
 
 def check_count_window(window_size: Any) -> int:
     """The size of a breaker's count window: an int in ``[1, MAX_COUNT_WINDOW]``."""
-    return check_int("window_size", window_size, minimum=1, maximum=MAX_COUNT_WINDOW)
+    size = check_int("window_size", window_size, minimum=1)
+    if size > MAX_COUNT_WINDOW:
+        raise ValueError(
+            f"window_size must be at most {MAX_COUNT_WINDOW} calls (the window keeps one "
+            f"number per call), got {size!r}"
+        )
+    return size
 
 
 def check_minimum_calls(minimum_calls: Any, window_size: int) -> int:
