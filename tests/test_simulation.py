@@ -10,7 +10,7 @@ import random
 
 import pytest
 
-from course_lib.backoff import NoJitter
+from course_lib.backoff import FullJitter, NoJitter
 from course_lib.clock import Clock
 from course_lib.events import (
     BulkheadFull,
@@ -19,7 +19,7 @@ from course_lib.events import (
     StateChanged,
     TimeoutExpired,
 )
-from course_lib.retry import BUDGET
+from course_lib.retry import BUDGET, EXHAUSTED, RetryPolicy
 from course_lib.sim import (
     Call,
     Constant,
@@ -587,3 +587,22 @@ def test_retry_budget_is_told_of_calls_and_asked_before_retries() -> None:
     gave_up = sim.trace.of_type(RetryGaveUp)
     assert [(e.attempts, e.reason) for e in gave_up] == [(2, BUDGET)]
     assert sim.edges["front -> back/"].denied_retries == 1
+
+
+def test_retries_are_decided_by_the_library_s_retry_policy() -> None:
+    # The simulation has no retry loop of its own: RetryPolicy decides, with the
+    # library's give-up reasons, drawing its jitter from the simulation's rng.
+    sim = Simulation(seed=3)
+    call = Call("back", retries=2, backoff=FullJitter(base=0.1, cap=10.0))
+    sim.service("back", workers=5, latency=Constant(0.0), error_rate=1.0)
+    sim.service("front", workers=1, latency=Constant(0.0), routes={"/": [call]})
+    policy = sim.retry_policy(call)
+    assert isinstance(policy, RetryPolicy)
+    assert (policy.attempts, policy.backoff, policy.budget) == (3, call.backoff, None)
+    assert policy.rng is sim.rng and sim.retry_policy(call) is policy
+    sim.send("front", at=1.0)
+    sim.run(until=60)
+    scheduled = sim.trace.of_type(RetryScheduled)
+    assert [e.attempt for e in scheduled] == [1, 2]
+    assert all(0.0 <= e.delay <= call.backoff.bound(e.attempt) for e in scheduled)  # type: ignore[union-attr]
+    assert [(e.attempts, e.reason) for e in sim.trace.of_type(RetryGaveUp)] == [(3, EXHAUSTED)]
