@@ -252,16 +252,18 @@ class TimeWindow:
     A call recorded at time ``t`` is in the window at time ``now`` while
     ``t > now - size``. Each call is kept as ``(t, code)`` in a deque and
     removed from the left once it has aged out, so recording is amortised O(1).
-    Times are expected in non-decreasing order (they come from one clock).
+    Times are expected in non-decreasing order (they come from one clock:
+    a call recorded without its time is stamped with ``clock.now()``).
     The running counts are those of the last :meth:`record` / :meth:`expire`;
     :meth:`counts` and :meth:`codes` tell what the window holds at any ``now``
     without changing it.
     """
 
-    __slots__ = ("_entries", "calls", "failures", "size", "slow_calls")
+    __slots__ = ("_clock", "_entries", "calls", "failures", "size", "slow_calls")
 
-    def __init__(self, size: float) -> None:
+    def __init__(self, size: float, clock: Clock | None = None) -> None:
         self.size = size
+        self._clock = clock
         self._entries: deque[tuple[float, int]] = deque()
         self.calls = 0
         self.failures = 0
@@ -270,7 +272,9 @@ class TimeWindow:
     def record(self, code: int, now: float | None = None) -> None:
         """Expire calls older than ``now - size`` and add one call at ``now``."""
         if now is None:
-            raise ValueError("a time window needs the time of each call")
+            if self._clock is None:
+                raise ValueError("a time window needs the time of each call (or a clock)")
+            now = self._clock.now()
         self.expire(now)
         self._entries.append((now, code))
         self.calls += 1
@@ -644,6 +648,7 @@ class CircuitBreaker:
         if not isinstance(name, str) or not name:
             raise ValueError(f"name must be a non-empty string, got {name!r}")
         self._name = name
+        self._clock = self._checked_clock(clock)
         self._failure_rate_threshold = check_fraction(
             "failure_rate_threshold", failure_rate_threshold
         )
@@ -656,7 +661,7 @@ class CircuitBreaker:
             )
         elif window_type == "time":
             self._window_size = check_number("window_size", window_size, min_inclusive=False)
-            self._window = TimeWindow(self._window_size)
+            self._window = TimeWindow(self._window_size, self._clock)
             self._minimum_calls = check_int(
                 "minimum_calls",
                 DEFAULT_MINIMUM_CALLS if minimum_calls is None else minimum_calls,
@@ -678,11 +683,6 @@ class CircuitBreaker:
         self._record_exceptions = _exception_types("record_exceptions", record_exceptions)
         self._ignore_exceptions = _exception_types("ignore_exceptions", ignore_exceptions)
         self._fallback = fallback
-        if clock is None:
-            clock = MonotonicClock()
-        elif not callable(getattr(clock, "now", None)):
-            raise ValueError(f"clock must have a now() method returning seconds, got {clock!r}")
-        self._clock: Clock = clock
         self._listener = self._checked_listener(listener)
         self._lock = threading.RLock()
         self._state: State = _CLOSED
@@ -709,6 +709,14 @@ class CircuitBreaker:
         checked = self._checked_listener(listener)
         with self._lock:
             self._listener = checked
+
+    @staticmethod
+    def _checked_clock(clock: Any) -> Clock:
+        if clock is None:
+            return MonotonicClock()
+        if not callable(getattr(clock, "now", None)):
+            raise ValueError(f"clock must have a now() method returning seconds, got {clock!r}")
+        return cast(Clock, clock)
 
     @staticmethod
     def _checked_listener(listener: Any) -> EventListener | None:
@@ -846,10 +854,7 @@ class CircuitBreaker:
             if generation >= 0 and generation != self._generation:
                 self._late += 1
                 return
-            if now is None and self._window_type == "time":
-                now = self._clock.now()  # a time window needs the time of each call
-            code = (_FAILED if failed else 0) | (_SLOW if slow else 0)
-            self._behaviour.on_outcome(self, now, code, error)
+            self._behaviour.on_outcome(self, now, failed | slow << 1, error)
         finally:
             lock.release()
 
