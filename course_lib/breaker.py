@@ -1108,9 +1108,11 @@ class CircuitBreaker:
 
             return guarded_async
 
+        call = self.call
+
         @functools.wraps(fn)
         def guarded(*args: P.args, **kwargs: P.kwargs) -> Any:
-            return self.call(fn, *args, **kwargs)
+            return call(fn, *args, **kwargs)
 
         return guarded
 
