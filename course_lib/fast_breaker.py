@@ -9,7 +9,9 @@ user would otherwise pick (see ``benchmarks/bench_breaker.py``).
 The shortcut: while the breaker is CLOSED with a count window holding no
 failure, no slow-call detection and nobody listening, a success cannot trip
 anything, needs no clock reading and produces no event. So :meth:`call` (and
-the decorator) counts it by taking a ticket from an atomic counter
+the decorator) lets a call through in CLOSED without the lock (it notes the
+generation; a state change makes the outcome late, as in the simple class),
+and counts a success by taking a ticket from an atomic counter
 (``itertools.count``, atomic under the GIL) instead of taking the lock. The
 next time anyone takes the lock, the pending tickets join the window, in O(1)
 while it still holds no failure. Every other path is the simple class's.
