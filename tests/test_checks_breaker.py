@@ -55,6 +55,13 @@ EXPECTED_MESSAGES = {
     "half-open-unlimited-trials": ["allow() returned True; expected False", "may go through"],
     "half-open-closes-after-first-success": ["is CLOSED; expected HALF_OPEN", "succeeded so far"],
     "half-open-cooldown-not-restarted": ["opened_at is", "restarts the cooldown"],
+    "half-open-closes-without-reset": ["window still holds 2 failures", "self.reset()"],
+    "window-error-does-not-name-size": ["RollingWindow(0) raised ValueError", "name the parameter"],
+    "window-accepts-size-zero": ["RollingWindow(0) should raise ValueError"],
+    "call-wraps-the-error": ["raised RuntimeError", "expected fn's own ConnectionError"],
+    "call-calls-fn-when-open": ["called fn", "fail fast without calling it"],
+    "call-open-error-says-nothing": ["CircuitOpenError('')", "say that the circuit is open"],
+    "window-always-equal": ["should be a whole number, got an object of type Anything"],
 }
 
 
@@ -69,6 +76,15 @@ def _strip_markers(source: str) -> str:
         for line in source.split("\n")
         if "BEGIN SOLUTION" not in line and "END SOLUTION" not in line
     )
+
+
+def _visible_only(nb: Any) -> Any:
+    """A copy of ``nb`` whose test cells keep only their visible part (the student's view)."""
+    copy = nbformat.reads(nbformat.writes(nb), as_version=4)
+    for cell in copy.cells:
+        if _nbgrader(cell).get("grade"):
+            cell.source = cell.source.split("### BEGIN HIDDEN TESTS")[0]
+    return copy
 
 
 def run_notebook_cells(
@@ -103,6 +119,34 @@ def source_nb() -> Any:
 
 
 @pytest.fixture(scope="module")
+def blank_nb(source_nb: Any) -> Any:
+    """The student version: solutions replaced by the course's stub, hidden tests removed."""
+    from nbgrader.preprocessors import ClearHiddenTests, ClearSolutions
+    from traitlets.config import Config
+
+    config = Config()
+    config.ClearSolutions.code_stub = {
+        "python": 'raise NotImplementedError("Not written yet: replace this line with your code '
+        '(see the exercise above).")'
+    }
+    nb = nbformat.reads(nbformat.writes(source_nb), 4)
+    resources: dict[str, Any] = {}
+    nb, resources = ClearSolutions(config=config).preprocess(nb, resources)
+    nb, resources = ClearHiddenTests(config=config).preprocess(nb, resources)
+    return nb
+
+
+def _with_hidden_tests(blank: Any, source: Any) -> Any:
+    """The blank version with the source's test cells put back (as the graders run them)."""
+    nb = nbformat.reads(nbformat.writes(blank), 4)
+    tests = {_nbgrader(c)["grade_id"]: c.source for c in source.cells if _nbgrader(c).get("grade")}
+    for cell in nb.cells:
+        if _nbgrader(cell).get("grade"):
+            cell.source = tests[_nbgrader(cell)["grade_id"]]
+    return nb
+
+
+@pytest.fixture(scope="module")
 def solution(source_nb: Any) -> dict[str, Any]:
     """The notebook's solution: names defined by its answer and skeleton cells."""
     namespace: dict[str, Any] = {"__name__": "__main__"}
@@ -128,8 +172,11 @@ def test_notebook_structure(source_nb: Any) -> None:
         if meta.get("grade"):
             assert meta["locked"] and meta["points"] > 0 and not meta["solution"]
             assert "### BEGIN HIDDEN TESTS" in cell.source and "### END HIDDEN TESTS" in cell.source
-            visible = cell.source.split("### BEGIN HIDDEN TESTS")[0]
+            visible, hidden = cell.source.split("### BEGIN HIDDEN TESTS")
             assert "from course_lib.checks.breaker import check_" in visible
+            imports = [line for line in visible.split("\n") if "import" in line]
+            assert all(line.startswith("from course_lib.checks.") for line in imports), imports
+            assert "from autograders.graders.breaker import grade_" in hidden
         if meta.get("solution"):
             assert "### BEGIN SOLUTION" in cell.source
     assert sum(_nbgrader(c).get("points", 0) for c in source_nb.cells) == 15
@@ -172,21 +219,55 @@ def test_there_are_enough_known_bugs() -> None:
     assert {p.stem for p in _known()} == set(EXPECTED_MESSAGES)
 
 
+def _points(nb: Any) -> dict[str, float]:
+    return {
+        _nbgrader(c)["grade_id"]: _nbgrader(c)["points"]
+        for c in nb.cells
+        if _nbgrader(c).get("grade")
+    }
+
+
 @pytest.mark.parametrize("path", _known(), ids=lambda p: p.stem)
-def test_known_bug_fails_exactly_its_cells(path: Path, source_nb: Any) -> None:
+def test_known_bug_fails_exactly_its_cells(path: Path, source_nb: Any, blank_nb: Any) -> None:
     known = tomllib.loads(path.read_text(encoding="utf-8"))
-    assert known["base"] == "solution"
-    results = run_notebook_cells(source_nb, {k: v.strip("\n") for k, v in known["replace"].items()})
+    base = (
+        source_nb
+        if known.get("base", "solution") == "solution"
+        else _with_hidden_tests(blank_nb, source_nb)
+    )
+    results = run_notebook_cells(base, {k: v.strip("\n") for k, v in known["replace"].items()})
     failed = {gid for gid, err in results.items() if err is not None}
-    assert failed == set(known["expect_failed"]), {g: repr(e) for g, e in results.items() if e}
-    for gid in failed:
-        assert isinstance(results[gid], AssertionError), (
-            f"{gid}: {results[gid]!r} is not a plain message"
-        )
-    own_cell = next(gid for gid in known["expect_failed"] if gid != "machine-tests")
-    message = str(results[own_cell])
+    if "expect_failed" in known:
+        assert failed == set(known["expect_failed"]), {g: repr(e) for g, e in results.items() if e}
+    points = _points(source_nb)
+    if "expected_score" in known:
+        score = sum(points[gid] for gid, err in results.items() if err is None)
+        assert score == known["expected_score"], {g: repr(e) for g, e in results.items() if e}
+    own_cell = next(
+        gid
+        for gid in sorted(failed, key=list(points).index)
+        if gid != "machine-tests" and not isinstance(results[gid], NotImplementedError)
+    )
+    error = results[own_cell]
+    assert isinstance(error, CheckFailed), f"{own_cell}: {error!r} is not a plain message"
     for fragment in EXPECTED_MESSAGES[path.stem]:
-        assert fragment in message, message
+        assert fragment in str(error), str(error)
+
+
+@pytest.mark.parametrize(
+    "path",
+    [p for p in _known() if tomllib.loads(p.read_text(encoding="utf-8")).get("base") != "blank"],
+    ids=lambda p: p.stem,
+)
+def test_the_visible_check_catches_every_warning_of_the_text(path: Path, source_nb: Any) -> None:
+    """Each known bug breaks a rule the exercise's text states: its visible check fails too."""
+    known = tomllib.loads(path.read_text(encoding="utf-8"))
+    results = run_notebook_cells(
+        _visible_only(source_nb), {k: v.strip("\n") for k, v in known["replace"].items()}
+    )
+    own = [gid for gid in known["expect_failed"] if gid != "machine-tests"]
+    for gid in own:
+        assert isinstance(results[gid], CheckFailed), (path.stem, gid, results[gid])
 
 
 def test_blank_version_shows_the_stubs_and_hides_the_tests(source_nb: Any) -> None:
