@@ -339,7 +339,7 @@ def check_closed(breaker_cls: Any, window_cls: Any, should_trip: Any) -> None:
 class Downstream:
     """A protected function made by the checks: counts its calls, returns or raises."""
 
-    MESSAGE = "downstream failed (raised by the check's test function)"
+    MESSAGE = "downstream failed (raised by the test function of the check)"
 
     def __init__(self, result: Any = None, error: type[Exception] | None = None) -> None:
         self.calls = 0
