@@ -182,6 +182,16 @@ def test_notebook_structure(source_nb: Any) -> None:
     assert sum(_nbgrader(c).get("points", 0) for c in source_nb.cells) == 15
 
 
+def test_notebook_words(source_nb: Any) -> None:
+    """The module's notes are "the module's notes"; one trip rule, in the vocabulary's words."""
+    from course_lib.breaker_vocabulary import TRIP_RULE
+
+    text = "\n".join(cell.source for cell in source_nb.cells)
+    assert "the seed" not in text.lower() and "seed's" not in text.lower()
+    assert TRIP_RULE in text
+    assert "course_lib._validate" not in text  # the skeleton uses the public BreakerConfig
+
+
 def test_solution_passes_every_test_cell(source_nb: Any) -> None:
     results = run_notebook_cells(source_nb)
     assert set(results) == TEST_CELLS
