@@ -280,13 +280,12 @@ def closed_problem(
             )
         method = breaker.record_failure if failed else breaker.record_success
         call(f"{setting}.record_{'failure' if failed else 'success'}({now:g})", method, now)
-        window.record(failed)
+        call("recording an outcome in your RollingWindow", window.record, failed)
         failures = _read(window, "failures", "RollingWindow", "whole number")
         calls = _read(window, "calls", "RollingWindow", "whole number")
+        rule = (failures, calls, config.failure_rate_threshold, config.minimum_calls)
         verdict = plain(
-            should_trip(failures, calls, config.failure_rate_threshold, config.minimum_calls),
-            "should_trip's answer",
-            "True or False",
+            call(f"should_trip{rule}", should_trip, *rule), "should_trip's answer", "True or False"
         )
         expected = "open" if verdict else "closed"
         got = state_of(breaker)
