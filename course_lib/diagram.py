@@ -90,7 +90,8 @@ class Transition:
     """One arrow ``source --> target : label``.
 
     ``source`` and ``target`` are state ids exactly as written (Mermaid's ids are
-    case-sensitive, see :func:`normalize_name`) or :data:`START` for ``[*]``. ``line`` is where the arrow was written.
+    case-sensitive, see :func:`normalize_name`) or :data:`START` for ``[*]``.
+    ``line`` is where the arrow was written.
     """
 
     source: str

@@ -362,7 +362,7 @@ OPERATOR_SITUATIONS: Final[dict[str, Situation]] = _situations(
         "forced_open.reject",
         FORCED_OPEN,
         "a call arrives while ForcedOpen",
-        LabelRule((_REFUSE,), _DISABLE + _FORCE + _RESET + ("cool", "expir", "trial")),
+        LabelRule((_REFUSE,), _DISABLE + _FORCE + _RESET + ("expir", "trial")),
     ),
 )
 """The operator's steps (exercise 2): only their words and labels live here; which

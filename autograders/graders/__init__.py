@@ -1,0 +1,1 @@
+"""Hidden graders: instructor-side grading functions the notebooks' hidden test regions import."""
