@@ -627,7 +627,7 @@ def _plain_text(diagram_text: Any, variable: str) -> str:
     return diagram_text
 
 
-def read(diagram_text: Any, machine: Machine) -> tuple[Diagram, list[Arrow], list[str]]:
+def read(diagram_text: Any, machine: Machine) -> tuple[Diagram, list[Arrow], list[str], list[str]]:
     """Parse a diagram and map its state ids onto the machine's states.
 
     Args:
@@ -636,9 +636,9 @@ def read(diagram_text: Any, machine: Machine) -> tuple[Diagram, list[Arrow], lis
 
     Returns:
         The parsed diagram, its top-level arrows (states mapped; ``None`` for an
-        id that is none of the machine's states) and the problems found with
-        the states themselves: spellings, unknown states, missing states, the
-        initial state.
+        id that is none of the machine's states), the problems found with the
+        states themselves (spellings, unknown states, missing states) and those
+        with the initial state.
 
     Raises:
         CheckFailed: the text is not a string or Mermaid cannot read it.
@@ -683,13 +683,14 @@ def read(diagram_text: Any, machine: Machine) -> tuple[Diagram, list[Arrow], lis
     ids[START] = START
     starts = diagram.initial_transitions
     closed = machine.states[CLOSED]
+    start: list[str] = []
     if not starts:
-        problems.append(f"there is no initial state: add `[*] --> {closed}`")
+        start.append(f"there is no initial state: add `[*] --> {closed}`")
     elif len(starts) > 1:
         lines = ", ".join(str(t.line) for t in starts)
-        problems.append(f"the diagram has {len(starts)} initial arrows (lines {lines}): one only")
+        start.append(f"the diagram has {len(starts)} initial arrows (lines {lines}): one only")
     elif ids.get(starts[0].target) != CLOSED:
-        problems.append(
+        start.append(
             f"your diagram starts in {starts[0].target} (line {starts[0].line}), but a new "
             f"breaker starts {closed}"
         )
@@ -698,7 +699,7 @@ def read(diagram_text: Any, machine: Machine) -> tuple[Diagram, list[Arrow], lis
         for t in diagram.transitions
         if t.source != START
     ]
-    return diagram, arrows, problems
+    return diagram, arrows, problems, start
 
 
 def _first_line(diagram: Diagram, state_id: str) -> int:
@@ -814,8 +815,11 @@ def review(
     explain: bool = False,
 ) -> Report:
     """Everything wrong with a diagram, compared with the reference's steps."""
-    _, arrows, general = read(diagram_text, machine)
-    return Report(general, conformance(arrows, steps, machine, required=required, explain=explain))
+    _, arrows, general, start = read(diagram_text, machine)
+    by_state = conformance(arrows, steps, machine, required=required, explain=explain)
+    if start:
+        by_state[CLOSED] = start + by_state.get(CLOSED, [])
+    return Report(general, by_state)
 
 
 def report_failure(report: Report, state: str | None, heading: str) -> None:
@@ -876,7 +880,8 @@ def check_operator(diagram_text: Any) -> None:
     each state (the notebook says that in prose; the hidden tests check it).
     """
     machine = OPERATOR_MACHINE
-    _, arrows, problems = read(diagram_text, machine)
+    _, arrows, problems, start = read(diagram_text, machine)
+    problems += start
     names = machine.states
     for arrow in arrows:
         if arrow.source is None or arrow.target is None or arrow.target == START:
