@@ -288,6 +288,10 @@ CELLS = {
 }
 
 
+def _notebook() -> Any:
+    return nbformat.read(NOTEBOOK, as_version=4)  # type: ignore[no-untyped-call]
+
+
 def _nbgrader(cell: Any) -> dict[str, Any]:
     return dict(cell.metadata.get("nbgrader", {}))
 
@@ -295,7 +299,7 @@ def _nbgrader(cell: Any) -> dict[str, Any]:
 def _solutions() -> dict[str, Any]:
     """DIAGRAM, OPERATOR_DIAGRAM and WARMUP as the instructor's answer cells define them."""
     namespace: dict[str, Any] = {}
-    for cell in nbformat.read(NOTEBOOK, as_version=4).cells:
+    for cell in _notebook().cells:
         if _nbgrader(cell).get("solution"):
             exec(cell.source, namespace)  # noqa: S102 - the instructor's own solution
     return namespace
@@ -653,7 +657,7 @@ def test_every_exercise_has_known_buggy_submissions() -> None:
 
 
 def test_notebook_is_committed_without_outputs() -> None:
-    nb = nbformat.read(NOTEBOOK, as_version=4)
+    nb = _notebook()
     nbformat.validate(nb)
     for cell in nb.cells:
         if cell.cell_type == "code":
@@ -661,7 +665,7 @@ def test_notebook_is_committed_without_outputs() -> None:
 
 
 def test_test_cells_check_visibly_then_import_the_hidden_graders_in_the_hidden_region() -> None:
-    nb = nbformat.read(NOTEBOOK, as_version=4)
+    nb = _notebook()
     tests = [c for c in nb.cells if _nbgrader(c).get("grade")]
     assert [_nbgrader(c)["grade_id"] for c in tests] == list(CELLS)
     assert [_nbgrader(c)["points"] for c in tests] == [3, 2, 3, 2]
@@ -682,7 +686,7 @@ def test_test_cells_check_visibly_then_import_the_hidden_graders_in_the_hidden_r
 def test_the_student_version_has_no_answer_no_hidden_test_and_no_to_mermaid() -> None:
     from nbgrader.preprocessors import ClearHiddenTests, ClearSolutions
 
-    nb = nbformat.read(NOTEBOOK, as_version=4)
+    nb = _notebook()
     resources: dict[str, Any] = {}
     nb, resources = ClearSolutions(code_stub={"python": STUB}).preprocess(nb, resources)
     nb, resources = ClearHiddenTests().preprocess(nb, resources)
@@ -712,6 +716,6 @@ def test_the_student_version_has_no_answer_no_hidden_test_and_no_to_mermaid() ->
 def test_the_notebook_states_the_trip_rule_of_the_vocabulary() -> None:
     from course_lib.breaker_vocabulary import TRIP_RULE
 
-    nb = nbformat.read(NOTEBOOK, as_version=4)
+    nb = _notebook()
     text = "\n".join(cell.source for cell in nb.cells if cell.cell_type == "markdown")
     assert TRIP_RULE in text and "resilience4j" in text and "*exceeds*" in text

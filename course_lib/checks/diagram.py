@@ -659,13 +659,14 @@ def read(diagram_text: Any, machine: Machine) -> tuple[Diagram, list[Arrow], lis
         else:
             spellings.setdefault(state, []).append(state_id)
     problems: list[str] = []
-    for state, ids in spellings.items():
-        if len(ids) > 1:
-            lines = ", ".join(f"`{i}` (line {_first_line(diagram, i)})" for i in ids)
+    for state, written in spellings.items():
+        if len(written) > 1:
+            lines = ", ".join(f"`{i}` (line {_first_line(diagram, i)})" for i in written)
             problems.append(
-                f"{' and '.join(ids)} are {len(ids)} different states in Mermaid: state ids are "
-                f"case-sensitive and exact, so {lines} draw {len(ids)} boxes. Write the "
-                f"{machine.states[state]} state one way everywhere: `{machine.states[state]}`"
+                f"{' and '.join(written)} are {len(written)} different states in Mermaid: state "
+                f"ids are case-sensitive and exact, so {lines} draw {len(written)} boxes. "
+                f"Write the {machine.states[state]} state one way everywhere: "
+                f"`{machine.states[state]}`"
             )
     for state_id in unknown:
         names = list(machine.states.values())
@@ -679,7 +680,7 @@ def read(diagram_text: Any, machine: Machine) -> tuple[Diagram, list[Arrow], lis
     for state, name in machine.states.items():
         if state not in spellings:
             problems.append(f"the state {name} is missing: no arrow goes into or out of it")
-    ids = {i: by_compact.get(_compact(i)) for i in diagram.states}
+    ids: dict[str, str | None] = {i: by_compact.get(_compact(i)) for i in diagram.states}
     ids[START] = START
     starts = diagram.initial_transitions
     closed = machine.states[CLOSED]
@@ -784,8 +785,8 @@ def conformance(
         ]
         if taken:
             message = f"the label {arrow.label!r} does not say what triggers {pair}"
-            words = LabelRule.words(arrow.label)
-            if any(w in (">", "exceed", "exceeds", "above") for w in words):
+            tokens = LabelRule.words(arrow.label)
+            if any(w in (">", "exceed", "exceeds", "above") for w in tokens):
                 message += (
                     " (the breaker trips when the failure rate *reaches* the threshold, >=, "
                     "as in resilience4j; 'exceeds' / '>' would leave it Closed at exactly 50%)"
