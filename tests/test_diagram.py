@@ -559,7 +559,7 @@ def test_diagram_must_be_plain_text() -> None:
             return 0
 
     for value in (["stateDiagram-v2"], Yes(SOLUTION["DIAGRAM"])):
-        with pytest.raises(CheckFailed, match="DIAGRAM should be text"):
+        with pytest.raises(CheckFailed, match="DIAGRAM should be a text, got"):
             checks.check_closed(value)
     with pytest.raises(NotImplementedError, match="Not written yet"):
         checks.check_closed(None)

@@ -23,12 +23,12 @@ reference, written from these rules (the notebook states them in prose):
 from __future__ import annotations
 
 import functools
-import importlib
 import random
 from collections.abc import Callable
 from types import ModuleType
 from typing import Any, Final
 
+from autograders.graders._pristine import load_reference
 from course_lib.breaker_vocabulary import CLOSED, HALF_OPEN, OPEN
 from course_lib.checks.diagram import (
     BREAKER_MACHINE,
@@ -74,14 +74,7 @@ _OPERATOR_EVENTS: Final = _BREAKER_EVENTS + "DFR"
 
 def _pristine_breaker() -> ModuleType:
     """A pristine copy of ``course_lib.breaker``, whatever a notebook did to the imported one."""
-    for name in ("autograders.graders._pristine", "course_lib.checks._pristine"):
-        try:
-            module = importlib.import_module(name)
-        except ImportError:
-            continue
-        loaded: ModuleType = module.load_reference("breaker")
-        return loaded
-    raise ImportError("no pristine loader for the reference breaker")  # pragma: no cover
+    return load_reference("breaker")
 
 
 def seeded_runs(alphabet: str, runs: int = RUNS, seed: int = 7) -> list[tuple[Config, str]]:

@@ -37,9 +37,10 @@ import re
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from types import ModuleType
-from typing import Any, Final, NoReturn
+from typing import Any, Final
 
 from course_lib.breaker_vocabulary import CLOSED, HALF_OPEN, MERMAID_NAMES, OPEN, TRIP_RULE
+from course_lib.checks.kit import CheckFailed, fail, plain
 from course_lib.diagram import START, Diagram, DiagramSyntaxError, parse, require_written
 
 __all__ = [
@@ -65,23 +66,6 @@ __all__ = [
     "explore",
     "read",
 ]
-
-# --- the grading kit (a local stand-in until course_lib.checks.kit lands) -----------------
-
-
-class CheckFailed(AssertionError):
-    """A check found a mistake; the message says which, in plain words (no traceback)."""
-
-    def _render_traceback_(self) -> list[str]:
-        """The lines Jupyter shows for this error: a red ``✗`` and the message."""
-        first, *rest = str(self).split("\n")
-        return [f"\x1b[31m✗ {first}\x1b[0m", *rest]
-
-
-def fail(message: str) -> NoReturn:
-    """Raise :class:`CheckFailed` with ``message`` (first letter made upper case)."""
-    raise CheckFailed(message[:1].upper() + message[1:]) from None
-
 
 # --- states ------------------------------------------------------------------------------
 
@@ -619,12 +603,8 @@ class Report:
 
 def _plain_text(diagram_text: Any, variable: str) -> str:
     require_written(diagram_text)
-    if type(diagram_text) is not str:
-        fail(
-            f"{variable} should be text (a Python string holding your Mermaid diagram, between "
-            f"triple quotes), got an object of type {type(diagram_text).__name__}"
-        )
-    return diagram_text
+    text: str = plain(diagram_text, variable, "text")
+    return text
 
 
 def read(diagram_text: Any, machine: Machine) -> tuple[Diagram, list[Arrow], list[str], list[str]]:
