@@ -36,9 +36,9 @@ from course_lib.checks.diagram import (
     FORCED_OPEN,
     OPERATOR_MACHINE,
     OPERATOR_SITUATIONS,
+    BreakerRun,
     Config,
     Step,
-    _BreakerRun,
     explore,
     report_failure,
     review,
@@ -102,7 +102,7 @@ class OperatorRun:
     """
 
     def __init__(self, module: ModuleType, config: Config) -> None:
-        self.run = _BreakerRun(module, config)
+        self.run = BreakerRun(module, config)
         self.mode: str | None = None  # DISABLED / FORCED_OPEN, or None: the breaker decides
         self.in_flight = 0  # calls let through while Disabled
 
@@ -147,7 +147,7 @@ class OperatorRun:
 def breaker_steps() -> tuple[Step, ...]:
     """Every step of the pristine reference breaker over the seeded runs (computed once)."""
     module = _pristine_breaker()
-    start: Callable[[Config], Any] = lambda config: _BreakerRun(module, config)  # noqa: E731
+    start: Callable[[Config], Any] = lambda config: BreakerRun(module, config)  # noqa: E731
     return tuple(explore(seeded_runs(_BREAKER_EVENTS), start=start))
 
 

@@ -44,13 +44,18 @@ from course_lib.checks.kit import CheckFailed, fail, plain
 from course_lib.diagram import START, Diagram, DiagramSyntaxError, parse, require_written
 
 __all__ = [
+    "BREAKER_MACHINE",
     "BREAKER_SITUATIONS",
     "BREAKER_STATES",
     "DISABLED",
+    "EVENT_WORDS",
     "FORCED_OPEN",
+    "OPERATOR_MACHINE",
     "OPERATOR_SITUATIONS",
     "OPERATOR_STATES",
     "VISIBLE_RUNS",
+    "Arrow",
+    "BreakerRun",
     "CheckFailed",
     "Config",
     "LabelRule",
@@ -58,13 +63,17 @@ __all__ = [
     "Report",
     "Situation",
     "Step",
+    "breaker_runner",
     "check_closed",
     "check_half_open",
     "check_open",
     "check_operator",
+    "classify",
     "conformance",
     "explore",
     "read",
+    "report_failure",
+    "review",
 ]
 
 # --- states ------------------------------------------------------------------------------
@@ -421,7 +430,7 @@ class Step:
         return f"({self.config.describe()}) " + ", ".join(words)
 
 
-class _BreakerRun:
+class BreakerRun:
     """Drives one reference breaker: ``step(event)`` -> (situation, allow's answer, target)."""
 
     def __init__(self, module: ModuleType, config: Config) -> None:
@@ -531,10 +540,10 @@ def explore(
     return steps
 
 
-def breaker_runner(load: Callable[[], ModuleType]) -> Callable[[Config], _BreakerRun]:
+def breaker_runner(load: Callable[[], ModuleType]) -> Callable[[Config], BreakerRun]:
     """``start`` for :func:`explore`: a reference breaker from the module ``load()`` returns."""
     module = load()
-    return lambda config: _BreakerRun(module, config)
+    return lambda config: BreakerRun(module, config)
 
 
 def _imported_breaker() -> ModuleType:
