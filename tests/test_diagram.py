@@ -614,6 +614,30 @@ def test_label_rules(situation: str, label: str, fits: bool) -> None:
     assert BREAKER_SITUATIONS[situation].rule.fits(label) is fits
 
 
+METHOD_LABELS = """
+stateDiagram-v2
+    [*] --> Closed
+    Closed --> Closed : allow()
+    Closed --> Closed : record_success()
+    Closed --> Closed : record_failure() [calls < minimum_calls]
+    Closed --> Closed : record_failure() [failure rate < threshold]
+    Closed --> Open : record_failure() [failure rate >= threshold]
+    Open --> Open : allow() [cooldown not over] / refused
+    Open --> HalfOpen : allow() [cooldown over]
+    HalfOpen --> HalfOpen : allow() [permit free]
+    HalfOpen --> HalfOpen : allow() [all permits taken] / refused
+    HalfOpen --> HalfOpen : record_success() [others pending]
+    HalfOpen --> Closed : record_success() [all succeeded]
+    HalfOpen --> Open : record_failure()
+"""
+
+
+def test_labels_may_name_the_methods_and_guards_instead_of_words() -> None:
+    for check, grade, _ in list(CELLS.values())[:3]:
+        check(METHOD_LABELS)
+        grade(METHOD_LABELS)
+
+
 # --- what students are shown scores nothing ------------------------------------------------
 
 

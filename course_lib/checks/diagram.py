@@ -224,7 +224,10 @@ BREAKER_SITUATIONS: Final[dict[str, Situation]] = _situations(
         HALF_OPEN,
         "a call arrives while HalfOpen and a trial permit is free",
         LabelRule(
-            (_TRIAL + ("permit",), _CALL + ("start", "free", "left", "avail", "take")),
+            (
+                _CALL + ("start", "take"),
+                _TRIAL + ("permit", "free", "left", "avail", "spare", "remain", "<"),
+            ),
             _REFUSE
             + _FAIL
             + _SUCCESS
@@ -263,7 +266,6 @@ BREAKER_SITUATIONS: Final[dict[str, Situation]] = _situations(
         "a trial call succeeds while HalfOpen and not all the trial calls have succeeded yet",
         LabelRule(
             (
-                _TRIAL,
                 _SUCCESS,
                 (
                     "more",
@@ -292,7 +294,6 @@ BREAKER_SITUATIONS: Final[dict[str, Situation]] = _situations(
         "the last of the trial calls succeeds (every trial call succeeded)",
         LabelRule(
             (
-                _TRIAL,
                 _SUCCESS + ("pass", "healthy"),
                 ("all", "every", "last", "each", "final", "both"),
             ),
@@ -303,7 +304,7 @@ BREAKER_SITUATIONS: Final[dict[str, Situation]] = _situations(
         "half_open.reopen",
         HALF_OPEN,
         "a trial call fails while HalfOpen",
-        LabelRule((_TRIAL, _FAIL), _SUCCESS + ("reject", "refus", "deny", "taken")),
+        LabelRule((_FAIL,), _SUCCESS + ("reject", "refus", "deny", "taken", "fast", "fallback")),
     ),
 )
 """Every kind of step the reference breaker makes, by source state (exercise 1)."""
