@@ -454,9 +454,16 @@ def test_an_extra_arrow_is_reported_and_the_feedback_says_where_the_reference_go
         "to Closed" in str(visible.value)
     )
     assert "HalfOpen" not in str(visible.value)
+    assert str(visible.value).endswith(
+        "the cooldown passes, allow() -> let through, and does not go to Closed"
+    )
+    nonsense = SOLUTION["DIAGRAM"] + "    Open --> Closed : foo\n"
+    assert "record_failure(), and no event sequence tried takes it from there to Closed)" in (
+        _visible(nonsense, checks.check_open)
+    )
     with pytest.raises(CheckFailed) as hidden:
         graders.grade_open(text)
-    assert "the reference goes to HalfOpen" in str(hidden.value)
+    assert "the cooldown passes, allow() -> let through, and goes to HalfOpen" in str(hidden.value)
 
 
 # --- the visible checks catch what the text warns about ----------------------------------

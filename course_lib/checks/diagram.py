@@ -785,16 +785,32 @@ def conformance(
             message = (
                 f"the reference never goes from {names[arrow.source]} to {names[arrow.target]}"
             )
-        if explain and meant:
+        if meant:
             s, t, step = min(meant, key=lambda m: len(m[2].events))
+            message += f": it meets what your label says after {step.describe()}" + (
+                f", and goes to {names[t]}"
+                if explain
+                else f", and does not go to {names[arrow.target]}"
+            )
+        elif not taken:
+            reach = _reaching(steps, arrow.source)
             message += (
-                f": when {machine.situations[s].words} (e.g. after {step.describe()}), the "
-                f"reference goes to {names[t]}"
+                f" (it is in {names[arrow.source]} "
+                + (f"after {reach.describe()}" if reach else "at the start")
+                + f", and no event sequence tried takes it from there to {names[arrow.target]})"
             )
         problems.setdefault(arrow.source, []).append(
             f"`{arrow.text}` (line {arrow.line}): {message}"
         )
     return problems
+
+
+def _reaching(steps: Sequence[Step], state: str) -> Step | None:
+    """The step with the fewest events that ends in ``state`` (``None`` for the start state)."""
+    if state == CLOSED:
+        return None
+    ending = [step for step in steps if step.target == state]
+    return min(ending, key=lambda step: len(step.events), default=None)
 
 
 def review(
