@@ -372,6 +372,22 @@ def test_each_step_of_the_reference_is_classified_by_what_happened() -> None:
     assert _steps("afasasasaf")[-1] == ("closed", "closed.failure_below_threshold", "closed")
 
 
+def test_a_sequence_shown_is_shrunk_until_no_event_can_go() -> None:
+    start = checks.breaker_runner(lambda: breaker)
+    long_run = explore([(Config(), "asasaaffsaffaf")], start=start)
+    trip = next(step for step in long_run if step.situation == "closed.trip")
+    assert len(trip.events) > 6
+    shortest = checks.minimal(trip, start, lambda step: step.situation == "closed.trip")
+    assert (shortest.situation, shortest.target, len(shortest.events)) == ("closed.trip", "open", 6)
+    forgot = _edit(SOLUTION["OPERATOR_DIAGRAM"], "    ForcedOpen --> Disabled : disable\n", "")
+    with pytest.raises(CheckFailed) as hidden:
+        graders.grade_operator(forgot)
+    assert str(hidden.value).endswith(
+        "(window_size=4, minimum_calls=4, threshold 75%, cooldown 10 s, 1 trial call) "
+        "force open, disable; it goes from ForcedOpen to Disabled"
+    )
+
+
 def test_the_reference_machine_event_by_event() -> None:
     """The pristine reference's transitions over the hidden runs: the answer to exercise 1."""
     taken = {(s.source, s.situation, s.target) for s in graders.breaker_steps()}

@@ -5,8 +5,8 @@ They grade by conformance (see :mod:`course_lib.checks.diagram`): a pristine cop
 the reference breaker is driven through many seeded event sequences over several
 configurations, and every step it takes must be an arrow of the student's diagram
 with a fitting label, with no arrow the reference never takes. A failure explains,
-with the shortest sequence found, what the reference does (this is feedback shown
-after grading, so it may name the reference's arrows).
+with the shortest sequence found (shrunk by the kit), what the reference does (this
+is feedback shown after grading, so it may name the reference's arrows).
 
 The operator's machine of exercise 2 (after resilience4j's DISABLED and FORCED_OPEN)
 has no reference class in ``course_lib``: :class:`OperatorRun` below is its pristine
@@ -143,27 +143,35 @@ class OperatorRun:
         return "disabled.call", None, source
 
 
+def _breaker_start() -> Callable[[Config], Any]:
+    module = _pristine_breaker()
+    return lambda config: BreakerRun(module, config)
+
+
+def _operator_start() -> Callable[[Config], Any]:
+    module = _pristine_breaker()
+    return lambda config: OperatorRun(module, config)
+
+
 @functools.cache
 def breaker_steps() -> tuple[Step, ...]:
     """Every step of the pristine reference breaker over the seeded runs (computed once)."""
-    module = _pristine_breaker()
-    start: Callable[[Config], Any] = lambda config: BreakerRun(module, config)  # noqa: E731
-    return tuple(explore(seeded_runs(_BREAKER_EVENTS), start=start))
+    return tuple(explore(seeded_runs(_BREAKER_EVENTS), start=_breaker_start()))
 
 
 @functools.cache
 def operator_steps() -> tuple[Step, ...]:
     """Every step of the operator's machine over its seeded runs (computed once)."""
-    module = _pristine_breaker()
-    start: Callable[[Config], Any] = lambda config: OperatorRun(module, config)  # noqa: E731
-    return tuple(explore(seeded_runs(_OPERATOR_EVENTS, seed=11), start=start))
+    return tuple(explore(seeded_runs(_OPERATOR_EVENTS, seed=11), start=_operator_start()))
 
 
 _HEADING: Final = "Compared with the reference breaker over many event sequences"
 
 
 def _grade(diagram_text: Any, state: str) -> None:
-    report = review(diagram_text, breaker_steps(), BREAKER_MACHINE, explain=True)
+    report = review(
+        diagram_text, breaker_steps(), BREAKER_MACHINE, explain=True, start=_breaker_start()
+    )
     report_failure(report, state, _HEADING)
 
 
@@ -191,5 +199,6 @@ def grade_operator(diagram_text: Any) -> None:
         OPERATOR_MACHINE,
         required=lambda step: step.situation in OPERATOR_SITUATIONS,
         explain=True,
+        start=_operator_start(),
     )
     report_failure(report, None, _HEADING + " and the operator's rules")

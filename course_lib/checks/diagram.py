@@ -40,7 +40,7 @@ from types import ModuleType
 from typing import Any, Final
 
 from course_lib.breaker_vocabulary import CLOSED, HALF_OPEN, MERMAID_NAMES, OPEN, TRIP_RULE
-from course_lib.checks.kit import CheckFailed, fail, plain
+from course_lib.checks.kit import CheckFailed, fail, plain, shorter_sequences, shrink
 from course_lib.diagram import START, Diagram, DiagramSyntaxError, parse, require_written
 
 __all__ = [
@@ -71,6 +71,7 @@ __all__ = [
     "classify",
     "conformance",
     "explore",
+    "minimal",
     "read",
     "report_failure",
     "review",
@@ -381,7 +382,7 @@ class Config:
         return (
             f"window_size={self.window_size}, minimum_calls={self.minimum_calls}, "
             f"threshold {self.failure_rate_threshold:.0%}, cooldown {self.cooldown:g} s, "
-            f"{self.half_open_max_calls} trial calls"
+            f"{self.half_open_max_calls} trial call{'s' * (self.half_open_max_calls != 1)}"
         )
 
 
@@ -707,6 +708,7 @@ def conformance(
     *,
     required: Callable[[Step], bool] = lambda step: True,
     explain: bool = False,
+    start: Callable[[Config], Any] | None = None,
 ) -> dict[str, list[str]]:
     """Compare a diagram's arrows with the steps the reference took, by source state.
 
@@ -717,11 +719,17 @@ def conformance(
         required: which steps must be arrows (the others are only allowed).
         explain: also say where the reference goes (the hidden graders' feedback;
             the visible checks never name the target of a missing arrow).
+        start: the machine ``steps`` came from (see :func:`explore`); when given, each
+            sequence a message shows is shrunk first (:func:`minimal`).
 
     Returns:
         ``{state: [problem, ...]}`` for the source states that have problems.
     """
     names = machine.states
+
+    def shown(step: Step, same: Callable[[Step], bool]) -> str:
+        return (step if start is None else minimal(step, start, same)).describe()
+
     shortest: dict[tuple[str, str], Step] = {}
     for step in steps:
         key = (step.situation, step.target)
@@ -744,7 +752,7 @@ def conformance(
         where = f" it goes from {names[step.source]} to {names[target]}" if explain else ""
         problems.setdefault(step.source, []).append(
             f"no arrow for what happens when {words}. The reference meets it after: "
-            f"{step.describe()};{where or ' what does the breaker do then?'}"
+            f"{shown(step, _same_step(step))};{where or ' what does the breaker do then?'}"
         )
     for arrow in arrows:
         if arrow.source is None or arrow.target is None:
@@ -787,7 +795,7 @@ def conformance(
             )
         if meant:
             s, t, step = min(meant, key=lambda m: len(m[2].events))
-            message += f": it meets what your label says after {step.describe()}" + (
+            message += f": it meets what your label says after {shown(step, _same_step(step))}" + (
                 f", and goes to {names[t]}"
                 if explain
                 else f", and does not go to {names[arrow.target]}"
@@ -796,13 +804,48 @@ def conformance(
             reach = _reaching(steps, arrow.source)
             message += (
                 f" (it is in {names[arrow.source]} "
-                + (f"after {reach.describe()}" if reach else "at the start")
+                + (f"after {shown(reach, _ends_in(reach.target))}" if reach else "at the start")
                 + f", and no event sequence tried takes it from there to {names[arrow.target]})"
             )
         problems.setdefault(arrow.source, []).append(
             f"`{arrow.text}` (line {arrow.line}): {message}"
         )
     return problems
+
+
+def _same_step(step: Step) -> Callable[[Step], bool]:
+    return lambda other: (other.situation, other.target) == (step.situation, step.target)
+
+
+def _ends_in(state: str) -> Callable[[Step], bool]:
+    return lambda other: other.target == state
+
+
+def minimal(step: Step, start: Callable[[Config], Any], same: Callable[[Step], bool]) -> Step:
+    """``step`` reached by as few events as the kit's :func:`~course_lib.checks.kit.shrink` finds.
+
+    Args:
+        step: a step the machine made.
+        start: makes the machine for ``step.config`` (as for :func:`explore`).
+        same: whether another step shows the same thing (the same situation and target).
+
+    Returns:
+        A step for which ``same`` holds, made by the last of its events, with no event
+        that can be left out (or ``step`` itself).
+    """
+
+    def last_step(events: str) -> Step | None:
+        steps = explore([(step.config, events)], start=start)
+        return steps[-1] if steps and steps[-1].events == events else None
+
+    def witness(events: str) -> bool:
+        last = last_step(events)
+        return last is not None and same(last)
+
+    def candidates(events: str) -> Iterable[str]:
+        return ("".join(shorter) for shorter in shorter_sequences(events))
+
+    return last_step(shrink(step.events, witness, candidates)) or step
 
 
 def _reaching(steps: Sequence[Step], state: str) -> Step | None:
@@ -820,12 +863,14 @@ def review(
     *,
     required: Callable[[Step], bool] = lambda step: True,
     explain: bool = False,
+    start: Callable[[Config], Any] | None = None,
 ) -> Report:
-    """Everything wrong with a diagram, compared with the reference's steps."""
-    _, arrows, general, start = read(diagram_text, machine)
-    by_state = conformance(arrows, steps, machine, required=required, explain=explain)
-    if start:
-        by_state[CLOSED] = start + by_state.get(CLOSED, [])
+    """Everything wrong with a diagram, compared with the reference's steps (see
+    :func:`conformance`; ``start`` shrinks the sequences the messages show)."""
+    _, arrows, general, initial = read(diagram_text, machine)
+    by_state = conformance(arrows, steps, machine, required=required, explain=explain, start=start)
+    if initial:
+        by_state[CLOSED] = initial + by_state.get(CLOSED, [])
     return Report(general, by_state)
 
 
@@ -848,7 +893,8 @@ def _visible_steps() -> list[Step]:
 
 
 def _check_state(diagram_text: Any, state: str) -> None:
-    report = review(diagram_text, _visible_steps())
+    start = breaker_runner(_imported_breaker)
+    report = review(diagram_text, explore(VISIBLE_RUNS, start=start), start=start)
     name = BREAKER_STATES[state]
     report_failure(report, state, f"Not yet ({name})")
     print(
