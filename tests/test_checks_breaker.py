@@ -55,7 +55,7 @@ EXPECTED_MESSAGES = {
     "half-open-unlimited-trials": ["allow() returned True; expected False", "may go through"],
     "half-open-closes-after-first-success": ["is CLOSED; expected HALF_OPEN", "succeeded so far"],
     "half-open-cooldown-not-restarted": ["opened_at is", "restarts the cooldown"],
-    "half-open-closes-without-reset": ["window still holds 2 failures", "self.reset()"],
+    "half-open-closes-without-reset": ["window still holds 2 failures in 2 calls", "self.reset()"],
     "window-error-does-not-name-size": ["RollingWindow(0) raised ValueError", "name the parameter"],
     "window-accepts-size-zero": ["RollingWindow(0) should raise ValueError"],
     "call-wraps-the-error": ["raised RuntimeError", "expected fn's own ConnectionError"],
@@ -182,6 +182,16 @@ def test_notebook_structure(source_nb: Any) -> None:
     assert sum(_nbgrader(c).get("points", 0) for c in source_nb.cells) == 15
 
 
+def test_notebook_words(source_nb: Any) -> None:
+    """The module's notes are "the module's notes"; one trip rule, in the vocabulary's words."""
+    from course_lib.breaker_vocabulary import TRIP_RULE
+
+    text = "\n".join(cell.source for cell in source_nb.cells)
+    assert "the seed" not in text.lower() and "seed's" not in text.lower()
+    assert TRIP_RULE in text
+    assert "course_lib._validate" not in text  # the skeleton uses the public BreakerConfig
+
+
 def test_solution_passes_every_test_cell(source_nb: Any) -> None:
     results = run_notebook_cells(source_nb)
     assert set(results) == TEST_CELLS
@@ -268,6 +278,27 @@ def test_the_visible_check_catches_every_warning_of_the_text(path: Path, source_
     own = [gid for gid in known["expect_failed"] if gid != "machine-tests"]
     for gid in own:
         assert isinstance(results[gid], CheckFailed), (path.stem, gid, results[gid])
+        # what the student is shown is no answer to paste: no line of a solution in it
+        shown = str(results[gid])
+        pasted = [line for line in _solution_lines(source_nb) if line in shown]
+        assert not pasted and "def " not in shown, (shown, pasted)
+
+
+def _solution_lines(nb: Any) -> set[str]:
+    """The solutions' code lines (longer than a bare keyword) the exercise text does not give.
+
+    A line the text already shows (``self.trip(now)``) is a hint, not an answer.
+    """
+    text = "\n".join(c.source for c in nb.cells if c.cell_type == "markdown")
+    lines: set[str] = set()
+    for cell in nb.cells:
+        inside = False
+        for line in cell.source.split("\n"):
+            if "BEGIN SOLUTION" in line or "END SOLUTION" in line:
+                inside = "BEGIN" in line
+            elif inside and len(line.strip()) > 12 and line.strip() not in text:
+                lines.add(line.strip())
+    return lines
 
 
 def test_blank_version_shows_the_stubs_and_hides_the_tests(source_nb: Any) -> None:
@@ -510,6 +541,59 @@ def test_infrastructure_is_allowed() -> None:
             raise CircuitOpenError("open")
 
     refuse_reference(UsesErrors, "UsesErrors")  # errors, clocks, events, replay are fine
+
+
+def test_one_policy_names_the_reference_and_the_free_modules() -> None:
+    from autograders import policy, sandbox
+    from autograders.graders._pristine import is_reference_object
+    from course_lib import breaker_vocabulary, replay
+    from course_lib.sim import scenarios
+
+    package = ROOT / "course_lib"
+    for name in (*policy.REFERENCE_MODULES, *policy.INFRASTRUCTURE_MODULES):
+        assert (package / f"{name}.py").is_file(), f"the policy names a missing module {name}"
+    assert not set(policy.REFERENCE_MODULES) & set(policy.INFRASTRUCTURE_MODULES)
+    # the sandbox stubs exactly the policy's reference modules (it should import them from there)
+    assert set(sandbox.REFERENCE_MODULES) == set(policy.REFERENCE_MODULES)
+    assert policy.is_reference("course_lib.breaker") and policy.is_reference(
+        "course_lib.sim.engine"
+    )
+    assert policy.is_free("course_lib.errors") and policy.is_free("collections")
+    assert not is_reference_object(replay.BreakerConfig) and not is_reference_object(
+        breaker_vocabulary.display_name
+    )
+    assert is_reference_object(scenarios.cascade) and is_reference_object(graders.grade_window)
+
+
+def test_an_always_equal_window_with_a_nan_rate_earns_nothing() -> None:
+    class Anything:
+        def __eq__(self, other: object) -> bool:
+            return True
+
+        def __ne__(self, other: object) -> bool:
+            return False
+
+        __hash__ = object.__hash__
+
+    class Cheat:
+        calls = Anything()
+        failures = Anything()
+        failure_rate = float("nan")
+
+        def __init__(self, size: int) -> None:
+            if size < 1:
+                raise ValueError("size must be at least 1")
+
+        def record(self, failed: bool) -> None:
+            pass
+
+    with pytest.raises(CheckFailed, match="calls should be a whole number, got an object of type"):
+        checks.check_window(Cheat)
+    with pytest.raises(CheckFailed, match="calls should be a whole number, got an object of type"):
+        graders.grade_window(Cheat)
+    Cheat.calls = Cheat.failures = 0  # type: ignore[assignment]
+    with pytest.raises(CheckFailed, match=r"failure_rate should be a number, got nan"):
+        graders.grade_window(Cheat)
 
 
 # --- the real notebook in a kernel ----------------------------------------------------

@@ -39,6 +39,33 @@ def test_wheel_ships_course_lib_only(wheel: Path) -> None:
     assert not [n for n in names if "autograders" in n or "checks/_solutions" in n]
 
 
+def test_wheel_holds_no_hidden_grader(wheel: Path) -> None:
+    """Students install the wheel: no grading function, grader module or pristine loader in it."""
+    import ast
+
+    archive = zipfile.ZipFile(wheel)
+    sources = [n for n in archive.namelist() if n.endswith(".py")]
+    assert "course_lib/checks/kit.py" in sources and "course_lib/checks/breaker.py" in sources
+    found = []
+    for name in sources:
+        tree = ast.parse(archive.read(name).decode("utf-8"), filename=name)
+        for node in ast.walk(tree):
+            if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef) and node.name.startswith(
+                "grade_"
+            ):
+                found.append(f"{name}: def {node.name}")
+            if isinstance(node, ast.Import | ast.ImportFrom):
+                modules = (
+                    [a.name for a in node.names]
+                    if isinstance(node, ast.Import)
+                    else [node.module or ""]
+                )
+                found += [f"{name}: imports {m}" for m in modules if m.startswith("autograders")]
+        if name.endswith("_pristine.py"):
+            found.append(f"{name}: the pristine loader")
+    assert not found, f"the student wheel holds hidden grading: {found}"
+
+
 def test_installed_wheel_exports_the_patterns(wheel: Path, tmp_path: Path) -> None:
     target = tmp_path / "site"
     subprocess.run(

@@ -218,7 +218,7 @@ def trip_problem(
     if got == expected:
         return None
     if calls < minimum_calls:
-        why = f"only {calls} of the minimum {minimum_calls} calls have been seen: no verdict yet"
+        why = f"only {calls} of the minimum {_plural(minimum_calls, 'call')} seen: no verdict yet"
     else:
         rate = f"{failures} of {calls} is a {_pct(failures / calls)} failure rate"
         if expected:
@@ -295,8 +295,8 @@ def closed_problem(
             says = "says trip" if verdict else "says stay closed"
             return (
                 f"{history}, your breaker is {display_name(got)}; expected "
-                f"{display_name(expected)} (your window has {failures} failures in {calls} "
-                f"calls, and your should_trip({failures}, {calls}, "
+                f"{display_name(expected)} (your window has {_plural(failures, 'failure')} in "
+                f"{_plural(calls, 'call')}, and your should_trip({failures}, {calls}, "
                 f"{config.failure_rate_threshold:g}, {config.minimum_calls}) {says}; "
                 "ask it after every recorded call, successes included)"
             )
@@ -396,8 +396,9 @@ def _call_allowed_problem(
     if _window_counts(breaker) != (0, 1):
         failures, calls = _window_counts(breaker)
         return (
-            f"after one successful call(fn, now) the breaker's window holds {failures} failures "
-            f"in {calls} calls; expected 0 in 1 (record the success)"
+            f"after one successful call(fn, now) the breaker's window holds "
+            f"{_plural(failures, 'failure')} in {_plural(calls, 'call')}; "
+            "expected 0 in 1 (record the success)"
         )
     failing = Downstream(error=error)
     try:
@@ -424,8 +425,9 @@ def _call_allowed_problem(
     if _window_counts(breaker) != (1, 2):
         failures, calls = _window_counts(breaker)
         return (
-            f"after one success and one failing call(fn, now), the window holds {failures} "
-            f"failures in {calls} calls; expected 1 in 2 (record the failure, then re-raise)"
+            f"after one success and one failing call(fn, now), the window holds "
+            f"{_plural(failures, 'failure')} in {_plural(calls, 'call')}; "
+            "expected 1 in 2 (record the failure, then re-raise)"
         )
     return None
 
@@ -498,9 +500,9 @@ def call_problem(
     breaker_cls: Any, result: Any, fallback_value: Any, error: type[Exception]
 ) -> str | None:
     """``call`` when allowed (fn returns, fn raises ``error``) and when rejected (fallbacks)."""
-    return _call_allowed_problem(breaker_cls, result, fallback_value, error) or _call_rejected_problem(
-        breaker_cls, result, fallback_value
-    )
+    return _call_allowed_problem(
+        breaker_cls, result, fallback_value, error
+    ) or _call_rejected_problem(breaker_cls, result, fallback_value)
 
 
 def check_call(breaker_cls: Any) -> None:
@@ -595,7 +597,7 @@ def half_open_problem(breaker_cls: Any, max_calls: int, actions: Sequence[Action
                 why = (
                     f"only {_plural(max_calls, 'trial call')} may go through"
                     if not expected_allow
-                    else f"only {permits} of the {max_calls} trial permits were handed out"
+                    else f"only {permits} of {_plural(max_calls, 'trial permit')} were handed out"
                 )
                 return f"{before}: allow() returned {got_allow}; expected {expected_allow} ({why})"
             permits += expected_allow
@@ -616,8 +618,8 @@ def half_open_problem(breaker_cls: Any, max_calls: int, actions: Sequence[Action
         if got != state_expected:
             why = {
                 "open": "any failed trial sends the breaker back to OPEN",
-                "closed": f"all {max_calls} trials succeeded",
-                "half_open": f"only {successes} of the {max_calls} trials have succeeded so far",
+                "closed": f"all of {_plural(max_calls, 'trial')} succeeded",
+                "half_open": f"only {successes} of {_plural(max_calls, 'trial')} succeeded so far",
             }[state_expected]
             return (
                 f"{after}: your breaker is {display_name(got)}; expected "
@@ -637,8 +639,9 @@ def half_open_problem(breaker_cls: Any, max_calls: int, actions: Sequence[Action
             failures, calls = _window_counts(breaker)
             if calls:
                 return (
-                    f"{after}: the breaker is CLOSED but its window still holds {failures} "
-                    f"failures in {calls} calls from before the trip; expected an empty window "
+                    f"{after}: the breaker is CLOSED but its window still holds "
+                    f"{_plural(failures, 'failure')} in {_plural(calls, 'call')} from before "
+                    "the trip; expected an empty window "
                     "(close with self.reset())"
                 )
             return None

@@ -42,6 +42,7 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from typing import Any, Final, NoReturn, TypeVar
 
 __all__ = [
+    "KINDS",
     "CheckFailed",
     "call",
     "fail",
