@@ -19,10 +19,12 @@ What the parser understands (a practical subset of Mermaid's grammar)::
     note left of Open ... end note         multi-line note (ignored)
     classDef, class, style, accTitle, accDescr, ``--`` (concurrency)   ignored
 
-State names are normalised with :func:`normalize_name`, so ``HalfOpen``,
-``Half-Open``, ``half_open`` and ``HALF_OPEN`` all name the same state
-``"half_open"``. Anything else is a :class:`DiagramSyntaxError` that names the
-line and says what was expected.
+State ids are read as Mermaid reads them: exactly as written, case included
+(:func:`normalize_name` only strips the spaces around them). ``Closed`` and
+``closed`` are two different states, and Mermaid draws two boxes; so are
+``HalfOpen`` and ``Half_Open``. The checks of notebook 07 tell a student who
+spelled one state two ways. Anything the parser cannot read is a
+:class:`DiagramSyntaxError` that names the line and says what was expected.
 """
 
 from __future__ import annotations
@@ -87,8 +89,9 @@ class DiagramSyntaxError(ValueError):
 class Transition:
     """One arrow ``source --> target : label``.
 
-    ``source`` and ``target`` are normalised names (see :func:`normalize_name`)
-    or :data:`START` for ``[*]``. ``line`` is where the arrow was written.
+    ``source`` and ``target`` are state ids exactly as written (Mermaid's ids are
+    case-sensitive, see :func:`normalize_name`) or :data:`START` for ``[*]``.
+    ``line`` is where the arrow was written.
     """
 
     source: str
@@ -105,13 +108,13 @@ class Diagram:
     """The outer state machine of a ``stateDiagram-v2``.
 
     Attributes:
-        states: the top-level states, normalised, in order of first mention.
+        states: the top-level state ids, as written, in order of first mention.
         initial: the target of the first top-level ``[*] --> X``, or ``None``.
         transitions: every top-level arrow, in order, including ``[*] --> X``.
-        names: normalised name -> the spelling first used in the text (for messages).
+        names: state id -> its spelling in the text (the id itself: ids are exact).
         inner: composite state -> the arrows written inside it (ignored by the outer
             machine; nested composites are flattened into their outermost parent).
-        descriptions: normalised name -> descriptions/long names given to it.
+        descriptions: state id -> descriptions/long names given to it.
     """
 
     states: tuple[str, ...]
@@ -127,7 +130,7 @@ class Diagram:
         return tuple(t for t in self.transitions if t.source == START)
 
     def between(self, source: str, target: str) -> tuple[Transition, ...]:
-        """The top-level arrows from ``source`` to ``target`` (names normalised first)."""
+        """The top-level arrows from ``source`` to ``target`` (ids compared exactly)."""
         src, dst = _key(source), _key(target)
         return tuple(t for t in self.transitions if t.source == src and t.target == dst)
 
@@ -137,35 +140,33 @@ class Diagram:
 
 
 def normalize_name(name: str) -> str:
-    """Normalise a state name: ``HalfOpen``, ``Half-Open``, ``HALF_OPEN`` -> ``half_open``.
+    """A state id as Mermaid reads it: the name without the spaces around it.
 
-    The rule: split camelCase words (a lower-case letter or digit followed by an
-    upper-case one), lower-case everything, and join the words with ``_``
-    (any run of spaces, ``-``, ``_`` or ``.`` separates words). ``[*]`` is kept.
+    Mermaid state ids are case-sensitive and compared character by character:
+    ``Closed``, ``closed`` and ``CLOSED`` are three states, and ``HalfOpen`` is
+    not ``Half_Open``. So nothing is lower-cased or joined here.
 
     Args:
         name: a state name as written in a diagram.
 
     Returns:
-        The normalised name.
+        The id (``[*]`` stays ``[*]``).
 
     Raises:
         ValueError: ``name`` is not a string or has no letters or digits.
 
     Example:
-        >>> [normalize_name(n) for n in ["HalfOpen", "Half-Open", "half_open", "HALF_OPEN"]]
-        ['half_open', 'half_open', 'half_open', 'half_open']
+        >>> [normalize_name(n) for n in ["HalfOpen", " half_open ", "Closed", "closed"]]
+        ['HalfOpen', 'half_open', 'Closed', 'closed']
     """
     if not isinstance(name, str):
         raise ValueError(f"a state name must be a string, got {type(name).__name__}")
     text = name.strip()
     if text == START:
         return START
-    text = re.sub(r"(?<=[a-z0-9])(?=[A-Z])", "_", text)
-    words = [w for w in re.split(r"[\s\-_.]+", text.lower()) if w]
-    if not words or not any(ch.isalnum() for ch in "".join(words)):
+    if not any(ch.isalnum() for ch in text):
         raise ValueError(f"state name {name!r} has no letters or digits")
-    return "_".join(words)
+    return text
 
 
 def _key(name: str) -> str:

@@ -1,9 +1,8 @@
-"""The Mermaid stateDiagram-v2 parser (course_lib.diagram) and the diagram grader
-(course_lib.checks.diagram) of notebook 07."""
+"""Notebook 07: the Mermaid parser (course_lib.diagram), the conformance engine and visible
+checks (course_lib.checks.diagram) and the hidden graders (autograders.graders.diagram)."""
 
 from __future__ import annotations
 
-import ast
 import tomllib
 from pathlib import Path
 from typing import Any
@@ -12,13 +11,14 @@ import nbformat
 import pytest
 
 import course_lib.breaker as breaker
+from autograders.graders import diagram as graders
 from course_lib.checks import diagram as checks
 from course_lib.checks.diagram import (
-    SEED_TABLE,
-    TOPICS,
-    TRIGGER_RULES,
-    reference_table,
-    review,
+    BREAKER_SITUATIONS,
+    OPERATOR_SITUATIONS,
+    CheckFailed,
+    Config,
+    explore,
 )
 from course_lib.diagram import (
     START,
@@ -64,10 +64,10 @@ HalfOpen --> Open : Trial Request Fails (Re-trip Circuit)
 TEMPLATE_ONLY = SEED_6.split("Closed --> Open")[0]
 
 OUTER = [
-    ("closed", "open"),
-    ("open", "half_open"),
-    ("half_open", "closed"),
-    ("half_open", "open"),
+    ("Closed", "Open"),
+    ("Open", "HalfOpen"),
+    ("HalfOpen", "Closed"),
+    ("HalfOpen", "Open"),
 ]
 
 
@@ -75,33 +75,24 @@ def _pairs(diagram_text: str) -> list[tuple[str, str]]:
     return [(t.source, t.target) for t in parse(diagram_text).transitions if t.source != START]
 
 
-def _grade_all(diagram_text: str) -> dict[str, str]:
-    """Run every visible check and hidden grading; topic -> failure message ('' if it passed)."""
-    outcome = {}
-    for topic in TOPICS:
-        try:
-            getattr(checks, f"check_{topic}")(diagram_text)
-            getattr(checks, f"grade_{topic}")(diagram_text)
-            outcome[topic] = ""
-        except AssertionError as error:
-            outcome[topic] = str(error)
-    return outcome
-
-
-# --- names ---------------------------------------------------------------------------
+# --- names: exact, as Mermaid reads them ----------------------------------------------
 
 
 @pytest.mark.parametrize(
-    "name",
-    ["HalfOpen", "Half-Open", "half_open", "HALF_OPEN", "halfOpen", "Half Open", " half-open "],
+    "name", ["HalfOpen", "Half-Open", "half_open", "HALF_OPEN", "halfOpen", "Closed", "closed"]
 )
-def test_half_open_spellings_normalise_to_one_name(name: str) -> None:
-    assert normalize_name(name) == "half_open"
+def test_state_ids_are_kept_exactly_as_written(name: str) -> None:
+    assert normalize_name(f" {name} ") == name
+
+
+def test_two_spellings_are_two_states_as_in_mermaid() -> None:
+    diagram = parse("stateDiagram-v2\n[*] --> Closed\nclosed --> open : trip\nOpen --> Closed\n")
+    assert diagram.states == ("Closed", "closed", "open", "Open")
+    assert diagram.between("closed", "open") != diagram.between("Closed", "Open")
 
 
 def test_normalize_keeps_the_start_pseudo_state_and_rejects_nonsense() -> None:
     assert normalize_name("[*]") == START
-    assert normalize_name("MonitorFailures") == "monitor_failures"
     with pytest.raises(ValueError, match="no letters or digits"):
         normalize_name("--")
     with pytest.raises(ValueError, match="must be a string"):
@@ -113,34 +104,35 @@ def test_normalize_keeps_the_start_pseudo_state_and_rejects_nonsense() -> None:
 
 def test_seed_section_5_diagram_parses() -> None:
     diagram = parse(SEED_5)
-    assert diagram.states == ("closed", "open", "half_open")
-    assert diagram.initial == "closed"
+    assert diagram.states == ("Closed", "Open", "HalfOpen")
+    assert diagram.initial == "Closed"
     assert _pairs(SEED_5) == OUTER
     assert diagram.between("HalfOpen", "Open") == (
-        Transition("half_open", "open", "Trial Request Fails", 6),
+        Transition("HalfOpen", "Open", "Trial Request Fails", 6),
     )
-    assert diagram.display("half_open") == "HalfOpen"
+    assert diagram.between("halfopen", "open") == ()
+    assert diagram.display("HalfOpen") == "HalfOpen"
     assert diagram.inner == {}
 
 
 def test_seed_section_6_template_parses_and_keeps_composites_apart() -> None:
     diagram = parse(SEED_6)
-    assert diagram.states == ("closed", "open", "half_open")
-    assert diagram.initial == "closed"
+    assert diagram.states == ("Closed", "Open", "HalfOpen")
+    assert diagram.initial == "Closed"
     assert _pairs(SEED_6) == OUTER
     assert diagram.between("Closed", "Open")[0].label == "Failure Rate > Threshold (Trip Circuit)"
-    assert set(diagram.inner) == {"closed", "open", "half_open"}
-    assert [(t.source, t.target) for t in diagram.inner["closed"]] == [
-        (START, "monitor_failures"),
-        ("monitor_failures", "monitor_failures"),
+    assert set(diagram.inner) == {"Closed", "Open", "HalfOpen"}
+    assert [(t.source, t.target) for t in diagram.inner["Closed"]] == [
+        (START, "MonitorFailures"),
+        ("MonitorFailures", "MonitorFailures"),
     ]
     # inner states never leak into the outer machine
-    assert "monitor_failures" not in diagram.states
+    assert "MonitorFailures" not in diagram.states
 
 
 def test_template_without_transitions_parses() -> None:
     diagram = parse(TEMPLATE_ONLY)
-    assert diagram.states == ("closed", "open", "half_open")
+    assert diagram.states == ("Closed", "Open", "HalfOpen")
     assert _pairs(TEMPLATE_ONLY) == []
 
 
@@ -159,13 +151,13 @@ def test_nested_composites_and_concurrent_regions_belong_to_the_outer_state() ->
     Closed --> Open : trip
     """
     diagram = parse(text)
-    assert diagram.states == ("closed", "open")
-    assert _pairs(text) == [("closed", "open")]
-    assert [(t.source, t.target) for t in diagram.inner["closed"]] == [
-        (START, "idle"),
-        ("idle", "busy"),
-        (START, "watching"),
-        ("open", "inside"),
+    assert diagram.states == ("Closed", "Open")
+    assert _pairs(text) == [("Closed", "Open")]
+    assert [(t.source, t.target) for t in diagram.inner["Closed"]] == [
+        (START, "Idle"),
+        ("Idle", "Busy"),
+        (START, "Watching"),
+        ("Open", "Inside"),
     ]
 
 
@@ -195,14 +187,14 @@ stateDiagram-v2
     Open --> HalfOpen
 """
     diagram = parse(text)
-    assert diagram.states == ("half_open", "closed", "open")
-    assert diagram.initial == "closed"
-    assert _pairs(text) == [("closed", "open"), ("open", "half_open")]
-    assert diagram.between("closed", "open")[0].label == "failures >= threshold"
-    assert diagram.between("open", "half_open")[0].label == ""
+    assert diagram.states == ("HalfOpen", "Closed", "Open")
+    assert diagram.initial == "Closed"
+    assert _pairs(text) == [("Closed", "Open"), ("Open", "HalfOpen")]
+    assert diagram.between("Closed", "Open")[0].label == "failures >= threshold"
+    assert diagram.between("Open", "HalfOpen")[0].label == ""
     assert diagram.descriptions == {
-        "half_open": ("Half open: trial calls",),
-        "closed": ("Normal operation",),
+        "HalfOpen": ("Half open: trial calls",),
+        "Closed": ("Normal operation",),
     }
 
 
@@ -212,8 +204,8 @@ def test_a_mermaid_fence_around_the_diagram_is_accepted() -> None:
 
 def test_final_state_arrows_are_kept() -> None:
     diagram = parse("stateDiagram-v2\n[*] --> A\nA --> [*] : done\n")
-    assert diagram.transitions[-1] == Transition("a", START, "done", 3)
-    assert diagram.initial_transitions == (Transition(START, "a", "", 2),)
+    assert diagram.transitions[-1] == Transition("A", START, "done", 3)
+    assert diagram.initial_transitions == (Transition(START, "A", "", 2),)
 
 
 @pytest.mark.parametrize(
@@ -281,156 +273,307 @@ def test_side_by_side_puts_two_fenced_diagrams_in_table_columns() -> None:
         show_side_by_side(SEED_5, SEED_5, titles=("one",))  # type: ignore[arg-type]
 
 
-# --- the reference's table and its own diagram ---------------------------------------
+# --- the notebook's own answers --------------------------------------------------------
+
+NOTEBOOK = ROOT / "notebooks" / "07-state-diagram-challenge" / "07-state-diagram-challenge.ipynb"
+STUB = (
+    'raise NotImplementedError("Not written yet: replace this line with your code '
+    '(see the exercise above).")'
+)
+CELLS = {
+    "closed-tests": (checks.check_closed, graders.grade_closed, "DIAGRAM"),
+    "open-tests": (checks.check_open, graders.grade_open, "DIAGRAM"),
+    "half-open-tests": (checks.check_half_open, graders.grade_half_open, "DIAGRAM"),
+    "operator-tests": (checks.check_operator, graders.grade_operator, "OPERATOR_DIAGRAM"),
+}
 
 
-def test_reference_table_is_the_breakers_transitions() -> None:
-    table = reference_table()
-    assert [(a.source, a.target, a.trigger) for a in table] == [
-        (t.source, t.target, t.trigger) for t in breaker.TRANSITIONS
-    ]
-    assert {(a.source, a.target) for a in table} == {(a.source, a.target) for a in SEED_TABLE}
-    assert set(TRIGGER_RULES) == {(a.source, a.target) for a in table if a.source != START}
+def _notebook() -> Any:
+    return nbformat.read(NOTEBOOK, as_version=4)  # type: ignore[no-untyped-call]
 
 
-def test_reference_table_ignores_a_notebook_that_edits_the_imported_module(
-    monkeypatch: pytest.MonkeyPatch,
-) -> None:
-    monkeypatch.setattr(breaker, "TRANSITIONS", (breaker.Transition("[*]", "open", "x"),))
-    assert len(reference_table()) == 5
+def _nbgrader(cell: Any) -> dict[str, Any]:
+    return dict(cell.metadata.get("nbgrader", {}))
 
 
-def test_to_mermaid_round_trips_and_grades_full_marks() -> None:
-    text = breaker.CircuitBreaker.to_mermaid()
-    diagram = parse(text)
-    assert diagram.states == ("closed", "open", "half_open")
-    assert diagram.initial == "closed"
-    assert [(t.source, t.target, t.label) for t in diagram.transitions] == [
-        (t.source, t.target, t.trigger) for t in breaker.TRANSITIONS
-    ]
-    assert _grade_all(text) == dict.fromkeys(TOPICS, "")
+def _solutions() -> dict[str, Any]:
+    """DIAGRAM, OPERATOR_DIAGRAM and WARMUP as the instructor's answer cells define them."""
+    namespace: dict[str, Any] = {}
+    for cell in _notebook().cells:
+        if _nbgrader(cell).get("solution"):
+            exec(cell.source, namespace)  # noqa: S102 - the instructor's own solution
+    return namespace
 
 
-# --- grading -------------------------------------------------------------------------
+SOLUTION = _solutions()
 
 
-@pytest.mark.parametrize("text", [SEED_5, SEED_6])
-def test_the_seeds_diagrams_get_full_marks(text: str, capsys: pytest.CaptureFixture[str]) -> None:
-    assert _grade_all(text) == dict.fromkeys(TOPICS, "")
+def _grade_all(answers: dict[str, Any]) -> dict[str, str]:
+    """Each test cell's visible check then hidden grader: grade_id -> message ('' = passed)."""
+    outcome = {}
+    for grade_id, (check, grade, variable) in CELLS.items():
+        try:
+            check(answers[variable])
+            grade(answers[variable])
+            outcome[grade_id] = ""
+        except AssertionError as error:
+            outcome[grade_id] = str(error)
+    return outcome
+
+
+def _failed(outcome: dict[str, str]) -> list[str]:
+    return [grade_id for grade_id, message in outcome.items() if message]
+
+
+def _with(**answers: Any) -> dict[str, Any]:
+    return {**SOLUTION, **answers}
+
+
+def _edit(text: str, old: str, new: str) -> str:
+    assert old in text, old
+    return text.replace(old, new)
+
+
+def test_the_solution_scores_every_cell(capsys: pytest.CaptureFixture[str]) -> None:
+    assert _failed(_grade_all(SOLUTION)) == []
     printed = capsys.readouterr()
-    assert printed.err == ""
-    assert printed.out.count("✓") == len(TOPICS)
+    assert printed.err == "" and printed.out.count("✓") == len(CELLS)
 
 
-def test_other_spellings_of_the_states_get_full_marks() -> None:
-    text = SEED_5.replace("HalfOpen", "half_open").replace("Closed", "CLOSED")
-    assert _grade_all(text) == dict.fromkeys(TOPICS, "")
-    assert _grade_all(SEED_5.replace("HalfOpen", "Halfopen")) == dict.fromkeys(TOPICS, "")
+# --- conformance: what the pristine reference does ---------------------------------------
 
 
-def test_self_loops_are_allowed() -> None:
-    text = SEED_5 + "Open --> Open : Call Rejected (fail fast)\n"
-    assert _grade_all(text) == dict.fromkeys(TOPICS, "")
+def _steps(events: str, config: Config | None = None) -> list[tuple[str, str, str]]:
+    runs = [(config or Config(), events)]
+    steps = explore(runs, start=checks.breaker_runner(lambda: breaker))
+    return [(s.source, s.situation, s.target) for s in steps]
 
 
-def test_missing_trial_failure_arrow_asks_the_question() -> None:
-    text = SEED_5.replace("HalfOpen --> Open : Trial Request Fails\n", "")
-    outcome = _grade_all(text)
-    assert outcome["trial"] == (
-        "Not yet:\n  - the transition HalfOpen --> Open is missing: "
-        "what happens when a trial request fails?"
-    )
-    assert [t for t, message in outcome.items() if message] == ["trial"]
-
-
-def test_open_to_closed_shortcut_is_explained() -> None:
-    outcome = _grade_all(SEED_5 + "Open --> Closed : Timer\n")
-    assert (
-        "Open --> Closed (line 7) is wrong: an open breaker must not close directly"
-        in (outcome["shortcuts"])
-    )
-    assert "only successful trial requests close it" in outcome["shortcuts"]
-    assert [t for t, message in outcome.items() if message] == ["shortcuts"]
-
-
-def test_closed_to_half_open_and_final_and_unknown_states_are_wrong() -> None:
-    text = SEED_5 + "Closed --> HalfOpen : x\nOpen --> [*]\nClosed --> Tripped : y\n"
-    problems = review(text, reference_table())["shortcuts"]
-    assert len(problems) == 3
-    assert problems[0].startswith("Closed --> HalfOpen (line 7) is wrong: a closed breaker")
-    assert problems[1].startswith("Open --> [*] (line 8) ends the machine")
-    assert problems[2].startswith("Closed --> Tripped (line 9) uses Tripped, which is not one")
-
-
-def test_wrong_initial_state_and_missing_initial_and_two_initials() -> None:
-    starts_open = SEED_5.replace("[*] --> Closed", "[*] --> Open")
-    assert (
-        "your diagram starts in Open (line 2), but a new breaker starts Closed"
-        in (_grade_all(starts_open)["states"])
-    )
-    no_start = SEED_5.replace("[*] --> Closed : System Normal\n", "")
-    assert "there is no initial state: add `[*] --> Closed`" in _grade_all(no_start)["states"]
-    two = SEED_5 + "[*] --> Open\n"
-    assert "2 initial arrows `[*] --> ...` (lines 2, 7)" in _grade_all(two)["states"]
-
-
-def test_missing_half_open_state_and_one_hidden_in_a_composite() -> None:
-    no_half_open = (
-        "stateDiagram-v2\n[*] --> Closed\nClosed --> Open : Failure Rate > Threshold\n"
-        "Open --> Closed : Cooldown Period Expired\n"
-    )
-    outcome = _grade_all(no_half_open)
-    assert (
-        "the state HalfOpen is missing: where does the breaker let a few trial requests"
-        in (outcome["states"])
-    )
-    assert [t for t, message in outcome.items() if message] == [
-        "states",
-        "cooldown",
-        "trial",
-        "shortcuts",
+def test_each_step_of_the_reference_is_classified_by_what_happened() -> None:
+    # window 4, minimum 3 calls, 50%, cooldown 10 s, 2 trial calls
+    assert _steps("afafafahawaaasf") == [
+        ("closed", "closed.allow", "closed"),
+        ("closed", "closed.failure_below_minimum", "closed"),
+        ("closed", "closed.allow", "closed"),
+        ("closed", "closed.failure_below_minimum", "closed"),
+        ("closed", "closed.allow", "closed"),
+        ("closed", "closed.trip", "open"),  # 3 of 3 failed: >= 50%
+        ("open", "open.reject", "open"),
+        ("open", "open.reject", "open"),  # half the cooldown: still refused
+        ("open", "open.cooldown", "half_open"),  # the first call after it is the first trial
+        ("half_open", "half_open.permit", "half_open"),
+        ("half_open", "half_open.refuse", "half_open"),  # both permits taken
+        ("half_open", "half_open.trial_success_more", "half_open"),
+        ("half_open", "half_open.reopen", "open"),
     ]
-    nested = "stateDiagram-v2\n[*] --> Closed\nstate Open {\n  HalfOpen --> Closed\n}\n"
-    assert "it only appears inside `state Open { ... }`" in review(nested)["states"][0]
+    # a success can complete the trip: 2 failures of 3 calls once minimum_calls is reached
+    assert _steps("afafas")[-1] == ("closed", "closed.trip", "open")
+    # the window slides: 1 failure in the last 4 calls stays below 50%
+    assert _steps("afasasasaf")[-1] == ("closed", "closed.failure_below_threshold", "closed")
 
 
-def test_swapped_labels_pass_the_visible_check_but_not_the_hidden_grading() -> None:
-    swapped = (
-        SEED_5.replace("Failure Rate > Threshold", "@@")
-        .replace("Cooldown Period Expired", "Failure Rate > Threshold")
-        .replace("@@", "Cooldown Period Expired")
+def test_a_sequence_shown_is_shrunk_until_no_event_can_go() -> None:
+    start = checks.breaker_runner(lambda: breaker)
+    long_run = explore([(Config(), "asasaaffsaffaf")], start=start)
+    trip = next(step for step in long_run if step.situation == "closed.trip")
+    assert len(trip.events) > 6
+    shortest = checks.minimal(trip, start, lambda step: step.situation == "closed.trip")
+    assert (shortest.situation, shortest.target, len(shortest.events)) == ("closed.trip", "open", 6)
+    forgot = _edit(SOLUTION["OPERATOR_DIAGRAM"], "    ForcedOpen --> Disabled : disable\n", "")
+    with pytest.raises(CheckFailed) as hidden:
+        graders.grade_operator(forgot)
+    assert str(hidden.value).endswith(
+        "(window_size=4, minimum_calls=4, threshold 75%, cooldown 10 s, 1 trial call) "
+        "force open, disable; it goes from ForcedOpen to Disabled"
     )
-    checks.check_trip(swapped)
-    checks.check_cooldown(swapped)
-    with pytest.raises(AssertionError) as trip:
-        checks.grade_trip(swapped)
-    assert str(trip.value) == (
-        "Compared with the reference circuit breaker:\n  - the transition Closed --> Open is "
-        "there, but its label 'Cooldown Period Expired' does not say why the breaker trips: "
-        "the failure rate crossing the threshold (e.g. 'Failure Rate > Threshold')"
+
+
+def test_the_reference_machine_event_by_event() -> None:
+    """The pristine reference's transitions over the hidden runs: the answer to exercise 1."""
+    taken = {(s.source, s.situation, s.target) for s in graders.breaker_steps()}
+    assert taken == {
+        ("closed", "closed.allow", "closed"),
+        ("closed", "closed.success", "closed"),
+        ("closed", "closed.failure_below_minimum", "closed"),
+        ("closed", "closed.failure_below_threshold", "closed"),
+        ("closed", "closed.trip", "open"),
+        ("open", "open.reject", "open"),
+        ("open", "open.cooldown", "half_open"),
+        ("half_open", "half_open.permit", "half_open"),
+        ("half_open", "half_open.refuse", "half_open"),
+        ("half_open", "half_open.trial_success_more", "half_open"),
+        ("half_open", "half_open.close", "closed"),
+        ("half_open", "half_open.reopen", "open"),
+    }
+    assert {s for _, s, _ in taken} == set(BREAKER_SITUATIONS)
+
+
+def test_the_visible_runs_meet_every_situation_too() -> None:
+    assert {s.situation for s in checks._visible_steps()} == set(BREAKER_SITUATIONS)
+
+
+def test_the_operator_reference_follows_its_rules() -> None:
+    taken = {(s.source, s.situation, s.target) for s in graders.operator_steps()}
+    operator = {t for t in taken if t[1] in OPERATOR_SITUATIONS}
+    states = ("closed", "open", "half_open", "disabled", "forced_open")
+    assert operator == {
+        *((s, f"{s}.disable", "disabled") for s in states if s != "disabled"),
+        *((s, f"{s}.force_open", "forced_open") for s in states if s != "forced_open"),
+        *((s, f"{s}.reset", "closed") for s in states),
+        ("disabled", "disabled.call", "disabled"),
+        ("forced_open", "forced_open.reject", "forced_open"),
+    }
+    assert {s for _, s, _ in operator} == set(OPERATOR_SITUATIONS)
+
+
+def test_the_hidden_runs_are_seeded() -> None:
+    assert graders.seeded_runs("af", 5) == graders.seeded_runs("af", 5)
+    assert graders.seeded_runs("af", 5) != graders.seeded_runs("af", 5, seed=8)
+
+
+def test_the_hidden_graders_drive_a_pristine_reference(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(breaker.CircuitBreaker, "allow", lambda self, now=None: True)
+    graders.breaker_steps.cache_clear()
+    try:
+        graders.grade_open(SOLUTION["DIAGRAM"])  # the patched breaker would never refuse
+    finally:
+        graders.breaker_steps.cache_clear()
+
+
+def test_a_missing_arrow_is_shown_by_the_shortest_sequence_without_naming_its_target() -> None:
+    text = _edit(SOLUTION["DIAGRAM"], "Open --> Open : Call rejected", "%% Open --> Open : x")
+    with pytest.raises(CheckFailed) as visible:
+        checks.check_open(text)
+    assert str(visible.value) == (
+        "Not yet (Open):\n  - no arrow for what happens when a call arrives while Open and "
+        "the cooldown is not over. The reference meets it after: (window_size=4, "
+        "minimum_calls=3, threshold 50%, cooldown 10 s, 2 trial calls) allow() -> let through, "
+        "record_failure(), allow() -> let through, record_failure(), allow() -> let through, "
+        "record_failure(), allow() -> refused; what does the breaker do then?"
     )
-    with pytest.raises(AssertionError, match="does not say that the cooldown"):
-        checks.grade_cooldown(swapped)
+    with pytest.raises(CheckFailed) as hidden:
+        graders.grade_open(text)
+    # the hidden runs find a shorter one (minimum_calls=2), and the feedback names the move
+    assert str(hidden.value).endswith(
+        "(window_size=5, minimum_calls=2, threshold 40%, cooldown 10 s, 3 trial calls) "
+        "allow() -> let through, record_failure(), allow() -> let through, record_failure(), "
+        "allow() -> refused; it goes from Open to Open"
+    )
 
 
-def test_unlabelled_arrows_fail_the_visible_check() -> None:
-    text = SEED_5.replace(" : Trial Request Fails", "")
-    with pytest.raises(AssertionError, match=r"HalfOpen --> Open \(line 6\) has no label"):
-        checks.check_trial(text)
+def test_an_extra_arrow_is_reported_and_the_feedback_says_where_the_reference_goes() -> None:
+    text = SOLUTION["DIAGRAM"] + "    Open --> Closed : Cooldown expired\n"
+    with pytest.raises(CheckFailed) as visible:
+        checks.check_open(text)
+    assert (
+        "`Open --> Closed : Cooldown expired` (line 16): the reference never goes from Open "
+        "to Closed" in str(visible.value)
+    )
+    assert "HalfOpen" not in str(visible.value)
+    assert str(visible.value).endswith(
+        "the cooldown passes, allow() -> let through, and does not go to Closed"
+    )
+    nonsense = SOLUTION["DIAGRAM"] + "    Open --> Closed : foo\n"
+    assert "record_failure(), and no event sequence tried takes it from there to Closed)" in (
+        _visible(nonsense, checks.check_open)
+    )
+    with pytest.raises(CheckFailed) as hidden:
+        graders.grade_open(text)
+    assert "the cooldown passes, allow() -> let through, and goes to HalfOpen" in str(hidden.value)
 
 
-def test_a_syntax_error_fails_every_cell_with_the_line() -> None:
-    outcome = _grade_all(SEED_5.replace("Closed --> Open", "Closed -> Open"))
-    for message in outcome.values():
-        assert message.startswith("Mermaid cannot read your diagram. line 3: `Closed -> Open")
+# --- the visible checks catch what the text warns about ----------------------------------
 
 
-def test_diagram_must_be_a_string() -> None:
-    with pytest.raises(AssertionError, match="DIAGRAM must be a string .* it is a list"):
-        checks.check_states(["stateDiagram-v2"])
+def _visible(text: str, check: Any = checks.check_closed) -> str:
+    with pytest.raises(CheckFailed) as caught:
+        check(text)
+    return str(caught.value)
 
 
-def test_a_str_subclass_is_read_as_its_plain_text() -> None:
+def test_a_syntax_error_names_its_line() -> None:
+    text = SOLUTION["DIAGRAM"].replace("Closed --> Open", "Closed -> Open")
+    message = _visible(text)
+    assert message.startswith("Mermaid cannot read your diagram. line 8: `Closed -> Open")
+
+
+def test_lowercase_states_are_new_states_in_mermaid() -> None:
+    text = _edit(SOLUTION["DIAGRAM"], "Closed --> Open : Failure", "closed --> open : Failure")
+    message = _visible(text, checks.check_half_open)
+    assert "Closed and closed are 2 different states in Mermaid: state ids are case-sensitive" in (
+        message
+    )
+    assert "Write the Closed state one way everywhere: `Closed`" in message
+    assert "open and Open are 2 different states" in message
+
+
+def test_one_consistent_other_spelling_is_still_the_state() -> None:
+    text = SOLUTION["DIAGRAM"].replace("HalfOpen", "Half_Open")
+    for check, _, _ in list(CELLS.values())[:3]:
+        check(text)
+
+
+def test_a_misspelled_state_is_unknown_with_a_suggestion() -> None:
+    text = _edit(SOLUTION["DIAGRAM"], "HalfOpen --> Open : A trial", "HalfOpne --> Open : A trial")
+    assert "`HalfOpne` (line 15) is not a state of this machine (did you mean `HalfOpen`?)" in (
+        _visible(text)
+    )
+
+
+def test_an_unknown_label_says_it_does_not_describe_the_trigger() -> None:
+    text = _edit(
+        SOLUTION["DIAGRAM"], "Closed --> Closed : Call succeeds", "Closed --> Closed : foo"
+    )
+    message = _visible(text)
+    assert "the label 'foo' does not say what triggers Closed --> Closed" in message
+    assert "no arrow for what happens when a call succeeds (record_success()) while Closed" in (
+        message
+    )
+
+
+def test_swapped_labels_fail_the_visible_checks() -> None:
+    text = (
+        SOLUTION["DIAGRAM"]
+        .replace("Failure rate >= threshold (at least minimum_calls calls)", "@@")
+        .replace("Call after the cooldown expired (first trial)", "Failure rate >= threshold")
+        .replace("@@", "Call after the cooldown expired")
+    )
+    assert "does not say what triggers Closed --> Open" in _visible(text)
+    assert "does not say what triggers Open --> HalfOpen" in _visible(text, checks.check_open)
+
+
+def test_the_trip_label_must_say_reaches_not_exceeds() -> None:
+    text = _edit(SOLUTION["DIAGRAM"], "Failure rate >=", "Failure rate exceeds")
+    assert "trips when the failure rate *reaches* the threshold, >=" in _visible(text)
+
+
+def test_the_initial_state_and_final_arrows() -> None:
+    starts_open = _edit(SOLUTION["DIAGRAM"], "[*] --> Closed", "[*] --> Open")
+    assert "your diagram starts in Open (line 3), but a new breaker starts Closed" in (
+        _visible(starts_open)
+    )
+    checks.check_open(starts_open)  # only the Closed cell asks where a breaker starts
+    stops = SOLUTION["DIAGRAM"] + "    Open --> [*]\n"
+    assert "ends the machine, but a circuit breaker never stops" in _visible(
+        stops, checks.check_open
+    )
+
+
+def test_unlabelled_arrows_are_asked_for_a_label() -> None:
+    text = _edit(SOLUTION["DIAGRAM"], "HalfOpen --> Open : A trial call fails", "HalfOpen --> Open")
+    assert "`HalfOpen --> Open` (line 15) has no label" in _visible(text, checks.check_half_open)
+
+
+def test_a_failed_check_shows_its_message_and_no_traceback() -> None:
+    try:
+        checks.check_open(SEED_5)
+    except CheckFailed as error:
+        lines = error._render_traceback_()
+    assert lines[0] == "\x1b[31m✗ Not yet (Open):\x1b[0m"
+    assert not any("Traceback" in line or "File " in line for line in lines)
+
+
+def test_diagram_must_be_plain_text() -> None:
     class Yes(str):
         def __eq__(self, other: object) -> bool:
             return True
@@ -438,42 +581,105 @@ def test_a_str_subclass_is_read_as_its_plain_text() -> None:
         def __hash__(self) -> int:
             return 0
 
-        def splitlines(self, keepends: bool = False) -> list[str]:
-            return SEED_5.splitlines()
+    for value in (["stateDiagram-v2"], Yes(SOLUTION["DIAGRAM"])):
+        with pytest.raises(CheckFailed, match="DIAGRAM should be a text, got"):
+            checks.check_closed(value)
+    with pytest.raises(NotImplementedError, match="Not written yet"):
+        checks.check_closed(None)
 
-    outcome = _grade_all(Yes("stateDiagram-v2\n[*] --> Closed\n"))
-    # graded on its text (only Closed), not on what its overridden methods claim
-    assert "the state Open is missing" in outcome["states"]
-    assert [t for t, message in outcome.items() if not message] == []
+
+def test_the_operator_check_knows_the_words_not_the_table() -> None:
+    text = _edit(
+        SOLUTION["OPERATOR_DIAGRAM"], "Open --> ForcedOpen : force", "Open --> Disabled : force"
+    )
+    assert "an operator who forces open the breaker does not send it to Disabled" in _visible(
+        text, checks.check_operator
+    )
+    no_way_out = "\n".join(
+        line
+        for line in SOLUTION["OPERATOR_DIAGRAM"].splitlines()
+        if not line.strip().startswith("ForcedOpen --> Closed")
+        and not line.strip().startswith("ForcedOpen --> Disabled")
+    )
+    assert "no arrow leaves ForcedOpen" in _visible(no_way_out, checks.check_operator)
+    # where each action leads from each state is the hidden grader's business
+    forgot = _edit(
+        SOLUTION["OPERATOR_DIAGRAM"], "    Closed --> Closed : reset (window emptied)\n", ""
+    )
+    checks.check_operator(forgot)
+    with pytest.raises(CheckFailed, match="the operator resets the breaker while Closed"):
+        graders.grade_operator(forgot)
 
 
 @pytest.mark.parametrize(
-    ("pair", "label", "means"),
+    ("situation", "label", "fits"),
     [
-        (("closed", "open"), "Failure Rate > Threshold", True),
-        (("closed", "open"), "error rate exceeded", True),
-        (("closed", "open"), "Trip!", True),
-        (("closed", "open"), "Trial Request Fails", False),
-        (("closed", "open"), "Cooldown expired", False),
-        (("open", "half_open"), "Cooldown Timeout Expired", True),
-        (("open", "half_open"), "wait 30 s elapsed", True),
-        (("open", "half_open"), "Failure Rate > Threshold", False),
-        (("half_open", "closed"), "Trial Requests Succeed (Reset Circuit)", True),
-        (("half_open", "closed"), "all probes successful", True),
-        (("half_open", "closed"), "Trial Request Fails", False),
-        (("half_open", "closed"), "reset", False),
-        (("half_open", "open"), "Trial Request Fails (Re-trip Circuit)", True),
-        (("half_open", "open"), "a test call errors", True),
-        (("half_open", "open"), "Trial Requests Succeed", False),
-        (("half_open", "open"), "fails", False),
+        ("closed.trip", "Failure Rate >= Threshold", True),
+        ("closed.trip", "failure rate reaches the threshold", True),
+        ("closed.trip", "Failure Rate > Threshold", False),
+        ("closed.trip", "error rate exceeds threshold", False),
+        ("closed.failure_below_minimum", "failure (fewer than minimum_calls calls)", True),
+        ("closed.failure_below_minimum", "failure", False),
+        ("closed.failure_below_threshold", "failure, rate < threshold", True),
+        ("closed.failure_below_threshold", "failure, rate <= threshold", False),
+        ("open.reject", "Fail Fast Return Fallback", True),
+        ("open.reject", "Cooldown Period Expired", False),
+        ("open.cooldown", "Cooldown Period Expired", True),
+        ("open.cooldown", "call refused, cooldown not over", False),
+        ("half_open.close", "Trial Requests Succeed", False),
+        ("half_open.close", "all trial requests succeeded", True),
+        ("half_open.reopen", "Trial Request Fails (Re-trip Circuit)", True),
+        ("half_open.refuse", "rejected: no trial permit left", True),
+        ("half_open.permit", "rejected: no trial permit left", False),
     ],
 )
-def test_trigger_rules(pair: tuple[str, str], label: str, means: bool) -> None:
-    assert TRIGGER_RULES[pair].matches(label) is means
+def test_label_rules(situation: str, label: str, fits: bool) -> None:
+    assert BREAKER_SITUATIONS[situation].rule.fits(label) is fits
 
 
-# --- the known-buggy submissions -----------------------------------------------------
+METHOD_LABELS = """
+stateDiagram-v2
+    [*] --> Closed
+    Closed --> Closed : allow()
+    Closed --> Closed : record_success()
+    Closed --> Closed : record_failure() [calls < minimum_calls]
+    Closed --> Closed : record_failure() [failure rate < threshold]
+    Closed --> Open : record_failure() [failure rate >= threshold]
+    Open --> Open : allow() [cooldown not over] / refused
+    Open --> HalfOpen : allow() [cooldown over]
+    HalfOpen --> HalfOpen : allow() [permit free]
+    HalfOpen --> HalfOpen : allow() [all permits taken] / refused
+    HalfOpen --> HalfOpen : record_success() [others pending]
+    HalfOpen --> Closed : record_success() [all succeeded]
+    HalfOpen --> Open : record_failure()
+"""
 
+
+def test_labels_may_name_the_methods_and_guards_instead_of_words() -> None:
+    for check, grade, _ in list(CELLS.values())[:3]:
+        check(METHOD_LABELS)
+        grade(METHOD_LABELS)
+
+
+# --- what students are shown scores nothing ------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "text",
+    [SEED_5, SEED_6, breaker.CircuitBreaker.to_mermaid(), TEMPLATE_ONLY],
+    ids=["module-diagram", "practice-template", "to-mermaid", "template-only"],
+)
+def test_the_diagrams_students_are_shown_score_zero(text: str) -> None:
+    outcome = _grade_all({"DIAGRAM": text, "OPERATOR_DIAGRAM": text})
+    assert _failed(outcome) == list(CELLS)
+
+
+def test_the_warmup_answer_scores_zero_too() -> None:
+    warmup = SOLUTION["WARMUP"]
+    assert _failed(_grade_all({"DIAGRAM": warmup, "OPERATOR_DIAGRAM": warmup})) == list(CELLS)
+
+
+# --- the known submissions -----------------------------------------------------------------
 
 BUGGY = sorted(p for p in SUBMISSIONS.glob("*.toml") if not p.name.startswith("hostile-"))
 
@@ -481,90 +687,82 @@ BUGGY = sorted(p for p in SUBMISSIONS.glob("*.toml") if not p.name.startswith("h
 @pytest.mark.parametrize("path", BUGGY, ids=lambda p: p.stem)
 def test_known_buggy_diagram_fails_exactly_its_cells(path: Path) -> None:
     spec = tomllib.loads(path.read_text())
-    namespace: dict[str, object] = {}
-    exec(spec["replace"]["diagram-answer"], namespace)  # noqa: S102 - our own fixture
-    outcome = _grade_all(str(namespace["DIAGRAM"]))
-    failed = sorted(f"{topic}-tests" for topic, message in outcome.items() if message)
-    assert failed == sorted(spec["expect_failed"]), outcome
+    namespace = dict(SOLUTION)
+    for source in spec["replace"].values():
+        exec(source, namespace)  # noqa: S102 - our own fixture
+    outcome = _grade_all(namespace)
+    assert _failed(outcome) == spec["expect_failed"], outcome
 
 
-def test_there_are_at_least_five_known_buggy_diagrams() -> None:
-    assert len(BUGGY) >= 5
+def test_every_exercise_has_known_buggy_submissions() -> None:
+    failed = [tomllib.loads(p.read_text())["expect_failed"] for p in BUGGY]
+    for grade_id in CELLS:
+        assert [grade_id] in failed, grade_id
 
 
-# --- the notebook --------------------------------------------------------------------
-
-NOTEBOOK = ROOT / "notebooks" / "07-state-diagram-challenge" / "07-state-diagram-challenge.ipynb"
-STUB = (
-    'raise NotImplementedError("Not written yet: replace this line with your code '
-    '(see the exercise above).")'
-)
-
-
-def _nbgrader(cell: Any) -> dict[str, Any]:
-    return dict(cell.metadata.get("nbgrader", {}))
+# --- the notebook --------------------------------------------------------------------------
 
 
 def test_notebook_is_committed_without_outputs() -> None:
-    nb = nbformat.read(NOTEBOOK, as_version=4)
+    nb = _notebook()
     nbformat.validate(nb)
     for cell in nb.cells:
         if cell.cell_type == "code":
             assert cell.outputs == [] and cell.execution_count is None, cell.id
 
 
-def test_notebook_test_cells_import_what_they_use_and_take_only_diagram() -> None:
-    nb = nbformat.read(NOTEBOOK, as_version=4)
-    answers = [c for c in nb.cells if _nbgrader(c).get("solution")]
-    assert [_nbgrader(c)["grade_id"] for c in answers] == ["diagram-answer"]
-    namespace: dict[str, Any] = {}
-    exec(answers[0].source, namespace)  # noqa: S102 - the instructor's own solution
-    assert _grade_all(namespace["DIAGRAM"]) == dict.fromkeys(TOPICS, "")
-
+def test_test_cells_check_visibly_then_import_the_hidden_graders_in_the_hidden_region() -> None:
+    nb = _notebook()
     tests = [c for c in nb.cells if _nbgrader(c).get("grade")]
-    assert [_nbgrader(c)["grade_id"] for c in tests] == [f"{t}-tests" for t in TOPICS]
-    assert sum(_nbgrader(c)["points"] for c in tests) == 10
-    for cell, topic in zip(tests, TOPICS, strict=True):
-        assert _nbgrader(cell)["locked"] is True
-        tree = ast.parse(cell.source)
-        imported = {
-            alias.asname or alias.name
-            for node in ast.walk(tree)
-            if isinstance(node, ast.ImportFrom)
-            for alias in node.names
-        }
-        used = {n.id for n in ast.walk(tree) if isinstance(n, ast.Name)}
-        assert used - imported == {"DIAGRAM"}, cell.source
-        assert f"check_{topic}(DIAGRAM)\n### BEGIN HIDDEN TESTS\ngrade_{topic}(DIAGRAM)" in (
-            cell.source
+    assert [_nbgrader(c)["grade_id"] for c in tests] == list(CELLS)
+    assert [_nbgrader(c)["points"] for c in tests] == [3, 2, 3, 2]
+    for cell in tests:
+        check, grade, variable = CELLS[_nbgrader(cell)["grade_id"]]
+        visible, hidden = cell.source.split("### BEGIN HIDDEN TESTS\n")
+        assert visible == (
+            f"from course_lib.checks.diagram import {check.__name__}\n\n"
+            f"{check.__name__}({variable})\n"
         )
+        assert hidden == (
+            f"from autograders.graders.diagram import {grade.__name__}\n\n"
+            f"{grade.__name__}({variable})\n### END HIDDEN TESTS"
+        )
+        assert _nbgrader(cell)["locked"] is True
 
 
-def test_student_version_shows_the_template_but_no_solution_or_hidden_test() -> None:
+def test_the_student_version_has_no_answer_no_hidden_test_and_no_to_mermaid() -> None:
     from nbgrader.preprocessors import ClearHiddenTests, ClearSolutions
 
-    nb = nbformat.read(NOTEBOOK, as_version=4)
+    nb = _notebook()
     resources: dict[str, Any] = {}
     nb, resources = ClearSolutions(code_stub={"python": STUB}).preprocess(nb, resources)
     nb, resources = ClearHiddenTests().preprocess(nb, resources)
     text = "\n".join(cell.source for cell in nb.cells)
-    assert "Trial Request Fails" not in text and "Failure Rate > Threshold (Trip" not in text
-    assert "HIDDEN TESTS" not in text and "(DIAGRAM)\ngrade_" not in text
-    for topic in TOPICS:
-        assert f"\ngrade_{topic}(DIAGRAM)" not in text
-    answer = next(c for c in nb.cells if _nbgrader(c).get("grade_id") == "diagram-answer")
-    assert answer.source.endswith(STUB)
-    # the template is there to start from: states and nesting, not the four transitions
-    template = next(c for c in nb.cells if _nbgrader(c).get("grade_id") == "template")
-    fenced = template.source.split("```mermaid\n", 1)[1].split("```", 1)[0]
-    assert parse(fenced).states == ("closed", "open", "half_open")
-    assert _pairs(fenced) == []
+    for secret in ("HIDDEN TESTS", "autograders", "grade_", "to_mermaid", "Call succeeds"):
+        assert secret not in text, secret
+    answers = [c for c in nb.cells if _nbgrader(c).get("solution")]
+    assert [_nbgrader(c)["grade_id"] for c in answers] == [
+        "warmup-answer",
+        "diagram-answer",
+        "operator-answer",
+    ]
+    for cell in answers:
+        assert cell.source.endswith(STUB)
+    # the exercises are stated in prose: the only diagrams drawn are the module's and examples
+    fenced = [
+        block.split("```", 1)[0]
+        for cell in nb.cells
+        if cell.cell_type == "markdown"
+        for block in cell.source.split("```mermaid\n")[1:]
+    ]
+    assert len(fenced) == 2
+    assert parse(fenced[1]).states == ("Closed", "Open", "HalfOpen")
+    assert _pairs(fenced[1]) == []
 
 
-def test_an_empty_machine_earns_no_shortcut_point() -> None:
-    """No arrows means no wrong arrows, but it must not earn the 'no shortcuts' point."""
-    from course_lib.checks.diagram import grade_shortcuts
+def test_the_notebook_states_the_trip_rule_of_the_vocabulary() -> None:
+    from course_lib.breaker_vocabulary import TRIP_RULE
 
-    for text in ("stateDiagram-v2", "stateDiagram-v2\n[*] --> Closed\nstate Open\nstate HalfOpen"):
-        with pytest.raises(AssertionError, match="no transition between the breaker's states"):
-            grade_shortcuts(text)
+    nb = _notebook()
+    text = "\n".join(cell.source for cell in nb.cells if cell.cell_type == "markdown")
+    assert TRIP_RULE in text and "resilience4j" in text and "*exceeds*" in text

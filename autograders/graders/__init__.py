@@ -1,6 +1,6 @@
 """Hidden graders: the instructor side of every notebook's tests (not in the student wheel).
 
-One module per notebook topic (``breaker`` for notebook 01). A notebook's test
+One module per notebook topic (``breaker`` for notebook 01, ``diagram`` for 07). A notebook's test
 cell calls its visible check from ``course_lib.checks`` and, between
 ``### BEGIN HIDDEN TESTS`` and ``### END HIDDEN TESTS`` (removed from the student
 version), its grader from here::
