@@ -20,8 +20,8 @@ Where the window and cooldown come from:
   the breaker enters CLOSED); the cooldown restarts whenever the breaker
   (re-)enters OPEN, and ``cooldown_remaining = max(0, opened_at + cooldown - now)``.
 
-This module has no widget or plotting imports; :mod:`.breaker_figure` draws a
-:class:`BreakerRun` and :mod:`.breaker_widget` wires the controls.
+This module has no widget imports; :mod:`.breaker_widget` turns a
+:class:`BreakerRun` into the plain JSON its browser view draws.
 """
 
 from __future__ import annotations
@@ -32,8 +32,9 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from course_lib.breaker_vocabulary import STATES, disagreement, display_name, state_name
 from course_lib.events import Event, StateChanged, Trace
-from course_lib.replay import BreakerConfig, Frame, Step, drive, state_name, steps_from_string
+from course_lib.replay import BreakerConfig, Frame, Step, drive, steps_from_string
 
 __all__ = [
     "DEFAULT_CONFIG",
@@ -50,9 +51,6 @@ __all__ = [
     "reference_factory",
     "transition_reason",
 ]
-
-STATES: tuple[str, str, str] = ("closed", "open", "half_open")
-"""The three breaker states, as :func:`course_lib.replay.state_name` spells them."""
 
 DEFAULT_SCENARIO = "sffff ss |8 sf sss |8 sss ssfsssfsss ssss"
 """The widget's default story, with :data:`DEFAULT_CONFIG` (window 10,
@@ -285,13 +283,6 @@ def record_run(
     return BreakerRun(label, config, steps, tuple(views), reconstructed)
 
 
-_STATE_WORDS = {"closed": "CLOSED", "open": "OPEN", "half_open": "HALF_OPEN"}
-
-
-def _said(state: str) -> str:
-    return _STATE_WORDS.get(state, state.upper())
-
-
 @dataclass(frozen=True, slots=True)
 class Divergence:
     """The first step at which two runs of the same scenario disagree.
@@ -301,7 +292,7 @@ class Divergence:
         step: The scenario step.
         expected: The reference's frame.
         actual: The other breaker's frame.
-        total: How many steps the scenario has.
+        total: How many steps the scenario has (the last frame's index + 1).
     """
 
     index: int
@@ -312,37 +303,34 @@ class Divergence:
 
     @property
     def message(self) -> str:
-        """The difference in plain words, for a student."""
+        """Where the two breakers first differ, in plain words, for a student.
+
+        The states are compared with :func:`course_lib.breaker_vocabulary.disagreement`;
+        a call one breaker let through and the other rejected is said after it.
+        """
         exp, act = self.expected, self.actual
-        where = (
-            f"They first differ at frame {self.index} (call {self.index + 1} of {self.total}, "
-            f"a {self.step})"
-        )
+        call = f"call {self.index + 1} of {self.total} (frame {self.index}, a {self.step})"
         if exp.state_before != act.state_before:
-            what = (
-                f"before the call the reference was {_said(exp.state_before)} "
-                f"but yours was {_said(act.state_before)}"
+            return (
+                disagreement(
+                    f"They first differ before {call}",
+                    yours=act.state_before,
+                    reference=exp.state_before,
+                )
+                + "."
             )
-        elif exp.allowed != act.allowed:
+        text = disagreement(
+            f"They first differ at {call}: after it",
+            yours=act.state_after,
+            reference=exp.state_after,
+        )
+        if exp.allowed != act.allowed:
+            fast = f"failed fast while {display_name(exp.state_before)}"
             if exp.allowed:
-                what = (
-                    f"the reference let the call through, yours rejected it "
-                    f"(it failed fast while {_said(act.state_before)})"
-                )
+                text += f"; the reference let the call through, yours rejected it ({fast})"
             else:
-                what = (
-                    f"the reference rejected the call (failed fast while "
-                    f"{_said(exp.state_before)}), yours let it through"
-                )
-        else:
-            what = f"the reference {_moved(exp)}, yours {_moved(act)}"
-        return f"{where}: {what}."
-
-
-def _moved(frame: Frame) -> str:
-    if frame.state_before == frame.state_after:
-        return f"stayed {_said(frame.state_after)}"
-    return f"went from {_said(frame.state_before)} to {_said(frame.state_after)}"
+                text += f"; the reference rejected the call ({fast}), yours let it through"
+        return text + "."
 
 
 def _behaviour(frame: Frame) -> tuple[str, bool, str]:
@@ -372,5 +360,5 @@ def first_divergence(
                 f"t={exp.time:g}s ok={exp.ok} vs t={act.time:g}s ok={act.ok}"
             )
         if _behaviour(exp) != _behaviour(act):
-            return Divergence(exp.index, Step(exp.time, exp.ok), exp, act, len(ref))
+            return Divergence(exp.index, Step(exp.time, exp.ok), exp, act, ref[-1].index + 1)
     return None
