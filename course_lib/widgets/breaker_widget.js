@@ -27,8 +27,8 @@ const RADIUS = 34;
 // OPEN and HALF_OPEN), and where its label goes relative to the middle.
 const ARROW_SHAPES = {
   "closed->open": { offset: 0, label: [0, -12] },
-  "open->half_open": { offset: 9, label: [62, 4] },
-  "half_open->open": { offset: -9, label: [-40, -22] },
+  "open->half_open": { offset: 14, label: [58, 18] },
+  "half_open->open": { offset: -14, label: [-52, -16] },
   "half_open->closed": { offset: 0, label: [-58, 10] },
 };
 
