@@ -5,7 +5,9 @@ For every notebook in ``notebooks/`` that displays a course widget (its source u
 
 1. **first display**: Run > Run All Cells in headless Chromium; for each widget cell, the
    time from the kernel's reply (the cell's prompt shows ``[n]``) until the widget has
-   drawn its first frame (``.breaker-panel[data-frame]``); also from the Run click;
+   drawn its first frame (``.breaker-panel[data-frame]``), 0 if it was drawn before the
+   reply came; also from the widget's output reaching the page (its view module loaded
+   and run), and from the Run All click (every earlier cell's kernel work included);
 2. **step redraw**: the time from a click on the widget's "next" button, and from a move
    of its frame slider, until the next animation frame after the new frame is drawn;
 3. **reload**: step a few frames, reload the page, and check that the widget draws the
@@ -78,13 +80,16 @@ def widget_notebooks() -> list[Path]:
 
 _WATCH_JS = """() => {
     const cells = () => [...document.querySelectorAll('NOTEBOOK .jp-CodeCell')];
-    window.__bench = {start: performance.now(), done: {}, shown: {}};
+    window.__bench = {start: performance.now(), done: {}, output: {}, shown: {}};
     const look = () => {
         const now = performance.now();
         cells().forEach((cell, i) => {
             const prompt = cell.querySelector('.jp-InputArea-prompt');
             if (!(i in window.__bench.done) && prompt && /\\[\\d+\\]/.test(prompt.textContent))
                 window.__bench.done[i] = now;
+            if (!(i in window.__bench.output) && cell.querySelector(
+                    '[data-mime-type="application/vnd.jupyter.widget-view+json"]'))
+                window.__bench.output[i] = now;
             if (!(i in window.__bench.shown)
                 && cell.querySelector('.breaker-widget .breaker-panel[data-frame]'))
                 window.__bench.shown[i] = now;
@@ -166,6 +171,7 @@ def bench_in_browser(page: Any, server: Any, relative: str, name: str) -> list[d
         done = marks["done"].get(str(index))
         shown = marks["shown"][str(index)]
         after_kernel = max(0.0, (shown - done) / 1000) if done is not None else float("nan")
+        output = marks["output"].get(str(index), shown)
         step_ms = page.evaluate(_REDRAW_JS, [index, "next"])
         slider_ms = page.evaluate(_REDRAW_JS, [index, "slider"])
         results.append(
@@ -174,6 +180,7 @@ def bench_in_browser(page: Any, server: Any, relative: str, name: str) -> list[d
                 "widget": n + 1,
                 "cell": index,
                 "first_display_s": after_kernel,
+                "output_to_drawn_s": (shown - output) / 1000,
                 "from_run_all_s": (shown - marks["start"]) / 1000,
                 "step_ms": step_ms,
                 "slider_ms": slider_ms,
@@ -294,7 +301,8 @@ def main() -> int:
                 results += bench_in_browser(page, server, f"{source.stem}.ipynb", source.stem)
     print()
     header = (
-        f"{'notebook':<24} {'#':>2} {'first display':>14} {'(from Run All)':>15} "
+        f"{'notebook':<24} {'#':>2} {'first display':>14} {'(from output)':>14} "
+        f"{'(from Run All)':>15} "
         f"{'step':>8} {'slider':>8} {'saved state':>12} {'reload':>7}"
     )
     print(header)
@@ -306,7 +314,8 @@ def main() -> int:
         size = per_widget[n] if n < len(per_widget) else float("nan")
         print(
             f"{result['notebook']:<24} {result['widget']:>2} "
-            f"{result['first_display_s']:>12.2f} s {result['from_run_all_s']:>13.2f} s "
+            f"{result['first_display_s']:>12.2f} s {result['output_to_drawn_s']:>12.2f} s "
+            f"{result['from_run_all_s']:>13.2f} s "
             f"{result['step_ms']:>5.0f} ms {result['slider_ms']:>5.0f} ms "
             f"{size / 1e3:>9.1f} kB {'yes' if result['reload_ok'] else 'NO':>7}"
         )
