@@ -54,6 +54,13 @@ c.Execute.timeout = 60
 # modules; stderr zeroes a test cell, and in the terminal it only confuses.
 os.environ.setdefault("PYDEVD_DISABLE_FILE_VALIDATION", "1")
 
+# The notebooks' hidden tests import the graders (`from autograders.graders.breaker import
+# grade_window`), which are not installed with course_lib: the kernels nbgrader starts
+# inherit this process's environment, so the repo root goes first on their PYTHONPATH.
+_paths = [p for p in os.environ.get("PYTHONPATH", "").split(os.pathsep) if p]
+if str(ROOT) not in _paths:
+    os.environ["PYTHONPATH"] = os.pathsep.join([str(ROOT), *_paths])
+
 # nbgrader's Gradebook runs the `alembic` program found on PATH; when Python is started as
 # .venv/bin/python without activating the venv, the venv's bin folder is not on PATH.
 _bin = str(Path(sys.executable).parent)

@@ -24,8 +24,8 @@ from collections.abc import Callable
 from typing import Any
 
 from autograders import rpc
+from autograders.graders._pristine import trust_type
 from autograders.sandbox import Sandbox, SandboxFailure
-from course_lib.checks._pristine import trust_type
 
 __all__ = ["RemoteObject", "Session", "StudentCodeError", "exception_from_info"]
 

@@ -35,8 +35,10 @@ TEST_CELLS = {
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
+from autograders.graders import breaker as graders  # noqa: E402
+from autograders.graders._pristine import load_reference, refuse_reference  # noqa: E402
 from course_lib.checks import breaker as checks  # noqa: E402
-from course_lib.checks._pristine import load_reference, refuse_reference  # noqa: E402
+from course_lib.checks.kit import CheckFailed  # noqa: E402
 
 # What each known bug's failing hidden test must say (plain words a student can act on).
 EXPECTED_MESSAGES = {
@@ -53,6 +55,13 @@ EXPECTED_MESSAGES = {
     "half-open-unlimited-trials": ["allow() returned True; expected False", "may go through"],
     "half-open-closes-after-first-success": ["is CLOSED; expected HALF_OPEN", "succeeded so far"],
     "half-open-cooldown-not-restarted": ["opened_at is", "restarts the cooldown"],
+    "half-open-closes-without-reset": ["window still holds 2 failures", "self.reset()"],
+    "window-error-does-not-name-size": ["RollingWindow(0) raised ValueError", "name the parameter"],
+    "window-accepts-size-zero": ["RollingWindow(0) should raise ValueError"],
+    "call-wraps-the-error": ["raised RuntimeError", "expected fn's own ConnectionError"],
+    "call-calls-fn-when-open": ["called fn", "fail fast without calling it"],
+    "call-open-error-says-nothing": ["CircuitOpenError('')", "say that the circuit is open"],
+    "window-always-equal": ["should be a whole number, got an object of type Anything"],
 }
 
 
@@ -67,6 +76,15 @@ def _strip_markers(source: str) -> str:
         for line in source.split("\n")
         if "BEGIN SOLUTION" not in line and "END SOLUTION" not in line
     )
+
+
+def _visible_only(nb: Any) -> Any:
+    """A copy of ``nb`` whose test cells keep only their visible part (the student's view)."""
+    copy = nbformat.reads(nbformat.writes(nb), as_version=4)
+    for cell in copy.cells:
+        if _nbgrader(cell).get("grade"):
+            cell.source = cell.source.split("### BEGIN HIDDEN TESTS")[0]
+    return copy
 
 
 def run_notebook_cells(
@@ -101,6 +119,34 @@ def source_nb() -> Any:
 
 
 @pytest.fixture(scope="module")
+def blank_nb(source_nb: Any) -> Any:
+    """The student version: solutions replaced by the course's stub, hidden tests removed."""
+    from nbgrader.preprocessors import ClearHiddenTests, ClearSolutions
+    from traitlets.config import Config
+
+    config = Config()
+    config.ClearSolutions.code_stub = {
+        "python": 'raise NotImplementedError("Not written yet: replace this line with your code '
+        '(see the exercise above).")'
+    }
+    nb = nbformat.reads(nbformat.writes(source_nb), 4)
+    resources: dict[str, Any] = {}
+    nb, resources = ClearSolutions(config=config).preprocess(nb, resources)
+    nb, resources = ClearHiddenTests(config=config).preprocess(nb, resources)
+    return nb
+
+
+def _with_hidden_tests(blank: Any, source: Any) -> Any:
+    """The blank version with the source's test cells put back (as the graders run them)."""
+    nb = nbformat.reads(nbformat.writes(blank), 4)
+    tests = {_nbgrader(c)["grade_id"]: c.source for c in source.cells if _nbgrader(c).get("grade")}
+    for cell in nb.cells:
+        if _nbgrader(cell).get("grade"):
+            cell.source = tests[_nbgrader(cell)["grade_id"]]
+    return nb
+
+
+@pytest.fixture(scope="module")
 def solution(source_nb: Any) -> dict[str, Any]:
     """The notebook's solution: names defined by its answer and skeleton cells."""
     namespace: dict[str, Any] = {"__name__": "__main__"}
@@ -126,8 +172,11 @@ def test_notebook_structure(source_nb: Any) -> None:
         if meta.get("grade"):
             assert meta["locked"] and meta["points"] > 0 and not meta["solution"]
             assert "### BEGIN HIDDEN TESTS" in cell.source and "### END HIDDEN TESTS" in cell.source
-            visible = cell.source.split("### BEGIN HIDDEN TESTS")[0]
+            visible, hidden = cell.source.split("### BEGIN HIDDEN TESTS")
             assert "from course_lib.checks.breaker import check_" in visible
+            imports = [line for line in visible.split("\n") if "import" in line]
+            assert all(line.startswith("from course_lib.checks.") for line in imports), imports
+            assert "from autograders.graders.breaker import grade_" in hidden
         if meta.get("solution"):
             assert "### BEGIN SOLUTION" in cell.source
     assert sum(_nbgrader(c).get("points", 0) for c in source_nb.cells) == 15
@@ -170,21 +219,55 @@ def test_there_are_enough_known_bugs() -> None:
     assert {p.stem for p in _known()} == set(EXPECTED_MESSAGES)
 
 
+def _points(nb: Any) -> dict[str, float]:
+    return {
+        _nbgrader(c)["grade_id"]: _nbgrader(c)["points"]
+        for c in nb.cells
+        if _nbgrader(c).get("grade")
+    }
+
+
 @pytest.mark.parametrize("path", _known(), ids=lambda p: p.stem)
-def test_known_bug_fails_exactly_its_cells(path: Path, source_nb: Any) -> None:
+def test_known_bug_fails_exactly_its_cells(path: Path, source_nb: Any, blank_nb: Any) -> None:
     known = tomllib.loads(path.read_text(encoding="utf-8"))
-    assert known["base"] == "solution"
-    results = run_notebook_cells(source_nb, {k: v.strip("\n") for k, v in known["replace"].items()})
+    base = (
+        source_nb
+        if known.get("base", "solution") == "solution"
+        else _with_hidden_tests(blank_nb, source_nb)
+    )
+    results = run_notebook_cells(base, {k: v.strip("\n") for k, v in known["replace"].items()})
     failed = {gid for gid, err in results.items() if err is not None}
-    assert failed == set(known["expect_failed"]), {g: repr(e) for g, e in results.items() if e}
-    for gid in failed:
-        assert isinstance(results[gid], AssertionError), (
-            f"{gid}: {results[gid]!r} is not a plain message"
-        )
-    own_cell = next(gid for gid in known["expect_failed"] if gid != "machine-tests")
-    message = str(results[own_cell])
+    if "expect_failed" in known:
+        assert failed == set(known["expect_failed"]), {g: repr(e) for g, e in results.items() if e}
+    points = _points(source_nb)
+    if "expected_score" in known:
+        score = sum(points[gid] for gid, err in results.items() if err is None)
+        assert score == known["expected_score"], {g: repr(e) for g, e in results.items() if e}
+    own_cell = next(
+        gid
+        for gid in sorted(failed, key=list(points).index)
+        if gid != "machine-tests" and not isinstance(results[gid], NotImplementedError)
+    )
+    error = results[own_cell]
+    assert isinstance(error, CheckFailed), f"{own_cell}: {error!r} is not a plain message"
     for fragment in EXPECTED_MESSAGES[path.stem]:
-        assert fragment in message, message
+        assert fragment in str(error), str(error)
+
+
+@pytest.mark.parametrize(
+    "path",
+    [p for p in _known() if tomllib.loads(p.read_text(encoding="utf-8")).get("base") != "blank"],
+    ids=lambda p: p.stem,
+)
+def test_the_visible_check_catches_every_warning_of_the_text(path: Path, source_nb: Any) -> None:
+    """Each known bug breaks a rule the exercise's text states: its visible check fails too."""
+    known = tomllib.loads(path.read_text(encoding="utf-8"))
+    results = run_notebook_cells(
+        _visible_only(source_nb), {k: v.strip("\n") for k, v in known["replace"].items()}
+    )
+    own = [gid for gid in known["expect_failed"] if gid != "machine-tests"]
+    for gid in own:
+        assert isinstance(results[gid], CheckFailed), (path.stem, gid, results[gid])
 
 
 def test_blank_version_shows_the_stubs_and_hides_the_tests(source_nb: Any) -> None:
@@ -215,20 +298,14 @@ def test_blank_version_shows_the_stubs_and_hides_the_tests(source_nb: Any) -> No
 # --- grading functions one by one -----------------------------------------------------
 
 
-def test_shrink_finds_a_minimal_failing_subsequence() -> None:
-    # fails while it holds at least two 7s
-    found = checks.shrink([1, 7, 2, 3, 7, 4, 7, 5], lambda xs: xs.count(7) >= 2)
-    assert found == [7, 7]
-
-
 def test_grade_should_trip_reports_the_boundary_in_plain_words() -> None:
     def strictly_above(failures: int, calls: int, threshold: float, minimum_calls: int) -> bool:
         return calls >= minimum_calls and failures / calls > threshold
 
     with pytest.raises(
-        AssertionError, match=r"reaches the 100% threshold \(the rule is rate >= threshold\)"
+        CheckFailed, match=r"reaches the 100% threshold \(the rule: failures / calls >= threshold"
     ):
-        checks.grade_should_trip(strictly_above)
+        graders.grade_should_trip(strictly_above)
 
 
 def test_check_should_trip_explains_the_50_percent_boundary() -> None:
@@ -258,7 +335,7 @@ def test_grade_window_shrinks_to_the_shortest_sequence(solution: dict[str, Any])
             self._failures += bool(failed)
 
     with pytest.raises(AssertionError) as caught:
-        checks.grade_window(NeverEvicts)
+        graders.grade_window(NeverEvicts)
     # the shortest story: two calls in a window of one
     assert "in a RollingWindow(1)" in str(caught.value)
     assert "only the last call counts" in str(caught.value)
@@ -276,7 +353,7 @@ def test_grade_machine_reports_shortest_divergence(solution: dict[str, Any]) -> 
                 self.trip(now)
 
     with pytest.raises(AssertionError) as caught:
-        checks.grade_machine(TripsLate)
+        graders.grade_machine(TripsLate)
     message = str(caught.value)
     assert "your breaker" in message and "the reference" in message and "With window of" in message
     assert message.count("then") <= 2, message
@@ -284,7 +361,7 @@ def test_grade_machine_reports_shortest_divergence(solution: dict[str, Any]) -> 
 
 def test_grade_machine_uses_given_reference(solution: dict[str, Any]) -> None:
     # a student breaker compared with itself always agrees
-    checks.grade_machine(solution["MyBreaker"], reference=solution["MyBreaker"], scenarios=5)
+    graders.grade_machine(solution["MyBreaker"], reference=solution["MyBreaker"], scenarios=5)
 
 
 def test_bad_constructor_is_reported_plainly() -> None:
@@ -292,7 +369,7 @@ def test_bad_constructor_is_reported_plainly() -> None:
         def __init__(self) -> None:
             pass
 
-    with pytest.raises(AssertionError, match=r"MyBreaker\(window_size=.*failed"):
+    with pytest.raises(CheckFailed, match=r"MyBreaker\(window_size=.*raised TypeError"):
         checks.check_cooldown(NoKeywords)
 
 
@@ -306,9 +383,11 @@ def test_a_subclass_of_the_reference_is_refused() -> None:
         pass
 
     with pytest.raises(AssertionError, match="subclasses it"):
-        checks.grade_machine(Sneaky)
+        graders.grade_machine(Sneaky)
     with pytest.raises(AssertionError, match="subclasses it"):
-        checks.check_half_open(Sneaky)
+        graders.grade_half_open(Sneaky)
+    with pytest.raises(CheckFailed, match="MyBreaker has no attribute 'window'"):
+        checks.check_half_open(Sneaky)  # the visible check does not look for borrowing
 
 
 def test_a_wrapper_holding_the_reference_is_refused() -> None:
@@ -335,7 +414,7 @@ def test_a_wrapper_holding_the_reference_is_refused() -> None:
             return str(self.inner.state)
 
     with pytest.raises(AssertionError, match=r"holds a CircuitBreaker .* in \.inner"):
-        checks.grade_machine(Wrapper)
+        graders.grade_machine(Wrapper)
 
 
 def test_a_captured_or_default_reference_class_is_refused() -> None:
@@ -382,7 +461,7 @@ def test_a_monkeypatched_reference_does_not_change_the_grading(
     solution: dict[str, Any], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     import course_lib.breaker
-    from course_lib.checks import _pristine
+    from autograders.graders import _pristine
 
     monkeypatch.setattr(_pristine, "_cache", {})  # the pristine copy is made after the patch
     monkeypatch.setattr(course_lib.breaker.CircuitBreaker, "allow", lambda self, now=None: True)
@@ -402,11 +481,9 @@ def test_a_monkeypatched_reference_does_not_change_the_grading(
             pass
 
     # the patched reference would agree with AlwaysClosed; the pristine one does not
-    with pytest.raises(
-        AssertionError, match="your breaker let it through and is CLOSED; the reference"
-    ):
-        checks.grade_machine(AlwaysClosed)
-    checks.grade_machine(solution["MyBreaker"], scenarios=20)
+    with pytest.raises(CheckFailed, match="your breaker is CLOSED; the reference is OPEN"):
+        graders.grade_machine(AlwaysClosed)
+    graders.grade_machine(solution["MyBreaker"], scenarios=20)
 
 
 def test_pristine_copy_is_private_and_independent() -> None:

@@ -16,8 +16,11 @@ ways to cheat that comparison are closed here:
   attributes, one container deep) and in the globals and closures of its
   methods, and fails with a plain message.
 
+Which modules count as the reference is :mod:`autograders.policy`'s decision.
 Only plain-Python borrowing is detected; the hardened grader additionally runs
 student code in a sandbox where the reference cannot be imported at all.
+
+This module is instructor-side: it is not in the student wheel.
 """
 
 from __future__ import annotations
@@ -31,29 +34,20 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+from autograders.policy import is_reference
+from course_lib.checks.kit import fail
+
 __all__ = [
-    "INFRASTRUCTURE_MODULES",
     "is_reference_object",
     "load_reference",
     "refuse_reference",
     "trust_type",
 ]
 
-#: The package directory of ``course_lib``, found from this file (not from the
-#: importable ``course_lib`` module, whose ``__file__`` a notebook could change).
-_PACKAGE_DIR = Path(__file__).resolve().parent.parent
-
-#: ``course_lib`` modules a student may use freely: they implement no pattern.
-INFRASTRUCTURE_MODULES = frozenset(
-    {
-        "course_lib",
-        "course_lib.errors",
-        "course_lib.clock",
-        "course_lib.events",
-        "course_lib._validate",
-        "course_lib.replay",
-    }
-)
+#: The package directory of ``course_lib``, found from this file (the repository's
+#: ``course_lib`` next to ``autograders``), not from the importable ``course_lib``
+#: module, whose ``__file__`` a notebook could change.
+_PACKAGE_DIR = Path(__file__).resolve().parent.parent.parent / "course_lib"
 
 _cache: dict[str, types.ModuleType] = {}
 
@@ -149,20 +143,17 @@ def _module_of(value: Any) -> str:
 
 
 def is_reference_object(value: Any) -> bool:
-    """True if ``value`` is, or is an instance of, something from a ``course_lib`` pattern module.
+    """True if ``value`` is, or is an instance of, something a submission must not borrow.
 
-    Pattern modules are every ``course_lib`` submodule except
-    :data:`INFRASTRUCTURE_MODULES` (errors, clocks, events, replay) and this
-    package; pristine copies made by :func:`load_reference` count too.
+    That is anything from a ``course_lib`` module :func:`autograders.policy.is_reference`
+    names (every module but the free infrastructure: errors, clocks, events,
+    replay, the vocabulary), from the graders, or from a pristine copy made by
+    :func:`load_reference`.
     """
     module = _module_of(value)
-    if module.startswith("_course_lib_pristine"):
+    if module.startswith(("_course_lib_pristine", "autograders")):
         return True
-    if module.startswith("course_lib.checks"):
-        return True  # the grading oracles are not a building block either
-    return (
-        module == "course_lib" or module.startswith("course_lib.")
-    ) and module not in INFRASTRUCTURE_MODULES
+    return is_reference(module)
 
 
 def _code_names(code: types.CodeType) -> Iterator[str]:
@@ -237,7 +228,7 @@ def refuse_reference(subject: Any, what: str) -> None:
         what: How to name it in the message, e.g. ``"MyBreaker"``.
 
     Raises:
-        AssertionError: With a plain message saying what was borrowed.
+        CheckFailed: With a plain message saying what was borrowed.
     """
     hint = (
         " Write it yourself: the point of the exercise is to build it, not to reuse course_lib's."
@@ -247,7 +238,7 @@ def refuse_reference(subject: Any, what: str) -> None:
     if isinstance(subject, type):
         for klass in subject.__mro__[1:]:
             if is_reference_object(klass):
-                raise AssertionError(
+                fail(
                     f"{what} is built on {klass.__qualname__} from {_module_of(klass)} (it "
                     f"subclasses it).{hint}"
                 )
@@ -256,23 +247,23 @@ def refuse_reference(subject: Any, what: str) -> None:
                 continue
             for attr, value in vars(klass).items():
                 if is_reference_object(value) and not isinstance(value, str | int | float | bool):
-                    raise AssertionError(f"{what}.{attr} is taken from {_module_of(value)}.{hint}")
+                    fail(f"{what}.{attr} is taken from {_module_of(value)}.{hint}")
                 found = _function_borrows(value)
                 if found:
-                    raise AssertionError(f"{what}.{attr} uses {found}.{hint}")
+                    fail(f"{what}.{attr} uses {found}.{hint}")
         return
     if isinstance(subject, types.FunctionType):
         found = _function_borrows(subject)
         if found:
-            raise AssertionError(f"{what} uses {found}.{hint}")
+            fail(f"{what} uses {found}.{hint}")
         return
     refuse_reference(type(subject), what)
     for attr, value in _held_values(subject):
         if is_reference_object(value):
-            raise AssertionError(
+            fail(
                 f"{what} holds a {type(value).__name__} from {_module_of(value)} in .{attr} "
                 f"and could delegate to it.{hint}"
             )
         found = _function_borrows(value)
         if found:
-            raise AssertionError(f"{what}.{attr} uses {found}.{hint}")
+            fail(f"{what}.{attr} uses {found}.{hint}")

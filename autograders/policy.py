@@ -1,0 +1,74 @@
+"""The anti-cheat policy, in one place: which ``course_lib`` modules a submission may use.
+
+``course_lib`` ships to students with the course's own implementation of every
+pattern. A submission that calls that implementation instead of its own code
+would match it without implementing anything, so the graders treat the
+modules in three groups:
+
+* :data:`REFERENCE_MODULES`, the patterns themselves (the reference). The
+  sandbox replaces them with stubs that raise ``ImportError``; the borrowing
+  guard (:mod:`autograders.graders._pristine`) refuses a class, object or
+  function that subclasses, holds or calls anything from them.
+* :data:`INFRASTRUCTURE_MODULES`, free to use: errors, clocks, events, the
+  replay helpers and the breaker's vocabulary implement no pattern (the
+  notebook's own skeleton uses ``course_lib.errors`` and ``course_lib.replay``).
+* every other module (the simulation, the widgets, the diagram parser, the
+  checks) is built on the reference: borrowing from it is refused like
+  borrowing the reference itself.
+
+Module names are short (``"breaker"`` for ``course_lib.breaker``); a package
+counts with everything under it (``"sim"`` covers ``course_lib.sim.engine``).
+"""
+
+from __future__ import annotations
+
+from typing import Final
+
+__all__ = ["INFRASTRUCTURE_MODULES", "REFERENCE_MODULES", "is_free", "is_reference"]
+
+REFERENCE_MODULES: Final[tuple[str, ...]] = (
+    "breaker",
+    "bulkhead",
+    "retry",
+    "backoff",
+    "budget",
+    "timeouts",
+)
+"""The patterns' reference implementations: stubbed in the sandbox, never to be borrowed."""
+
+INFRASTRUCTURE_MODULES: Final[tuple[str, ...]] = (
+    "errors",
+    "clock",
+    "events",
+    "replay",
+    "breaker_vocabulary",
+    "_validate",
+)
+"""``course_lib`` modules a submission may use freely: they implement no pattern."""
+
+
+def _short(module: str) -> str | None:
+    """``"course_lib.sim.engine"`` -> ``"sim"``; ``"course_lib"`` -> ``""``; other -> None."""
+    if module == "course_lib":
+        return ""
+    if not module.startswith("course_lib."):
+        return None
+    return module.split(".")[1]
+
+
+def is_free(module: str) -> bool:
+    """True if a submission may use things from the module ``module`` (a full dotted name).
+
+    The ``course_lib`` package itself is free (importing it gives nothing by
+    itself); modules outside ``course_lib`` are free too.
+    """
+    short = _short(module)
+    return short is None or short == "" or short in INFRASTRUCTURE_MODULES
+
+
+def is_reference(module: str) -> bool:
+    """True if things from ``module`` (a full dotted name) must not be borrowed.
+
+    That is every ``course_lib`` module except the free infrastructure.
+    """
+    return not is_free(module)
