@@ -22,13 +22,14 @@ const COLORS = {
 };
 // Where the three states sit in the diagram (viewBox 0 0 460 180).
 const NODES = { closed: [70, 45], open: [390, 45], half_open: [230, 140] };
-const RADIUS = 34;
-// Each arrow's offset from the straight line between its nodes (two arrows join
-// OPEN and HALF_OPEN), and where its label goes relative to the middle.
+const RADIUS = 36;
+// Each arrow's offset from the straight line between its nodes, to its left (the two
+// arrows joining OPEN and HALF_OPEN go opposite ways, so they sit side by side), and
+// where its label goes relative to the arrow's middle.
 const ARROW_SHAPES = {
   "closed->open": { offset: 0, label: [0, -12] },
-  "open->half_open": { offset: 14, label: [58, 18] },
-  "half_open->open": { offset: -14, label: [-52, -16] },
+  "open->half_open": { offset: 12, label: [-58, -14] },
+  "half_open->open": { offset: 12, label: [62, 16] },
   "half_open->closed": { offset: 0, label: [-58, 10] },
 };
 
