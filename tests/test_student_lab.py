@@ -72,6 +72,17 @@ def test_jupyterlab_and_jupyter_server_read_it(tmp_path: Path) -> None:
     for name in STUDENT_SERVER_EXTENSIONS:
         assert seen["ext"].get(name) is True, (name, seen["ext"])
 
+    # Without it (an instructor's `jupyter lab`), nothing is disabled by this course.
+    plain = {k: v for k, v in env.items() if k != "JUPYTER_CONFIG_PATH"}
+    result = subprocess.run(
+        [sys.executable, "-c", code], env=plain, capture_output=True, text=True, timeout=120
+    )
+    assert result.returncode == 0, result.stderr
+    seen = json.loads(result.stdout.strip().splitlines()[-1])
+    disabled = {k for k, v in seen["page"].get("disabledExtensions", {}).items() if v}
+    assert not set(INSTRUCTOR_LAB_PLUGINS) & disabled
+    assert seen["ext"].get("nbgrader.server_extensions.formgrader") is not False
+
 
 def test_the_disabled_plugin_ids_are_nbgraders() -> None:
     labextension = (
