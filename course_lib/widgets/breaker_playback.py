@@ -5,7 +5,7 @@ breaker is built from a configuration, :func:`course_lib.replay.drive` feeds it
 the scenario one step at a time, and after every step this module notes what a
 student should see: the state, the rolling window of outcomes, the failure rate
 against the threshold, the cooldown left while OPEN and how many calls have been
-rejected so far. The figures then only *show* frame ``i`` of that record, so
+rejected so far. The browser view then only *shows* frame ``i`` of that record, so
 scrubbing backwards is as cheap as playing forwards, and the same record can be
 tested without any widget.
 
