@@ -26,6 +26,7 @@ This module has no widget imports; :mod:`.breaker_widget` turns a
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 from collections import deque
 from collections.abc import Callable, Sequence
@@ -45,11 +46,13 @@ __all__ = [
     "BreakerRun",
     "Divergence",
     "FrameView",
+    "RAISED_NOTE",
     "as_steps",
     "first_divergence",
     "record_run",
     "reference_factory",
     "transition_reason",
+    "where_raised",
 ]
 
 DEFAULT_SCENARIO = "sffff ss |8 sf sss |8 sss ssfsssfsss ssss"
@@ -234,52 +237,107 @@ def record_run(
         The recorded run.
 
     Raises:
-        Exception: Whatever the factory or the breaker raises, unchanged (a
-            student's ``NotImplementedError`` surfaces with its own message).
+        Exception: Whatever the factory or the breaker raises, with its own
+            message (a student's ``NotImplementedError``), and a note (PEP 678,
+            starting with :data:`RAISED_NOTE`) saying where: while the breaker
+            was built, or at which call of the scenario.
     """
     config = config or DEFAULT_CONFIG
     steps = as_steps(scenario)
-    breaker = factory(**config.as_kwargs())
+    try:
+        breaker = factory(**config.as_kwargs())
+        reconstructed = not callable(getattr(breaker, "snapshot", None))
+    except Exception as error:
+        _note(error, f"while it was built ({config})")
+        raise
+    try:
+        return _record(breaker, steps, config, label, trace, reconstructed)
+    except _AtCall as at:
+        index, raised = at.args
+        _note(raised, f"at call {index + 1} of {len(steps)} (a {steps[index]})")
+        raise raised from None
+
+
+RAISED_NOTE = "raised by the breaker "
+"""How :func:`record_run`'s note on a breaker's exception starts."""
+
+
+def _note(error: BaseException, where: str) -> None:
+    with contextlib.suppress(Exception):  # an exception object may refuse notes
+        error.add_note(RAISED_NOTE + where)
+
+
+def where_raised(error: BaseException) -> str:
+    """Where :func:`record_run` saw ``error`` raised, or ``""`` if it carries no such note.
+
+    For example ``"at call 3 of 29 (a failure at t=2s)"``.
+    """
+    try:
+        notes = [n for n in getattr(error, "__notes__", ()) if isinstance(n, str)]
+    except Exception:  # a hostile __notes__
+        return ""
+    for note in reversed(notes):
+        if note.startswith(RAISED_NOTE):
+            return note[len(RAISED_NOTE) :]
+    return ""
+
+
+class _AtCall(Exception):
+    """Carries ``(index, error)`` out of :func:`_record` (never escapes this module)."""
+
+
+def _record(
+    breaker: Any,
+    steps: tuple[Step, ...],
+    config: BreakerConfig,
+    label: str,
+    trace: Trace | None,
+    reconstructed: bool,
+) -> BreakerRun:
     views: list[FrameView] = []
     window: deque[bool] = deque(maxlen=config.window_size)
     opened_at: float | None = None
     rejected = 0
-    reconstructed = not callable(getattr(breaker, "snapshot", None))
     for index, step in enumerate(steps):
-        seen = len(trace) if trace is not None else 0
-        (frame,) = drive(breaker, [step])
-        frame = dataclasses.replace(frame, index=index)
-        changes: list[StateChanged] = []
-        if trace is not None:
-            changes = [e for e in trace[seen:] if isinstance(e, StateChanged)]
-        rejected += not frame.allowed
-        # Reconstruction (also the fallback when a snapshot lacks a field).
-        if frame.allowed and frame.state_before == "closed":
-            window.append(not frame.ok)
-        if frame.state_after == "closed" and frame.state_before != "closed":
-            window.clear()
-        if frame.state_after == "open" and (frame.state_before != "open" or frame.allowed):
-            opened_at = frame.time
-        remaining = None
-        if frame.state_after == "open" and opened_at is not None:
-            remaining = max(0.0, opened_at + config.cooldown - frame.time)
-        shown_window = tuple(window)
-        rate = frame.failure_rate
-        snap = _snapshot(breaker, frame.time)
-        if snap is not None:
-            snap_window = _snapshot_window(snap)
-            if snap_window is not None:
-                shown_window = snap_window
-            snap_rate = getattr(snap, "failure_rate", None)
-            if snap_rate is not None:
-                rate = float(snap_rate)
-            if hasattr(snap, "cooldown_remaining"):
-                value = snap.cooldown_remaining
-                remaining = None if value is None or frame.state_after != "open" else float(value)
-        if rate is None and shown_window:
-            rate = sum(shown_window) / len(shown_window)
-        reason = _reason(frame, changes)
-        views.append(FrameView(frame, shown_window, rate, remaining, rejected, reason))
+        try:
+            seen = len(trace) if trace is not None else 0
+            (frame,) = drive(breaker, [step])
+            frame = dataclasses.replace(frame, index=index)
+            changes: list[StateChanged] = []
+            if trace is not None:
+                changes = [e for e in trace[seen:] if isinstance(e, StateChanged)]
+            rejected += not frame.allowed
+            # Reconstruction (also the fallback when a snapshot lacks a field).
+            if frame.allowed and frame.state_before == "closed":
+                window.append(not frame.ok)
+            if frame.state_after == "closed" and frame.state_before != "closed":
+                window.clear()
+            if frame.state_after == "open" and (frame.state_before != "open" or frame.allowed):
+                opened_at = frame.time
+            remaining = None
+            if frame.state_after == "open" and opened_at is not None:
+                remaining = max(0.0, opened_at + config.cooldown - frame.time)
+            shown_window = tuple(window)
+            rate = frame.failure_rate
+            snap = _snapshot(breaker, frame.time)
+            if snap is not None:
+                snap_window = _snapshot_window(snap)
+                if snap_window is not None:
+                    shown_window = snap_window
+                snap_rate = getattr(snap, "failure_rate", None)
+                if snap_rate is not None:
+                    rate = float(snap_rate)
+                if hasattr(snap, "cooldown_remaining"):
+                    value = snap.cooldown_remaining
+                    remaining = (
+                        None if value is None or frame.state_after != "open" else float(value)
+                    )
+            if rate is None and shown_window:
+                rate = sum(shown_window) / len(shown_window)
+            reason = _reason(frame, changes)
+            views.append(FrameView(frame, shown_window, rate, remaining, rejected, reason))
+        except Exception as error:
+            raise _AtCall(index, error) from error
     return BreakerRun(label, config, steps, tuple(views), reconstructed)
 
 

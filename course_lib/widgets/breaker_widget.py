@@ -63,6 +63,7 @@ from course_lib.widgets.breaker_playback import (
     first_divergence,
     record_run,
     reference_factory,
+    where_raised,
 )
 
 __all__ = [
@@ -77,7 +78,7 @@ PLAY_INTERVAL_MS = 500
 """Milliseconds between frames when Play runs."""
 
 _HERE = Path(__file__).resolve().parent
-_MAX_TEXT = 120  # characters of anything a student's breaker says (its state, its error)
+_MAX_TEXT = 200  # characters of anything a student's breaker says (its state, its error)
 
 _KNOBS: tuple[dict[str, Any], ...] = (
     {"name": "failure_rate_threshold", "label": "threshold", "min": 0.05, "max": 1, "step": 0.05},
@@ -147,7 +148,9 @@ def _raised(label: str, error: BaseException) -> str:
     except Exception:  # a hostile __str__
         detail = ""
     name = type(error).__name__
-    said = f"{name}: {detail}" if detail else name
+    where = where_raised(error)
+    said = f"{name} {where}" if where else name
+    said = f"{said}: {detail}" if detail else said
     return _short(f"{label} raised {said}") + " — fix it and run this cell again."
 
 
