@@ -141,6 +141,7 @@ def _release(args: argparse.Namespace, notebooks: Path) -> int:
 
 def _open(args: argparse.Namespace, extra: Sequence[str], notebooks: Path) -> int:
     from autograders.release import release
+    from autograders.student_lab import run_student_lab
 
     added = release(args.dir, notebooks=notebooks, only_missing=True)
     for name in added:
@@ -152,13 +153,8 @@ def _open(args: argparse.Namespace, extra: Sequence[str], notebooks: Path) -> in
     if jupyter is None:
         _err("jupyter is not installed; pip install -e '.[course]' first")
         return 2
-    command = [jupyter, "lab", str(args.dir)]
-    if hasattr(os, "geteuid") and os.geteuid() == 0 and "--allow-root" not in extra:
-        command.append("--allow-root")
-    command.extend(extra)
-    sys.stdout.flush()
-    os.execv(jupyter, command)
-    return 0  # not reached
+    # The student's JupyterLab: nbgrader's instructor tools off for this launch only.
+    return run_student_lab(jupyter, args.dir, extra)
 
 
 def _grade(args: argparse.Namespace, notebooks: Path) -> int:

@@ -39,9 +39,11 @@ __all__ = [
     "blank_versions",
     "chromium_page",
     "open_notebook",
+    "reload_notebook",
     "run_all_cells",
     "run_every_cell",
     "running_lab",
+    "save_notebook",
     "solution_version",
 ]
 
@@ -167,12 +169,14 @@ def _stop(process: subprocess.Popen[bytes]) -> None:
 
 
 @contextmanager
-def running_lab(workdir: Path, root_dir: Path) -> Iterator[LabServer]:
+def running_lab(workdir: Path, root_dir: Path, *, student: bool = False) -> Iterator[LabServer]:
     """Start ``jupyter lab`` serving ``root_dir``; stop it (and its kernels) on exit.
 
     Args:
         workdir: where the private Jupyter folders and the server log go.
         root_dir: the folder the server serves (the notebooks under test).
+        student: start the student's JupyterLab, as ``python -m autograders open`` does
+            (nbgrader's instructor tools off: ``autograders/student_lab.py``).
     """
     jupyter = Path(sys.executable).with_name("jupyter")
     env = dict(os.environ)
@@ -200,6 +204,13 @@ def running_lab(workdir: Path, root_dir: Path) -> Iterator[LabServer]:
     env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(ROOT), env.get("PYTHONPATH", "")]))
     env["PYDEVD_DISABLE_FILE_VALIDATION"] = "1"
     env.pop("JUPYTER_PATH", None)
+    env.pop("JUPYTER_CONFIG_PATH", None)
+    if student:
+        if str(ROOT) not in sys.path:
+            sys.path.insert(0, str(ROOT))
+        from autograders.student_lab import student_lab_env, write_student_config
+
+        env = student_lab_env(write_student_config(workdir / "student-config"), env)
 
     port = _free_port()
     command = [
@@ -368,6 +379,26 @@ def run_every_cell(page: Any, *, max_resumes: int = 60) -> RunResult:
     else:
         raise AssertionError(f"some code cells never ran after {max_resumes} resumes")
     return RunResult(prompts=page.evaluate(_PROMPTS_JS), errors=error_outputs(page))
+
+
+def save_notebook(page: Any) -> None:
+    """File > Save Notebook, then wait until the tab is no longer marked as modified."""
+    _menu(page, "File", "Save Notebook")
+    page.wait_for_function(
+        "() => !document.querySelector('.lm-TabBar-tab.jp-mod-current.jp-mod-dirty')",
+        timeout=PAGE_TIMEOUT_MS,
+    )
+
+
+def reload_notebook(page: Any) -> None:
+    """Reload the page (the notebook must be saved) and wait for its cells and kernel.
+
+    The kernel keeps running across the reload: widget outputs saved in the notebook are
+    drawn again from the kernel's live widget models.
+    """
+    page.reload(wait_until="domcontentloaded")
+    page.wait_for_selector(".jp-NotebookPanel .jp-Notebook .jp-Cell", timeout=PAGE_TIMEOUT_MS)
+    _wait_for_kernel_idle(page)
 
 
 def error_outputs(page: Any) -> list[str]:

@@ -1,12 +1,16 @@
 """The notebooks in a real JupyterLab, driven by headless Chromium.
 
-One JupyterLab server (started and always stopped by the ``lab`` fixture) serves two
-versions of each assignment, built from the nbgrader source notebooks:
+One JupyterLab server (started and always stopped by the ``lab`` fixture) is the
+*student's* JupyterLab, as ``python -m autograders open`` starts it (nbgrader's instructor
+tools off), and serves versions of each assignment built from the nbgrader source notebooks:
 
 * ``solution/NAME.ipynb``: the student version with the solutions filled in
   (nbgrader's ``ClearHiddenTests`` + ``ClearOutput`` on the source);
 * ``blank/NAME.ipynb``: the released student version (``nbgrader generate_assignment``
-  with the course config, through ``autograders.release``).
+  with the course config, through ``autograders.release``);
+* ``reload/NAME.ipynb``: the solution version again, for the test that reloads the page;
+* ``buggy/NAME.ipynb``: the solution version with one known-buggy answer
+  (``autograders/submissions/NAME/<bug>.toml``), for the test of a failed check's message.
 
 For each, the test opens the notebook, runs Run > Run All Cells, waits for the kernel,
 and checks what a student would see. Screenshots go to ``test-artifacts/browser/``.
@@ -17,9 +21,14 @@ DOM hooks relied on:
   ``.jp-InputArea-prompt`` (``[n]:`` / ``[*]:``), ``.jp-OutputArea-output[data-mime-type]``
   (errors and stderr are ``application/vnd.jupyter.stderr``), ``.jp-RenderedMermaid``
   (a Mermaid diagram; JupyterLab 4.6 draws it as ``<img src="data:image/svg+xml,...">``);
-* the breaker widget (``course_lib/widgets/breaker_widget.py``): ``.breaker-widget``,
-  ``.breaker-play``, ``.breaker-state`` (text is the highlighted state);
-* plotly: ``.js-plotly-plot``.
+* the breaker widget (``course_lib/widgets/breaker_widget.js``): ``.breaker-widget`` and
+  ``.breaker-panel`` (``data-frame``: the frame drawn), ``.breaker-play``, ``.breaker-next``,
+  ``.breaker-frame-slider``, ``.breaker-state`` (``data-state``), ``.breaker-node``
+  (``data-state``, ``.breaker-node-current``), ``.breaker-rejected`` (``data-rejected``);
+* nbgrader's lab extension: the "Nbgrader" menu, the "Assignments" panel
+  (``#nbgrader-assignment-list``), the "Create Assignment" sidebar, the "Validate" button.
+
+No assertion is timed: every wait is generous (a busy machine only makes the suite slower).
 
 Run with ``.venv/bin/pytest tests/test_browser.py -m browser``.
 """
@@ -29,21 +38,28 @@ from __future__ import annotations
 import contextlib
 import re
 import tempfile
+import tomllib
+import urllib.error
 import urllib.parse
+import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import nbformat
 import pytest
 from browser_lab import (
+    PAGE_TIMEOUT_MS,
     ROOT,
     LabServer,
     blank_versions,
     chromium_page,
     open_notebook,
+    reload_notebook,
     run_all_cells,
     run_every_cell,
     running_lab,
+    save_notebook,
     screenshot,
     solution_version,
 )
@@ -63,6 +79,24 @@ def _source(name: str) -> Path:
 
 
 ASSIGNMENTS = [name for name in (BREAKER, DIAGRAM) if _source(name).is_file()]
+#: A known-buggy answer whose visible check fails (a check of exercise 1, the window).
+BUGGY_WINDOW = ROOT / "autograders" / "submissions" / BREAKER / "window-accepts-size-zero.toml"
+#: A generous wait for something a busy machine may be slow to do (never an assertion).
+SLOW_MS = 180_000
+
+
+def buggy_version(solution: Path, bug: Path, target: Path) -> Path:
+    """``solution`` with the answer cells a known-buggy submission replaces (by grade_id)."""
+    replace = tomllib.loads(bug.read_text())["replace"]
+    nb = nbformat.read(solution, as_version=nbformat.NO_CONVERT)
+    for cell in nb.cells:
+        grade_id = cell.metadata.get("nbgrader", {}).get("grade_id")
+        if grade_id in replace:
+            cell.source = replace.pop(grade_id).strip("\n")
+    assert not replace, f"{bug.name} replaces cells the notebook does not have: {sorted(replace)}"
+    target.parent.mkdir(parents=True, exist_ok=True)
+    nbformat.write(nb, target)
+    return target
 
 
 @pytest.fixture(scope="module")
@@ -79,8 +113,15 @@ def lab(chromium: str) -> Iterator[LabServer]:
         root = workdir / "served"
         for name in ASSIGNMENTS:
             solution_version(_source(name), root / "solution" / f"{name}.ipynb")
+            solution_version(_source(name), root / "reload" / f"{name}.ipynb")
+        if BREAKER in ASSIGNMENTS and BUGGY_WINDOW.is_file():
+            buggy_version(
+                root / "solution" / f"{BREAKER}.ipynb",
+                BUGGY_WINDOW,
+                root / "buggy" / f"{BREAKER}.ipynb",
+            )
         blank_versions(ASSIGNMENTS, root / "blank")
-        with running_lab(workdir, root) as server:
+        with running_lab(workdir, root, student=True) as server:
             yield server
 
 
@@ -206,8 +247,30 @@ def test_07_blank_shows_template_and_stops_at_the_stub(page: Any, lab: LabServer
 # --- 01: the circuit breaker -----------------------------------------------------------
 
 
-def _state_texts(page: Any, widget: Any) -> list[str]:
-    return [t.strip() for t in widget.locator(".breaker-state").all_inner_texts()]
+_WIDGET_SHOWS_JS = """(widget) => {
+    const panels = [...widget.querySelectorAll('.breaker-panel')];
+    return {
+        slider: Number(widget.querySelector('.breaker-frame-slider').value),
+        label: widget.querySelector('.breaker-frame-label').textContent,
+        drawn: panels.map(p => Number(p.getAttribute('data-frame'))),
+        states: panels.map(p => p.querySelector('.breaker-state').getAttribute('data-state')),
+        current: panels.map(p => [...p.querySelectorAll('.breaker-node-current')]
+            .map(n => n.getAttribute('data-state'))),
+        rejected: panels.map(p => p.querySelector('.breaker-rejected')
+            ?.getAttribute('data-rejected')),
+    };
+}"""
+
+
+def _shows(widget: Any) -> dict[str, Any]:
+    """What the widget draws now: its controls' frame and each panel's drawing."""
+    shown: dict[str, Any] = widget.evaluate(_WIDGET_SHOWS_JS)
+    return shown
+
+
+def _wait_drawn(widget: Any) -> None:
+    widget.wait_for(state="visible", timeout=SLOW_MS)
+    widget.locator(".breaker-panel[data-frame]").first.wait_for(timeout=SLOW_MS)
 
 
 @needs_01
@@ -217,36 +280,134 @@ def test_01_solution_widget_plays(page: Any, lab: LabServer) -> None:
     _no_errors(run)
 
     widget = page.locator(".breaker-widget").first
-    widget.wait_for(state="visible")
-    widget.locator(".js-plotly-plot").first.wait_for(state="visible")
-    # plotly drew the state nodes (their labels are text points) and the call markers
-    widget.locator(".js-plotly-plot .scatterlayer .textpoint").first.wait_for(state="visible")
-    labels = widget.locator(".js-plotly-plot .scatterlayer .textpoint").evaluate_all(
-        "elements => elements.map(e => e.textContent)"
+    _wait_drawn(widget)
+    assert page.locator(".breaker-widget").count() == 3, "show_breaker + two compare_breakers"
+    nodes = widget.locator(".breaker-node").evaluate_all(
+        "nodes => nodes.map(n => [n.getAttribute('data-state'), n.textContent.trim()])"
     )
-    assert {"CLOSED", "OPEN"} <= {t.strip().upper() for t in labels}, labels
-    assert widget.locator(".js-plotly-plot .scatterlayer .point").count() >= 3
-    assert widget.locator(".breaker-play").count() == 1, "the widget has no Play control"
-    before = _state_texts(page, widget)
-    assert before and all(t in ("closed", "open", "half_open") for t in before), before
+    assert nodes == [["closed", "CLOSED"], ["open", "OPEN"], ["half_open", "HALF_OPEN"]]
+    before = _shows(widget)
+    assert before["slider"] == 0 and before["drawn"] == [0]
+    assert before["states"] == ["closed"] and before["current"] == [["closed"]]
+    assert widget.locator(".breaker-window-cell").count() == 10
     screenshot(page, "01-widget-before-play", widget)
 
-    play_button = widget.locator(".breaker-play button").first
-    play_button.click()
-    page.wait_for_function(
-        """([before]) => {
-            const w = document.querySelector('.breaker-widget');
-            const now = [...w.querySelectorAll('.breaker-state')].map(e => e.innerText.trim());
-            return now.join('|') !== before;
-        }""",
-        arg=["|".join(before)],
-        timeout=60_000,
-    )
-    after = _state_texts(page, widget)
-    assert after != before
+    widget.locator(".breaker-play").click()
+    # Frame 4 trips the breaker; wait (generously) until Play has gone past it.
+    widget.locator(".breaker-panel[data-frame='6']").wait_for(timeout=SLOW_MS)
+    widget.locator(".breaker-play").click()  # pause
+    after = _shows(widget)
+    assert after["slider"] >= 6 and after["drawn"] == [after["slider"]]
+    assert after["states"] != before["states"]
+    assert after["current"] == [[after["states"][0]]], "the highlighted node is the state"
+    assert int(after["rejected"][0]) >= 1, "calls are rejected while OPEN"
     screenshot(page, "01-widget-after-play", widget)
-    assert re.search(r"\S", widget.inner_text())
-    assert page.locator(".breaker-widget .js-plotly-plot").count() >= 1
+
+    compare = page.locator(".breaker-widget").nth(1)
+    _wait_drawn(compare)
+    panels = compare.locator(".breaker-panel")
+    assert panels.count() == 2
+    assert "breaker-panel-student" in (panels.first.get_attribute("class") or "")
+    assert "agree on every call" in compare.locator(".breaker-divergence").inner_text()
+    screenshot(page, "01-widget-compare", compare)
+
+
+@needs_01
+def test_01_widget_redraws_its_frame_after_a_reload(page: Any, lab: LabServer) -> None:
+    """After a page reload the widget draws the frame its controls show (saved, as autosave
+    would do, and the kernel still running)."""
+    open_notebook(page, lab, f"reload/{BREAKER}.ipynb")
+    # Only the show_breaker() cell (it imports what it needs): Shift+Enter on it.
+    cell = page.locator(".jp-NotebookPanel:not(.lm-mod-hidden) .jp-CodeCell").filter(
+        has_text="show_breaker()"
+    )
+    cell.first.locator(".jp-InputArea-prompt").click()
+    page.keyboard.press("Shift+Enter")
+    widget = cell.first.locator(".breaker-widget")
+    _wait_drawn(widget)
+    for _ in range(7):
+        widget.locator(".breaker-next").click()
+    widget.locator(".breaker-panel[data-frame='7']").wait_for(timeout=SLOW_MS)
+    before = _shows(widget)
+    assert before["slider"] == 7 and before["drawn"] == [7]
+    page.wait_for_function(  # the frame went to the kernel (a comm message): kernel idle again
+        "() => document.querySelector('.jp-Notebook-ExecutionIndicator')"
+        "?.getAttribute('data-status') === 'idle'",
+        timeout=SLOW_MS,
+    )
+    save_notebook(page)
+
+    reload_notebook(page)
+    widget = page.locator(".breaker-widget").first
+    _wait_drawn(widget)
+    after = _shows(widget)
+    assert after["slider"] == 7, f"the controls forgot the frame: {after}"
+    assert after["drawn"] == [7], f"the widget draws another frame than its controls: {after}"
+    assert after == before
+    screenshot(page, "01-widget-after-reload", widget)
+
+
+@needs_01
+@pytest.mark.skipif(not BUGGY_WINDOW.is_file(), reason=f"{BUGGY_WINDOW.name} is not in the repo")
+def test_01_failed_check_shows_only_its_message(page: Any, lab: LabServer) -> None:
+    """A visible check that fails shows its plain-words message, not a traceback."""
+    open_notebook(page, lab, f"buggy/{BREAKER}.ipynb")
+    run = run_all_cells(page, expect_all=False)  # Run All stops at the failed check
+    assert len(run.errors) == 1, run.errors
+    message = run.errors[0]
+    assert "RollingWindow(0) should raise ValueError" in message, message
+    assert "Traceback" not in message, message
+    assert "course_lib/checks" not in message and "File " not in message, message
+    assert len(message.strip().splitlines()) <= 6, message
+    cell = _first_error_cell(page)
+    screenshot(page, "01-failed-check", cell)
+
+
+# --- the student's JupyterLab ----------------------------------------------------------
+
+
+def _status(url: str) -> int:
+    try:
+        with urllib.request.urlopen(url, timeout=30) as response:
+            status: int = response.status
+            return status
+    except urllib.error.HTTPError as error:
+        return error.code
+
+
+def test_student_lab_has_no_instructor_tools(page: Any, lab: LabServer) -> None:
+    """``python -m autograders open``'s JupyterLab: no Formgrader, no Create Assignment,
+    no course list; the assignment list and Validate stay."""
+    assert _status(f"{lab.url}formgrader") == 404, "the Formgrader is served to a student"
+    assert _status(f"{lab.url}formgrader/api/assignments") == 404
+    assert _status(f"{lab.url}formgraders") == 404, "the course list is served to a student"
+    assert _status(f"{lab.url}courses") == 200, "the assignment list's server side is missing"
+
+    page.goto(f"{lab.url}lab?reset", wait_until="domcontentloaded")
+    page.locator(".lm-MenuBar-itemLabel", has_text=re.compile("^Nbgrader$")).wait_for(
+        timeout=SLOW_MS
+    )
+    page.locator(".lm-MenuBar-itemLabel", has_text=re.compile("^Nbgrader$")).click()
+    items = [t.strip() for t in page.locator(".lm-Menu-itemLabel").all_inner_texts()]
+    assert "Assignment List" in items, items
+    for instructor in ("Formgrader", "Course List", "Create assignment"):
+        assert not [i for i in items if instructor.lower() in i.lower()], items
+    page.locator(".lm-Menu-itemLabel", has_text=re.compile("^Assignment List$")).click()
+    assignments = page.locator("#nbgrader-assignment-list")
+    assignments.wait_for(state="visible", timeout=SLOW_MS)
+    sidebar = page.locator(".jp-SideBar .lm-TabBar-tab").all_inner_texts()
+    assert not [t for t in sidebar if "Create Assignment" in t], sidebar
+    assert page.locator("#nbgrader-create_assignemnt").count() == 0
+    titles = page.locator(".lm-TabBar-tabLabel").all_inner_texts()
+    assert "Assignments" in titles, titles
+    screenshot(page, "student-lab-assignments")
+
+    if BREAKER in ASSIGNMENTS:
+        open_notebook(page, lab, f"blank/{BREAKER}.ipynb")
+        toolbar = page.locator(".jp-NotebookPanel:not(.lm-mod-hidden) .jp-Toolbar")
+        toolbar.get_by_text("Validate", exact=True).wait_for(timeout=PAGE_TIMEOUT_MS)
+        assert page.locator("#nbgrader-create_assignemnt").count() == 0
+        screenshot(page, "student-lab-notebook")
 
 
 @needs_01

@@ -35,6 +35,10 @@ def test_wheel_ships_course_lib_only(wheel: Path) -> None:
         f"the wheel must hold course_lib only, it holds {sorted(packages)}"
     )
     assert "course_lib/py.typed" in names
+    # the breaker widget's browser view (its ESM and CSS are package data)
+    assert {"course_lib/widgets/breaker_widget.js", "course_lib/widgets/breaker_widget.css"} <= set(
+        names
+    )
     assert not [n for n in names if n.endswith(".ipynb")], "no notebook may be shipped"
     assert not [n for n in names if "autograders" in n or "checks/_solutions" in n]
 

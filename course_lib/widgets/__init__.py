@@ -1,12 +1,12 @@
-"""Animated widgets for the notebooks (ipywidgets + plotly ``FigureWidget``).
+"""Animated widgets for the notebooks (a small anywidget drawn in SVG).
 
 * :func:`show_breaker`: the reference circuit breaker replayed through a scenario;
 * :func:`compare_breakers`: a student's breaker next to the reference, with the
   first step where they behave differently.
 
 The pieces underneath are importable on their own:
-:mod:`.breaker_playback` records runs (no widget imports),
-:mod:`.breaker_figure` draws one frame, :mod:`.breaker_widget` wires controls.
+:mod:`.breaker_playback` records runs (no widget imports) and
+:mod:`.breaker_widget` turns them into the frames its browser view draws.
 """
 
 from __future__ import annotations
@@ -21,22 +21,22 @@ from course_lib.widgets.breaker_playback import (
     record_run,
 )
 from course_lib.widgets.breaker_widget import (
-    BreakerPanel,
     BreakerWidget,
     compare_breakers,
+    frame_json,
     show_breaker,
 )
 
 __all__ = [
     "DEFAULT_SCENARIO",
     "BreakerConfig",
-    "BreakerPanel",
     "BreakerRun",
     "BreakerWidget",
     "Divergence",
     "FrameView",
     "compare_breakers",
     "first_divergence",
+    "frame_json",
     "record_run",
     "show_breaker",
 ]

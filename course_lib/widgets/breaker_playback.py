@@ -5,7 +5,7 @@ breaker is built from a configuration, :func:`course_lib.replay.drive` feeds it
 the scenario one step at a time, and after every step this module notes what a
 student should see: the state, the rolling window of outcomes, the failure rate
 against the threshold, the cooldown left while OPEN and how many calls have been
-rejected so far. The figures then only *show* frame ``i`` of that record, so
+rejected so far. The browser view then only *shows* frame ``i`` of that record, so
 scrubbing backwards is as cheap as playing forwards, and the same record can be
 tested without any widget.
 
@@ -20,20 +20,22 @@ Where the window and cooldown come from:
   the breaker enters CLOSED); the cooldown restarts whenever the breaker
   (re-)enters OPEN, and ``cooldown_remaining = max(0, opened_at + cooldown - now)``.
 
-This module has no widget or plotting imports; :mod:`.breaker_figure` draws a
-:class:`BreakerRun` and :mod:`.breaker_widget` wires the controls.
+This module has no widget imports; :mod:`.breaker_widget` turns a
+:class:`BreakerRun` into the plain JSON its browser view draws.
 """
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 from collections import deque
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from course_lib.breaker_vocabulary import STATES, disagreement, display_name, state_name
 from course_lib.events import Event, StateChanged, Trace
-from course_lib.replay import BreakerConfig, Frame, Step, drive, state_name, steps_from_string
+from course_lib.replay import BreakerConfig, Frame, Step, drive, steps_from_string
 
 __all__ = [
     "DEFAULT_CONFIG",
@@ -44,15 +46,14 @@ __all__ = [
     "BreakerRun",
     "Divergence",
     "FrameView",
+    "RAISED_NOTE",
     "as_steps",
     "first_divergence",
     "record_run",
     "reference_factory",
     "transition_reason",
+    "where_raised",
 ]
-
-STATES: tuple[str, str, str] = ("closed", "open", "half_open")
-"""The three breaker states, as :func:`course_lib.replay.state_name` spells them."""
 
 DEFAULT_SCENARIO = "sffff ss |8 sf sss |8 sss ssfsssfsss ssss"
 """The widget's default story, with :data:`DEFAULT_CONFIG` (window 10,
@@ -236,60 +237,108 @@ def record_run(
         The recorded run.
 
     Raises:
-        Exception: Whatever the factory or the breaker raises, unchanged (a
-            student's ``NotImplementedError`` surfaces with its own message).
+        Exception: Whatever the factory or the breaker raises, with its own
+            message (a student's ``NotImplementedError``), and a note (PEP 678,
+            starting with :data:`RAISED_NOTE`) saying where: while the breaker
+            was built, or at which call of the scenario.
     """
     config = config or DEFAULT_CONFIG
     steps = as_steps(scenario)
-    breaker = factory(**config.as_kwargs())
+    try:
+        breaker = factory(**config.as_kwargs())
+        reconstructed = not callable(getattr(breaker, "snapshot", None))
+    except Exception as error:
+        _note(error, f"while it was built ({config})")
+        raise
+    try:
+        return _record(breaker, steps, config, label, trace, reconstructed)
+    except _AtCall as at:
+        index, raised = at.args
+        _note(raised, f"at call {index + 1} of {len(steps)} (a {steps[index]})")
+        raise raised from None
+
+
+RAISED_NOTE = "raised by the breaker "
+"""How :func:`record_run`'s note on a breaker's exception starts."""
+
+
+def _note(error: BaseException, where: str) -> None:
+    with contextlib.suppress(Exception):  # an exception object may refuse notes
+        error.add_note(RAISED_NOTE + where)
+
+
+def where_raised(error: BaseException) -> str:
+    """Where :func:`record_run` saw ``error`` raised, or ``""`` if it carries no such note.
+
+    For example ``"at call 3 of 29 (a failure at t=2s)"``.
+    """
+    try:
+        notes = [n for n in getattr(error, "__notes__", ()) if isinstance(n, str)]
+    except Exception:  # a hostile __notes__
+        return ""
+    for note in reversed(notes):
+        if note.startswith(RAISED_NOTE):
+            return note[len(RAISED_NOTE) :]
+    return ""
+
+
+class _AtCall(Exception):
+    """Carries ``(index, error)`` out of :func:`_record` (never escapes this module)."""
+
+
+def _record(
+    breaker: Any,
+    steps: tuple[Step, ...],
+    config: BreakerConfig,
+    label: str,
+    trace: Trace | None,
+    reconstructed: bool,
+) -> BreakerRun:
     views: list[FrameView] = []
     window: deque[bool] = deque(maxlen=config.window_size)
     opened_at: float | None = None
     rejected = 0
-    reconstructed = not callable(getattr(breaker, "snapshot", None))
     for index, step in enumerate(steps):
-        seen = len(trace) if trace is not None else 0
-        (frame,) = drive(breaker, [step])
-        frame = dataclasses.replace(frame, index=index)
-        changes: list[StateChanged] = []
-        if trace is not None:
-            changes = [e for e in trace[seen:] if isinstance(e, StateChanged)]
-        rejected += not frame.allowed
-        # Reconstruction (also the fallback when a snapshot lacks a field).
-        if frame.allowed and frame.state_before == "closed":
-            window.append(not frame.ok)
-        if frame.state_after == "closed" and frame.state_before != "closed":
-            window.clear()
-        if frame.state_after == "open" and (frame.state_before != "open" or frame.allowed):
-            opened_at = frame.time
-        remaining = None
-        if frame.state_after == "open" and opened_at is not None:
-            remaining = max(0.0, opened_at + config.cooldown - frame.time)
-        shown_window = tuple(window)
-        rate = frame.failure_rate
-        snap = _snapshot(breaker, frame.time)
-        if snap is not None:
-            snap_window = _snapshot_window(snap)
-            if snap_window is not None:
-                shown_window = snap_window
-            snap_rate = getattr(snap, "failure_rate", None)
-            if snap_rate is not None:
-                rate = float(snap_rate)
-            if hasattr(snap, "cooldown_remaining"):
-                value = snap.cooldown_remaining
-                remaining = None if value is None or frame.state_after != "open" else float(value)
-        if rate is None and shown_window:
-            rate = sum(shown_window) / len(shown_window)
-        reason = _reason(frame, changes)
-        views.append(FrameView(frame, shown_window, rate, remaining, rejected, reason))
+        try:
+            seen = len(trace) if trace is not None else 0
+            (frame,) = drive(breaker, [step])
+            frame = dataclasses.replace(frame, index=index)
+            changes: list[StateChanged] = []
+            if trace is not None:
+                changes = [e for e in trace[seen:] if isinstance(e, StateChanged)]
+            rejected += not frame.allowed
+            # Reconstruction (also the fallback when a snapshot lacks a field).
+            if frame.allowed and frame.state_before == "closed":
+                window.append(not frame.ok)
+            if frame.state_after == "closed" and frame.state_before != "closed":
+                window.clear()
+            if frame.state_after == "open" and (frame.state_before != "open" or frame.allowed):
+                opened_at = frame.time
+            remaining = None
+            if frame.state_after == "open" and opened_at is not None:
+                remaining = max(0.0, opened_at + config.cooldown - frame.time)
+            shown_window = tuple(window)
+            rate = frame.failure_rate
+            snap = _snapshot(breaker, frame.time)
+            if snap is not None:
+                snap_window = _snapshot_window(snap)
+                if snap_window is not None:
+                    shown_window = snap_window
+                snap_rate = getattr(snap, "failure_rate", None)
+                if snap_rate is not None:
+                    rate = float(snap_rate)
+                if hasattr(snap, "cooldown_remaining"):
+                    value = snap.cooldown_remaining
+                    remaining = (
+                        None if value is None or frame.state_after != "open" else float(value)
+                    )
+            if rate is None and shown_window:
+                rate = sum(shown_window) / len(shown_window)
+            reason = _reason(frame, changes)
+            views.append(FrameView(frame, shown_window, rate, remaining, rejected, reason))
+        except Exception as error:
+            raise _AtCall(index, error) from error
     return BreakerRun(label, config, steps, tuple(views), reconstructed)
-
-
-_STATE_WORDS = {"closed": "CLOSED", "open": "OPEN", "half_open": "HALF_OPEN"}
-
-
-def _said(state: str) -> str:
-    return _STATE_WORDS.get(state, state.upper())
 
 
 @dataclass(frozen=True, slots=True)
@@ -301,7 +350,7 @@ class Divergence:
         step: The scenario step.
         expected: The reference's frame.
         actual: The other breaker's frame.
-        total: How many steps the scenario has.
+        total: How many steps the scenario has (the last frame's index + 1).
     """
 
     index: int
@@ -312,37 +361,34 @@ class Divergence:
 
     @property
     def message(self) -> str:
-        """The difference in plain words, for a student."""
+        """Where the two breakers first differ, in plain words, for a student.
+
+        The states are compared with :func:`course_lib.breaker_vocabulary.disagreement`;
+        a call one breaker let through and the other rejected is said after it.
+        """
         exp, act = self.expected, self.actual
-        where = (
-            f"They first differ at frame {self.index} (call {self.index + 1} of {self.total}, "
-            f"a {self.step})"
-        )
+        call = f"call {self.index + 1} of {self.total} (frame {self.index}, a {self.step})"
         if exp.state_before != act.state_before:
-            what = (
-                f"before the call the reference was {_said(exp.state_before)} "
-                f"but yours was {_said(act.state_before)}"
+            return (
+                disagreement(
+                    f"They first differ before {call}",
+                    yours=act.state_before,
+                    reference=exp.state_before,
+                )
+                + "."
             )
-        elif exp.allowed != act.allowed:
+        text = disagreement(
+            f"They first differ at {call}: after it",
+            yours=act.state_after,
+            reference=exp.state_after,
+        )
+        if exp.allowed != act.allowed:
+            fast = f"failed fast while {display_name(exp.state_before)}"
             if exp.allowed:
-                what = (
-                    f"the reference let the call through, yours rejected it "
-                    f"(it failed fast while {_said(act.state_before)})"
-                )
+                text += f"; the reference let the call through, yours rejected it ({fast})"
             else:
-                what = (
-                    f"the reference rejected the call (failed fast while "
-                    f"{_said(exp.state_before)}), yours let it through"
-                )
-        else:
-            what = f"the reference {_moved(exp)}, yours {_moved(act)}"
-        return f"{where}: {what}."
-
-
-def _moved(frame: Frame) -> str:
-    if frame.state_before == frame.state_after:
-        return f"stayed {_said(frame.state_after)}"
-    return f"went from {_said(frame.state_before)} to {_said(frame.state_after)}"
+                text += f"; the reference rejected the call ({fast}), yours let it through"
+        return text + "."
 
 
 def _behaviour(frame: Frame) -> tuple[str, bool, str]:
@@ -372,5 +418,5 @@ def first_divergence(
                 f"t={exp.time:g}s ok={exp.ok} vs t={act.time:g}s ok={act.ok}"
             )
         if _behaviour(exp) != _behaviour(act):
-            return Divergence(exp.index, Step(exp.time, exp.ok), exp, act, len(ref))
+            return Divergence(exp.index, Step(exp.time, exp.ok), exp, act, ref[-1].index + 1)
     return None

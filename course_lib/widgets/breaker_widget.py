@@ -1,162 +1,194 @@
-"""The animated circuit-breaker widget: replay a scenario, scrub it, tweak the knobs.
+"""The animated circuit-breaker widget: replay a scenario, step through it, play it.
 
 >>> show_breaker()                                  # doctest: +SKIP
 >>> compare_breakers(MyBreaker, "sffff|10sss")      # doctest: +SKIP
 
-The widget records each breaker's run first (:func:`.breaker_playback.record_run`)
-and then only shows frame ``i`` of it, so it never waits, sleeps or needs a
-browser: it builds the same way under nbgrader autograde
-(``NBGRADER_EXECUTION``), nbval and nbclient as in JupyterLab. In the browser
-``ipywidgets.Play`` ticks the frame slider (``jslink``); each tick redraws.
+A small `anywidget <https://anywidget.dev>`_ with its own hand-written view
+(``breaker_widget.js``, SVG, no plotting library). The kernel does all the work
+first: each breaker (the reference, and in compare mode the student's) is
+replayed through the scenario with :func:`.breaker_playback.record_run`, which
+drives it with :func:`course_lib.replay.drive`, and every step becomes one plain
+JSON frame (state, rolling window, failure rate, cooldown left, rejected count,
+reason). The model carries those frames (a few kB) and the current frame index;
+the browser only draws frame ``frame``. So the widget builds the same way under
+nbgrader autograde, nbval and nbclient as in JupyterLab; a notebook saved with
+its widget state stays small; and a reload or a second view draws the frame the
+controls show. Play is a timer in the browser that advances the synced ``frame``.
 
-DOM hooks (for the browser test and for styling) are CSS classes added with
-``add_class``:
+A student's breaker is untrusted code: it runs only here, in the kernel, while
+the run is recorded. If it raises (a stub's ``NotImplementedError``), its panel
+shows a one-line message saying so, and the widget still displays the reference.
 
-* ``breaker-widget``: the whole widget (a ``VBox``);
-* ``breaker-play``: the ``Play`` control; ``breaker-frame-slider``: the frame slider;
-  ``breaker-prev`` / ``breaker-next``: the step buttons;
-* ``breaker-panel``: one breaker's panel, plus ``breaker-panel-reference`` or
-  ``breaker-panel-student``;
-* ``breaker-state``: an ``HTML`` widget whose text is exactly the highlighted
-  state, ``closed`` / ``open`` / ``half_open``;
-* ``breaker-status``: the line saying what the current call did;
-* ``breaker-divergence`` (compare only): where the two breakers first differ;
-* ``breaker-error``: the error of the last knob change, empty when it worked;
-* ``breaker-knob-window-size``, ``breaker-knob-failure-rate-threshold``,
-  ``breaker-knob-minimum-calls``, ``breaker-knob-cooldown``,
-  ``breaker-knob-half-open-max-calls``: the knob sliders.
+Synced traits: ``panels`` (one dict per panel: ``label``, ``kind``, ``error``,
+``config``, ``frames``), ``frame``, ``playing``, ``interval_ms``, ``settings``
+(the knobs; changing them in the browser re-records the runs), ``config_error``,
+``scenario_text``, ``divergence_text``, ``vocabulary`` and ``knobs``.
 
-Each panel's figure is a ``.js-plotly-plot`` inside its ``breaker-panel``.
+DOM hooks (for the browser tests and for styling): ``.breaker-widget`` (its
+``data-frame`` is the frame drawn), ``.breaker-play``, ``.breaker-prev``,
+``.breaker-next``, ``.breaker-frame-slider``, ``.breaker-frame-label``,
+``.breaker-steps`` / ``.breaker-step`` (one per call, ``.breaker-step-current``),
+``.breaker-panel`` plus ``.breaker-panel-reference`` or
+``.breaker-panel-student`` (``data-frame``), ``.breaker-state`` (the state as
+shown, ``data-state`` as spelled in :data:`~course_lib.breaker_vocabulary.STATES`),
+``.breaker-node`` (``data-state``; the highlighted one has
+``.breaker-node-current``), ``.breaker-arrow-taken``, ``.breaker-window-cell``
+(``data-outcome``), ``.breaker-rejected`` (``data-rejected``), ``.breaker-status``,
+``.breaker-divergence``, ``.breaker-panel-error``, ``.breaker-error``,
+``.breaker-knob-window-size`` etc.
 """
 
 from __future__ import annotations
 
 import functools
-import html
+import math
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Any
 
-import ipywidgets as widgets
+import anywidget
+import traitlets
 
+from course_lib.breaker_vocabulary import STATES, TRANSITIONS, display_name
 from course_lib.events import Trace
 from course_lib.replay import Step, describe
-from course_lib.widgets.breaker_figure import configure_figure, draw_frame, make_figure, trace_named
 from course_lib.widgets.breaker_playback import (
     DEFAULT_CONFIG,
     BreakerConfig,
     BreakerFactory,
     BreakerRun,
     Divergence,
+    FrameView,
     as_steps,
     first_divergence,
     record_run,
     reference_factory,
+    where_raised,
 )
 
-__all__ = ["PLAY_INTERVAL_MS", "BreakerPanel", "BreakerWidget", "compare_breakers", "show_breaker"]
+__all__ = [
+    "PLAY_INTERVAL_MS",
+    "BreakerWidget",
+    "compare_breakers",
+    "frame_json",
+    "show_breaker",
+]
 
 PLAY_INTERVAL_MS = 500
 """Milliseconds between frames when Play runs."""
 
+_HERE = Path(__file__).resolve().parent
+_MAX_TEXT = 200  # characters of anything a student's breaker says (its state, its error)
 
-def _said(state: str) -> str:
-    return state.upper()
+_KNOBS: tuple[dict[str, Any], ...] = (
+    {"name": "failure_rate_threshold", "label": "threshold", "min": 0.05, "max": 1, "step": 0.05},
+    {"name": "window_size", "label": "window", "min": 1, "max": 100, "step": 1, "integer": True},
+    {
+        "name": "minimum_calls",
+        "label": "minimum calls",
+        "min": 1,
+        "max": 100,
+        "step": 1,
+        "integer": True,
+    },
+    {"name": "cooldown", "label": "cooldown (s)", "min": 0, "max": 600, "step": 1},
+    {
+        "name": "half_open_max_calls",
+        "label": "half-open trials",
+        "min": 1,
+        "max": 20,
+        "step": 1,
+        "integer": True,
+    },
+)
+"""The knob inputs the view draws, by :class:`BreakerConfig` field."""
 
 
-class BreakerPanel:
-    """One breaker's panel: a title, the state, a status line and the figure.
+def _short(text: str) -> str:
+    return text if len(text) <= _MAX_TEXT else text[: _MAX_TEXT - 1] + "…"
 
-    Attributes:
-        label: The title, e.g. ``"Reference"`` or ``"Your breaker"``.
-        run: The recorded run it shows.
-        figure: The :class:`plotly.graph_objects.FigureWidget`.
-        box: The ``VBox`` put on the page.
+
+def _number(value: float | None) -> float | None:
+    """A float JSON can carry (``NaN`` and infinities become ``None``)."""
+    if value is None:
+        return None
+    value = float(value)
+    return value if math.isfinite(value) else None
+
+
+def frame_json(view: FrameView) -> dict[str, Any]:
+    """One frame of a run as the plain JSON the browser draws.
+
+    Keys: ``t``, ``ok``, ``allowed``, ``outcome`` (``success`` / ``failure`` /
+    ``rejected``), ``before`` and ``state`` (the state before and after the
+    call), ``window`` (one letter per call in the window, oldest first: ``s``
+    success, ``f`` failure), ``rate``, ``cooldown_left`` (``None`` when not
+    OPEN), ``rejected`` (so far) and ``reason`` (why the state changed, or ``""``).
     """
-
-    def __init__(self, run: BreakerRun, *, kind: str, width: int | None = None) -> None:
-        self.label = run.label
-        self.kind = kind
-        self.run = run
-        self.figure: Any = make_figure(run, width=width)
-        self.title = widgets.HTML(f"<b>{html.escape(run.label)}</b>")
-        self.state_html = widgets.HTML(run.views[0].state)
-        self.state_html.add_class("breaker-state")
-        self.status = widgets.HTML("")
-        self.status.add_class("breaker-status")
-        state_row = widgets.HBox([widgets.HTML("state:"), self.state_html])
-        self.box = widgets.VBox([self.title, state_row, self.status, self.figure])
-        self.box.add_class("breaker-panel")
-        self.box.add_class(f"breaker-panel-{kind}")
-        self.show(0)
-
-    @property
-    def highlighted_state(self) -> str:
-        """The state drawn highlighted in the state diagram now, read from the figure.
-
-        ``""`` if no node is highlighted (a breaker reporting a state that is
-        none of ``closed`` / ``open`` / ``half_open``).
-        """
-        nodes = trace_named(self.figure, "states")
-        sizes = list(nodes.marker.size)
-        if len(set(sizes)) == 1:
-            return ""
-        return str(nodes.customdata[sizes.index(max(sizes))])
-
-    def replace_run(self, run: BreakerRun, index: int) -> None:
-        """Show another run of the same panel (new knobs), at frame ``index``."""
-        self.run = run
-        configure_figure(self.figure, run, index)
-        self.show(index)
-
-    def show(self, index: int) -> None:
-        """Draw frame ``index``."""
-        draw_frame(self.figure, self.run, index)
-        view = self.run.views[index]
-        frame = view.frame
-        self.state_html.value = view.state
-        what = {
-            "success": "succeeded",
-            "failure": "failed",
-            "rejected": "was rejected (failed fast)",
-        }
-        text = (
-            f"frame {index}: call {index + 1} of {len(self.run)} at t={frame.time:g}s "
-            f"{what[frame.outcome]}"
-        )
-        if view.reason and frame.state_before != frame.state_after:
-            text += f"; {_said(frame.state_before)} → {_said(frame.state_after)} ({view.reason})"
-        elif view.reason:
-            text += f"; {view.reason}"
-        else:
-            text += f"; stays {_said(view.state)}"
-        self.status.value = html.escape(text)
+    frame = view.frame
+    return {
+        "t": _number(frame.time),
+        "ok": frame.ok,
+        "allowed": frame.allowed,
+        "outcome": frame.outcome,
+        "before": _short(frame.state_before),
+        "state": _short(frame.state_after),
+        "window": "".join("f" if failed else "s" for failed in view.window),
+        "rate": _number(view.failure_rate),
+        "cooldown_left": _number(view.cooldown_remaining),
+        "rejected": view.rejected,
+        "reason": _short(view.reason),
+    }
 
 
-class BreakerWidget:
+def _raised(label: str, error: BaseException) -> str:
+    """A student breaker's exception in one plain line (no traceback)."""
+    try:
+        detail = str(error)
+    except Exception:  # a hostile __str__
+        detail = ""
+    name = type(error).__name__
+    where = where_raised(error)
+    said = f"{name} {where}" if where else name
+    said = f"{said}: {detail}" if detail else said
+    return _short(f"{label} raised {said}") + " — fix it and run this cell again."
+
+
+class BreakerWidget(anywidget.AnyWidget):
     """A circuit breaker (or two, side by side) replayed through a scenario.
 
-    Build it with :func:`show_breaker` or :func:`compare_breakers` (or
-    :meth:`compare`); put it last in a notebook cell to display it.
+    Build it with :func:`show_breaker` or :func:`compare_breakers`; put it last
+    in a notebook cell to display it.
 
     Args:
         scenario: Steps, a pattern such as ``"sffff|10sss"``, or ``None`` for
             :data:`~course_lib.widgets.breaker_playback.DEFAULT_SCENARIO`.
-        config: The breaker knobs; :class:`BreakerConfig` defaults if ``None``.
+        config: The breaker knobs; the widget's ``DEFAULT_CONFIG`` if ``None``.
         breaker_factory: Builds the breaker to show from the config keywords;
             ``None`` = the reference :class:`~course_lib.breaker.CircuitBreaker`.
-        student_factory: If given, a second panel: this breaker next to the
-            reference, with a line saying where they first differ.
+        student_factory: If given, a first panel: this breaker next to the
+            reference, with a line saying where they first differ. What it
+            raises is shown in its panel, not raised.
         label: Title of the ``breaker_factory`` panel.
         interval_ms: Milliseconds between frames when Play runs.
-        width: Pixel width of each figure (``None`` fills the cell; compare
-            mode defaults to 480 each).
 
     Raises:
-        ValueError: A knob or the scenario is invalid.
-        Exception: Whatever ``student_factory`` or its breaker raises while the
-            scenario is recorded, unchanged: a stub's ``NotImplementedError``
-            surfaces as the cell's error, so the student knows what to do.
+        ValueError: A knob or the scenario is invalid (the message names it).
     """
+
+    _esm = _HERE / "breaker_widget.js"
+    _css = _HERE / "breaker_widget.css"
+
+    panels = traitlets.List(traitlets.Dict()).tag(sync=True)
+    frame = traitlets.Int(0).tag(sync=True)
+    playing = traitlets.Bool(False).tag(sync=True)
+    interval_ms = traitlets.Int(PLAY_INTERVAL_MS).tag(sync=True)
+    settings = traitlets.Dict().tag(sync=True)
+    config_error = traitlets.Unicode("").tag(sync=True)
+    scenario_text = traitlets.Unicode("").tag(sync=True)
+    divergence_text = traitlets.Unicode("").tag(sync=True)
+    vocabulary = traitlets.Dict().tag(sync=True)
+    knobs = traitlets.List(traitlets.Dict()).tag(sync=True)
 
     def __init__(
         self,
@@ -167,263 +199,195 @@ class BreakerWidget:
         student_factory: BreakerFactory | None = None,
         label: str | None = None,
         interval_ms: int = PLAY_INTERVAL_MS,
-        width: int | None = None,
     ) -> None:
-        self.config = config or DEFAULT_CONFIG
-        self.scenario: tuple[Step, ...] = as_steps(scenario)
+        breaker_config = config or DEFAULT_CONFIG
+        steps = as_steps(scenario)
+        if isinstance(interval_ms, bool) or not isinstance(interval_ms, int) or interval_ms < 1:
+            raise ValueError(f"interval_ms must be a positive integer, got {interval_ms!r}")
+        self.scenario: tuple[Step, ...] = steps
         self._sources: list[tuple[str, str, BreakerFactory | None]] = []
         if student_factory is not None:
             self._sources.append(("Your breaker", "student", student_factory))
         default_label = "Reference breaker" if breaker_factory is None else "Breaker"
         self._sources.append((label or default_label, "reference", breaker_factory))
-        if student_factory is not None and width is None:
-            width = 480
-        runs = self._record(self.config)
-        self.panels = [
-            BreakerPanel(run, kind=kind, width=width)
-            for run, (_, kind, _) in zip(runs, self._sources, strict=True)
-        ]
+        self.runs: list[BreakerRun | None] = []
+        self.errors: list[str] = []
         self.divergence: Divergence | None = None
-        last = len(self.scenario) - 1
-        self.play = widgets.Play(
-            value=0,
-            min=0,
-            max=last,
-            step=1,
-            interval=interval_ms,
-            description="Play",
-            show_repeat=False,
+        super().__init__(
+            interval_ms=interval_ms,
+            scenario_text=f"Scenario ({len(steps)} calls): {describe(steps)}",
+            vocabulary={
+                "names": {state: display_name(state) for state in STATES},
+                "arrows": [
+                    {"source": t.source, "target": t.target, "label": t.trigger}
+                    for t in TRANSITIONS
+                    if t.source in STATES
+                ],
+            },
+            knobs=list(_KNOBS),
         )
-        self.play.add_class("breaker-play")
-        self.slider = widgets.IntSlider(
-            value=0, min=0, max=last, step=1, description="frame", continuous_update=True
-        )
-        self.slider.add_class("breaker-frame-slider")
-        widgets.jslink((self.play, "value"), (self.slider, "value"))
-        self.prev_button = widgets.Button(description="◀ prev", layout={"width": "80px"})
-        self.prev_button.add_class("breaker-prev")
-        self.next_button = widgets.Button(description="next ▶", layout={"width": "80px"})
-        self.next_button.add_class("breaker-next")
-        self.prev_button.on_click(lambda _: self.go_to(self.frame_index - 1))
-        self.next_button.on_click(lambda _: self.go_to(self.frame_index + 1))
-        self.slider.observe(self._on_slider, names="value")
-        self.knobs = self._make_knobs()
-        self.scenario_html = widgets.HTML("")
-        self.divergence_html = widgets.HTML("")
-        self.divergence_html.add_class("breaker-divergence")
-        self.error_html = widgets.HTML("")
-        self.error_html.add_class("breaker-error")
-        controls = widgets.HBox([self.play, self.prev_button, self.next_button, self.slider])
-        knob_box = widgets.HBox(list(self.knobs.values()), layout={"flex_flow": "row wrap"})
-        children: list[Any] = [controls, knob_box, self.error_html, self.scenario_html]
-        if student_factory is not None:
-            children.append(self.divergence_html)
-        children.append(widgets.HBox([panel.box for panel in self.panels]))
-        self.box = widgets.VBox(children)
-        self.box.add_class("breaker-widget")
-        self._update_texts()
+        self.breaker_config = breaker_config
+        self._record(breaker_config)
+        self._syncing = True
+        try:
+            self.settings = breaker_config.as_kwargs()
+        finally:
+            self._syncing = False
+        self.observe(self._on_settings, names="settings")
 
-    # --- construction helpers -------------------------------------------------
+    # --- recording -------------------------------------------------------------
 
-    @classmethod
-    def compare(
-        cls,
-        student_factory: BreakerFactory,
-        scenario: Sequence[Step] | str | None = None,
-        **config: Any,
-    ) -> BreakerWidget:
-        """The student's breaker and the reference, fed the same scenario, side by side.
-
-        Args:
-            student_factory: Called as ``student_factory(window_size=..., ...)``
-                with the five config keywords (a class works).
-            scenario: As for :class:`BreakerWidget`.
-            **config: Knobs of :class:`BreakerConfig`; the rest are :data:`DEFAULT_CONFIG`'s.
-        """
-        return cls(
-            scenario, config=DEFAULT_CONFIG.replace(**config), student_factory=student_factory
-        )
-
-    def _record(self, config: BreakerConfig) -> list[BreakerRun]:
-        runs = []
-        for label, _, factory in self._sources:
+    def _record(self, config: BreakerConfig) -> None:
+        """Replay every panel's breaker with ``config`` and publish the frames."""
+        runs: list[BreakerRun | None] = []
+        errors: list[str] = []
+        for label, kind, factory in self._sources:
             if factory is None:
                 trace = Trace()
-                run = record_run(
-                    functools.partial(reference_factory, listener=trace),
-                    self.scenario,
-                    config,
-                    label=label,
-                    trace=trace,
+                runs.append(
+                    record_run(
+                        functools.partial(reference_factory, listener=trace),
+                        self.scenario,
+                        config,
+                        label=label,
+                        trace=trace,
+                    )
+                )
+                errors.append("")
+                continue
+            try:
+                runs.append(record_run(factory, self.scenario, config, label=label))
+                errors.append("")
+            except Exception as error:  # untrusted code: say it in the panel
+                if kind != "student":
+                    raise
+                runs.append(None)
+                errors.append(_raised(label, error))
+        self.runs, self.errors = runs, errors
+        self.divergence = None
+        divergence_text = ""
+        if len(runs) > 1:
+            student, reference = runs[0], runs[-1]
+            if student is None:
+                divergence_text = (
+                    "Your breaker could not be replayed (its panel says why); "
+                    "the reference is shown alone."
                 )
             else:
-                run = record_run(factory, self.scenario, config, label=label)
-            runs.append(run)
-        return runs
+                assert reference is not None
+                self.divergence = first_divergence(reference, student)
+                divergence_text = (
+                    "Your breaker and the reference agree on every call of this scenario."
+                    if self.divergence is None
+                    else self.divergence.message
+                )
+        panels = []
+        for (label, kind, _), run, message in zip(self._sources, runs, errors, strict=True):
+            panels.append(
+                {
+                    "label": label,
+                    "kind": kind,
+                    "error": message,
+                    "config": config.as_kwargs(),
+                    "frames": [] if run is None else [frame_json(v) for v in run.views],
+                }
+            )
+        with self.hold_sync():
+            self.panels = panels
+            self.divergence_text = divergence_text
+            self.frame = max(0, min(self.frame, len(self.scenario) - 1))
 
-    def _make_knobs(self) -> dict[str, Any]:
-        c = self.config
-        style = {"description_width": "initial"}
-        knobs = {
-            "failure_rate_threshold": widgets.FloatSlider(
-                value=c.failure_rate_threshold,
-                min=0.05,
-                max=1.0,
-                step=0.05,
-                description="threshold",
-                readout_format=".0%",
-            ),
-            "window_size": widgets.IntSlider(
-                value=c.window_size, min=1, max=max(50, c.window_size), description="window"
-            ),
-            "minimum_calls": widgets.IntSlider(
-                value=c.minimum_calls,
-                min=1,
-                max=max(50, c.minimum_calls),
-                description="minimum calls",
-            ),
-            "cooldown": widgets.FloatSlider(
-                value=c.cooldown,
-                min=1.0,
-                max=max(60.0, c.cooldown),
-                step=1.0,
-                description="cooldown (s)",
-            ),
-            "half_open_max_calls": widgets.IntSlider(
-                value=c.half_open_max_calls,
-                min=1,
-                max=max(10, c.half_open_max_calls),
-                description="half-open trials",
-            ),
-        }
-        for name, knob in knobs.items():
-            knob.continuous_update = False
-            knob.style = style
-            knob.add_class(f"breaker-knob-{name.replace('_', '-')}")
-            knob.observe(self._on_knob, names="value")
-        return knobs
+    def _on_settings(self, change: dict[str, Any]) -> None:
+        if self._syncing:
+            return
+        try:
+            self.configure(**dict(change["new"]))
+        except Exception as error:  # shown in the widget: a browser edit has no cell to fail
+            self.config_error = _short(f"Could not re-run with these settings: {error}")
 
-    # --- what tests and notebooks read ---------------------------------------
+    # --- what tests and notebooks read ------------------------------------------
 
     @property
     def frame_index(self) -> int:
         """The frame shown now (0-based)."""
-        return int(self.slider.value)
+        return int(self.frame)
 
     @property
     def frames(self) -> list[Any]:
-        """The first panel's replay frames (:class:`course_lib.replay.Frame`)."""
-        return self.panels[0].run.frames
+        """The first drawable panel's replay frames (:class:`course_lib.replay.Frame`)."""
+        for run in self.runs:
+            if run is not None:
+                return run.frames
+        return []
 
-    @property
-    def runs(self) -> list[BreakerRun]:
-        """Every panel's recorded run, in panel order (student first in compare mode)."""
-        return [panel.run for panel in self.panels]
-
-    @property
-    def figure(self) -> Any:
-        """The first panel's :class:`plotly.graph_objects.FigureWidget`."""
-        return self.panels[0].figure
-
-    @property
-    def highlighted_state(self) -> str:
-        """The state highlighted in the first panel's diagram now."""
-        return self.panels[0].highlighted_state
-
-    def panel(self, kind: str) -> BreakerPanel:
-        """The panel of ``kind``: ``"reference"`` or ``"student"``.
+    def run(self, kind: str = "reference") -> BreakerRun | None:
+        """The recorded run of the ``"reference"`` or ``"student"`` panel (``None`` if it raised).
 
         Raises:
             KeyError: This widget has no such panel.
         """
-        for panel in self.panels:
-            if panel.kind == kind:
-                return panel
-        raise KeyError(f"no {kind!r} panel; have {[p.kind for p in self.panels]}")
+        for (_, source_kind, _), run in zip(self._sources, self.runs, strict=True):
+            if source_kind == kind:
+                return run
+        raise KeyError(f"no {kind!r} panel; have {[k for _, k, _ in self._sources]}")
 
-    # --- actions -------------------------------------------------------------
-
-    def go_to(self, index: int) -> None:
-        """Show frame ``index``, clamped to ``[0, len(frames) - 1]``."""
-        index = max(0, min(int(index), len(self.scenario) - 1))
-        if index == self.slider.value:
-            self._show(index)
-        else:
-            self.slider.value = index  # the observer draws it
-
-    def configure(self, **changes: Any) -> None:
-        """Re-run the scenario through fresh breakers with some knobs changed.
-
-        Keeps the current frame. The knob sliders follow.
+    def panel(self, kind: str = "reference") -> dict[str, Any]:
+        """The JSON the browser draws for the ``"reference"`` or ``"student"`` panel.
 
         Raises:
-            ValueError: A knob is out of range (the widget keeps its old run).
-            Exception: Whatever a breaker raises, unchanged.
+            KeyError: This widget has no such panel.
         """
-        unknown = set(changes) - set(self.knobs)
+        for data in self.panels:
+            if data["kind"] == kind:
+                return dict(data)
+        raise KeyError(f"no {kind!r} panel; have {[p['kind'] for p in self.panels]}")
+
+    def shown(self, kind: str = "reference") -> dict[str, Any]:
+        """The frame the browser draws now in that panel (see :func:`frame_json`)."""
+        frames = self.panel(kind)["frames"]
+        if not frames:
+            raise ValueError(f"the {kind} panel has no frames: {self.panel(kind)['error']}")
+        return dict(frames[self.frame_index])
+
+    @property
+    def highlighted_state(self) -> str:
+        """The state highlighted in the first drawable panel's diagram now (``""`` if none)."""
+        for data in self.panels:
+            if data["frames"]:
+                state = str(data["frames"][self.frame_index]["state"])
+                return state if state in STATES else ""
+        return ""
+
+    # --- actions ------------------------------------------------------------------
+
+    def go_to(self, index: int) -> None:
+        """Show frame ``index``, clamped to ``[0, len(scenario) - 1]``."""
+        self.frame = max(0, min(int(index), len(self.scenario) - 1))
+
+    def configure(self, **changes: Any) -> None:
+        """Replay the scenario through fresh breakers with some knobs changed.
+
+        Keeps the current frame; the knob inputs follow.
+
+        Raises:
+            ValueError: An unknown or out-of-range knob (the widget keeps its old run).
+        """
+        unknown = set(changes) - {knob["name"] for knob in _KNOBS}
         if unknown:
-            raise ValueError(f"unknown knob(s) {sorted(unknown)}; use {sorted(self.knobs)}")
-        config = self.config.replace(**changes)
-        runs = self._record(config)
-        self.config = config
-        for panel, run in zip(self.panels, runs, strict=True):
-            panel.replace_run(run, self.frame_index)
+            known = sorted(knob["name"] for knob in _KNOBS)
+            raise ValueError(f"unknown knob(s) {sorted(unknown)}; use {known}")
+        config = self.breaker_config.replace(**changes)
+        self._record(config)
+        self.breaker_config = config
         self._syncing = True
         try:
-            for name, knob in self.knobs.items():
-                knob.value = getattr(config, name)
+            self.settings = config.as_kwargs()
         finally:
             self._syncing = False
-        self.error_html.value = ""
-        self._update_texts()
-
-    def _on_knob(self, change: dict[str, Any]) -> None:
-        if getattr(self, "_syncing", False):
-            return
-        values = {name: knob.value for name, knob in self.knobs.items()}
-        values["failure_rate_threshold"] = round(float(values["failure_rate_threshold"]), 4)
-        values["cooldown"] = float(values["cooldown"])
-        try:
-            self.configure(**values)
-        except Exception as error:  # shown in the panel: a callback has no cell to fail
-            self.error_html.value = (
-                f"<span style='color:#d62728'>Could not re-run with these settings: "
-                f"{html.escape(type(error).__name__)}: {html.escape(str(error))}</span>"
-            )
-
-    def _on_slider(self, change: dict[str, Any]) -> None:
-        self._show(int(change["new"]))
-
-    def _show(self, index: int) -> None:
-        for panel in self.panels:
-            panel.show(index)
-
-    def _update_texts(self) -> None:
-        self.scenario_html.value = html.escape(
-            f"Scenario ({len(self.scenario)} calls): {describe(self.scenario)}"
-        )
-        if len(self.panels) > 1:
-            self.divergence = first_divergence(
-                self.panel("reference").run, self.panel("student").run
-            )
-            if self.divergence is None:
-                text = "Your breaker and the reference agree on every call of this scenario."
-            else:
-                text = self.divergence.message
-            self.divergence_html.value = f"<b>{html.escape(text)}</b>"
-
-    # --- display -------------------------------------------------------------
-
-    def _repr_mimebundle_(self, **kwargs: Any) -> Any:
-        # A plotly >= 6 FigureWidget sends its full state to the browser only from
-        # its own _repr_mimebundle_; nested in a VBox it would show the state it had
-        # when it was created (plotly.py issue #4998). Refresh it, then show the box.
-        for panel in self.panels:
-            panel.figure._repr_mimebundle_()
-        return self.box._repr_mimebundle_(**kwargs)
+        self.config_error = ""
 
     def __repr__(self) -> str:
-        kinds = " vs ".join(p.label for p in self.panels)
+        kinds = " vs ".join(label for label, _, _ in self._sources)
         return f"<BreakerWidget {kinds}: {len(self.scenario)} frames, at frame {self.frame_index}>"
 
 
@@ -480,15 +444,15 @@ def compare_breakers(
 
     ``student_factory`` (e.g. the student's class) is called with the five
     keywords ``window_size``, ``failure_rate_threshold``, ``minimum_calls``,
-    ``cooldown``, ``half_open_max_calls``. A line above the panels says at which
-    frame, and how, the two first behave differently.
-
-    If the student's breaker raises (a stub's ``NotImplementedError``), the
-    exception propagates with its own message: the cell fails and says what is
-    left to implement. (When a knob slider re-runs the scenario, the error is
-    shown in the widget instead, since a slider callback has no cell to fail.)
+    ``cooldown``, ``half_open_max_calls``; knobs not given are the widget's
+    defaults. A line above the panels says where the two first differ, worded by
+    :func:`course_lib.breaker_vocabulary.disagreement`. If the student's breaker
+    raises (a stub's ``NotImplementedError``), its panel says so in one line and
+    the reference is still shown.
 
     Raises:
         ValueError: A knob or the scenario is invalid.
     """
-    return BreakerWidget.compare(student_factory, scenario, **config)
+    return BreakerWidget(
+        scenario, config=DEFAULT_CONFIG.replace(**config), student_factory=student_factory
+    )
