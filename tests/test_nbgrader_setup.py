@@ -4,7 +4,7 @@ For the fixture assignment and every real assignment in ``notebooks/``: the root
 ``nbgrader_config.py`` is picked up, ``generate_assignment`` puts the course's stub in, the
 solution autogrades to full marks and the blank to zero, a deleted test cell comes back,
 and ``generate_feedback`` shows no hidden-test line. Plus: Formgrader loads in a server
-started at the repo root.
+started at the repo root. Every test here runs nbgrader or Jupyter, so all are ``slow``.
 """
 
 from __future__ import annotations
@@ -13,26 +13,23 @@ import os
 import shutil
 import socket
 import subprocess
-import sys
 import time
 from pathlib import Path
 
 import httpx
 import nbformat
 import pytest
+from conftest import BIN, FIXTURES, ROOT, STUB_MESSAGE
 from nbgrader.api import Gradebook
 
-from autograders.release import NOTEBOOKS, discover_assignments, secret_lines
+from autograders.assignments import discover, nbgrader_metadata
+from autograders.release import secret_lines
 from autograders.submissions import solution_notebook
 
-ROOT = Path(__file__).resolve().parent.parent
-FIXTURES = ROOT / "tests" / "fixtures" / "notebooks"
-BIN = Path(sys.executable).parent
-STUB = "Not written yet: replace this line with your code (see the exercise above)."
+pytestmark = pytest.mark.slow
 
-CASES = [pytest.param(FIXTURES, "99-fixture", id="fixture")] + [
-    pytest.param(NOTEBOOKS, name, id=name, marks=pytest.mark.slow)
-    for name in (discover_assignments(NOTEBOOKS) if NOTEBOOKS.is_dir() else [])
+CASES = [pytest.param(FIXTURES / "notebooks", "99-fixture", id="fixture")] + [
+    pytest.param(a.folder.parent, a.name, id=a.name) for a in discover()
 ]
 
 
@@ -69,7 +66,7 @@ def test_plain_nbgrader_pipeline(tmp_path: Path, notebooks: Path, assignment: st
     nbgrader(course, "generate_assignment", assignment)
     released = course / "release" / assignment / f"{assignment}.ipynb"
     blank = nbformat.read(released, as_version=4)
-    assert STUB in released.read_text(encoding="utf-8"), "the course's code stub is not in use"
+    assert STUB_MESSAGE in released.read_text(encoding="utf-8"), "the course's stub is not in use"
 
     source = course / "notebooks" / assignment / f"{assignment}.ipynb"
     solution = solution_notebook(nbformat.read(source, as_version=4), blank)
@@ -78,7 +75,7 @@ def test_plain_nbgrader_pipeline(tmp_path: Path, notebooks: Path, assignment: st
     if assignment == "99-fixture":
         sneaky = nbformat.from_dict(solution)
         for cell in sneaky.cells:
-            if cell.metadata.get("nbgrader", {}).get("grade_id") == "scale-answer":
+            if nbgrader_metadata(cell).get("grade_id") == "scale-answer":
                 cell.source = (
                     "def scale(values, factor):\n"
                     "    values[:] = [v * factor for v in values]\n"
@@ -87,12 +84,10 @@ def test_plain_nbgrader_pipeline(tmp_path: Path, notebooks: Path, assignment: st
         _submit(course, "sneaky", assignment, sneaky)
         deleter = nbformat.from_dict(solution)
         deleter.cells = [
-            c
-            for c in deleter.cells
-            if c.metadata.get("nbgrader", {}).get("grade_id") != "add-tests"
+            c for c in deleter.cells if nbgrader_metadata(c).get("grade_id") != "add-tests"
         ]
         for cell in deleter.cells:
-            if cell.metadata.get("nbgrader", {}).get("grade_id") == "add-answer":
+            if nbgrader_metadata(cell).get("grade_id") == "add-answer":
                 cell.source = "def add(a, b):\n    return 0"
         _submit(course, "deleter", assignment, deleter)
 
@@ -152,7 +147,6 @@ def test_formgrader_extension_is_enabled() -> None:
     assert "enabled" in line, listing
 
 
-@pytest.mark.slow
 def test_formgrader_page_is_served_at_repo_root(tmp_path: Path) -> None:
     port, token = _free_port(), "m14-test-token"
     command = [
