@@ -23,6 +23,7 @@ __all__ = [
     "NOTEBOOKS",
     "ROOT",
     "SUBMISSIONS",
+    "TEXT_TWIN_GLOB",
     "Assignment",
     "GradedCell",
     "assignment_names",
@@ -36,6 +37,9 @@ SUBMISSIONS = Path(__file__).resolve().parent / "submissions"
 
 #: What a new assignment may be called: two digits, a dash, lower-case words joined by dashes.
 NAME_PATTERN = re.compile(r"^[0-9]{2}-[a-z0-9]+(?:-[a-z0-9]+)*$")
+#: The file names of the text twins (``NN-name.md``, solutions and hidden tests in): a release
+#: (ours and plain nbgrader's, see ``autograders/nbgrader_config.py``) never copies them.
+TEXT_TWIN_GLOB = "[0-9][0-9]-*.md"
 
 
 def nbgrader_metadata(cell: Any) -> dict[str, Any]:

@@ -18,7 +18,7 @@ from pathlib import Path
 from traitlets.config import Config
 from traitlets.config.loader import PyFileConfigLoader
 
-from autograders.assignments import NOTEBOOKS, ROOT, discover
+from autograders.assignments import NOTEBOOKS, ROOT, TEXT_TWIN_GLOB, discover
 
 __all__ = [
     "ROOT",
@@ -31,7 +31,8 @@ __all__ = [
     "secret_lines",
 ]
 
-_IGNORE = shutil.ignore_patterns(".ipynb_checkpoints", "__pycache__", "*.pyc")
+# the text twin NAME.md holds the solutions and hidden tests, like the source notebook
+_IGNORE = shutil.ignore_patterns(".ipynb_checkpoints", "__pycache__", "*.pyc", TEXT_TWIN_GLOB)
 
 
 class ReleaseError(Exception):

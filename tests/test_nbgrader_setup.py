@@ -67,6 +67,9 @@ def test_plain_nbgrader_pipeline(tmp_path: Path, notebooks: Path, assignment: st
     released = course / "release" / assignment / f"{assignment}.ipynb"
     blank = nbformat.read(released, as_version=4)
     assert STUB_MESSAGE in released.read_text(encoding="utf-8"), "the course's stub is not in use"
+    for path in (course / "release" / assignment).rglob("*"):  # e.g. the text twin NAME.md
+        text = path.read_bytes().decode("utf-8", errors="replace") if path.is_file() else ""
+        assert "BEGIN SOLUTION" not in text and "HIDDEN TESTS" not in text, path.name
 
     source = course / "notebooks" / assignment / f"{assignment}.ipynb"
     solution = solution_notebook(nbformat.read(source, as_version=4), blank)
