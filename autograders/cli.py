@@ -302,15 +302,22 @@ def _sync(args: argparse.Namespace, notebooks: Path) -> int:
     for notebook in _sync_targets(args.targets, notebooks):
         result = sync(notebook, to=args.to, check=args.check)
         name = notebook.stem
-        if not result.problems:
-            print(f"{name}: in step")
-        elif result.wrote is None:
+        if result.wrote is not None:
+            print(f"{name}: wrote {result.wrote} ({len(result.problems)} difference(s))")
+        elif result.problems:
             out_of_step += 1
             print(f"{name}: OUT OF STEP")
             for problem in result.problems:
                 print(f"  {problem}")
         else:
-            print(f"{name}: wrote {result.wrote} ({len(result.problems)} difference(s))")
+            print(f"{name}: in step")
+        if result.outputs:
+            out_of_step += args.check
+            print(
+                f"{name}: {notebook.name} has outputs in cells "
+                f"{', '.join(map(str, result.outputs))}: clear them (python -m autograders "
+                f"sync --to ipynb {name} writes the notebook from its text, without outputs)"
+            )
     if out_of_step:
         print(f"{out_of_step} pair(s) out of step: run python -m autograders sync", file=sys.stderr)
     return 1 if out_of_step else 0

@@ -27,6 +27,7 @@ __all__ = [
     "Direction",
     "SyncError",
     "SyncResult",
+    "cells_with_outputs",
     "differences",
     "notebook_from_text",
     "notebook_to_text",
@@ -67,12 +68,26 @@ class SyncResult:
         text: the ``.md`` file.
         wrote: the file written, or ``None`` if the pair already agreed (or ``check``).
         problems: where the pair disagreed before the sync (empty if it agreed).
+        outputs: code cells of the notebook (after the sync) that have outputs or
+            execution counts, by index; a committed notebook has none.
     """
 
     notebook: Path
     text: Path
     wrote: Path | None
     problems: tuple[str, ...]
+    outputs: tuple[int, ...] = ()
+
+
+def cells_with_outputs(notebook: Path) -> tuple[int, ...]:
+    """The indexes of the code cells that have outputs or an execution count."""
+    if not notebook.is_file():
+        return ()
+    return tuple(
+        i
+        for i, c in enumerate(read_notebook(notebook).cells)
+        if c.cell_type == "code" and (c.get("outputs") or c.get("execution_count"))
+    )
 
 
 def _jupytext() -> Any:
@@ -199,8 +214,8 @@ def sync(
         notebook: the ``.ipynb`` file (it may not exist yet if the text does).
         text: the ``.md`` twin; default ``notebook`` with the suffix ``.md``.
         to: ``"text"`` rewrites the text from the notebook, ``"ipynb"`` the notebook from
-            the text; ``"auto"`` creates whichever is missing, else writes from the file
-            modified last.
+            the text (also to drop the notebook's outputs when the pair agrees);
+            ``"auto"`` creates whichever is missing, else writes from the file modified last.
         check: only report; write nothing.
 
     Returns:
@@ -215,8 +230,9 @@ def sync(
     if not has_nb and not has_text:
         raise SyncError(f"neither {notebook} nor {text} exists")
     problems = tuple(differences(notebook, text))
-    if check or not problems:
-        return SyncResult(notebook, text, None, problems)
+    outputs = cells_with_outputs(notebook)
+    if check or not (problems or (to == "ipynb" and outputs)):
+        return SyncResult(notebook, text, None, problems, outputs)
     if to == "auto":
         if not has_text:
             to = "text"
@@ -228,7 +244,7 @@ def sync(
         if not has_nb:
             raise SyncError(f"{notebook} does not exist: cannot write the text from it")
         _write(text, notebook_to_text(read_notebook(notebook)))
-        return SyncResult(notebook, text, text, problems)
+        return SyncResult(notebook, text, text, problems, cells_with_outputs(notebook))
     if not has_text:
         raise SyncError(f"{text} does not exist: cannot write the notebook from it")
     previous = read_notebook(notebook) if has_nb else None

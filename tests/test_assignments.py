@@ -467,3 +467,22 @@ def test_new_refuses_a_bad_or_taken_name(
     assert message in capsys.readouterr().err
     assert sorted(p.name for p in FIXTURE_NOTEBOOKS.iterdir()) == ["99-fixture"]
     assert list(tmp_path.iterdir()) == []
+
+
+def test_sync_reports_outputs_and_to_ipynb_drops_them(
+    pair: tuple[Path, Path], capsys: pytest.CaptureFixture[str]
+) -> None:
+    notebook, text = pair
+    sync(notebook)
+    nb = read_notebook(notebook)
+    nb.cells[3].execution_count = 1
+    nb.cells[3].outputs = [nbformat.v4.new_output("stream", name="stdout", text="✓ add\n")]
+    notebook.write_text(write_notebook(nb))
+    notebooks = str(notebook.parent.parent)
+    assert cli.main(["--notebooks", notebooks, "sync", "--check"]) == 1
+    assert "99-fixture: 99-fixture.ipynb has outputs in cells 3: clear them" in (
+        capsys.readouterr().out
+    )
+    assert cli.main(["--notebooks", notebooks, "sync", "--to", "ipynb"]) == 0
+    assert output_problems(json.loads(notebook.read_text())) == []
+    assert differences(notebook, text) == []
