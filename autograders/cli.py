@@ -1,4 +1,4 @@
-"""``python -m autograders``: release, open, grade, selfcheck.
+"""``python -m autograders``: release, open, grade, selfcheck; new and sync for authors.
 
 Exit codes: 0 success; 1 the command ran but found a problem (selfcheck mismatch,
 ``grade --strict`` with ungradable submissions); 2 bad usage or input (unknown
@@ -22,6 +22,8 @@ examples:
   python -m autograders release /tmp/out          # student versions of every assignment
   python -m autograders grade submitted --jobs 2  # submitted/STUDENT/ASSIGNMENT/ASSIGNMENT.ipynb
   python -m autograders selfcheck                 # solutions 100%, blanks 0%, known bugs caught
+  python -m autograders new 08-bulkhead           # the skeleton of a new assignment
+  python -m autograders sync                      # each notebook and its .md text in step
 """
 
 
@@ -123,7 +125,50 @@ def build_parser() -> argparse.ArgumentParser:
         help="known submissions folder (default: autograders/submissions)",
     )
     p.add_argument("--no-sandbox", action="store_true", help="grade without the sandbox")
+    _add_author_commands(sub)
     return parser
+
+
+def _add_author_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    """The commands for writing assignments: ``new`` and ``sync``."""
+    p = sub.add_parser(
+        "new",
+        help="create the skeleton of a new assignment",
+        description="Create notebooks/NAME/ (the notebook as MyST text NAME.md and NAME.ipynb: "
+        "a title, one exercise with an answer cell and its test cell, a recap) and "
+        "autograders/submissions/NAME/ with one known-buggy submission. NAME is two digits "
+        "and lower-case words joined by dashes, e.g. 08-bulkhead. See CONTRIBUTING.md.",
+    )
+    p.add_argument("name", metavar="NAME")
+    p.add_argument(
+        "--submissions",
+        type=Path,
+        default=None,
+        metavar="DIR",
+        help="known submissions folder (default: autograders/submissions)",
+    )
+
+    p = sub.add_parser(
+        "sync",
+        help="bring each notebook and its MyST text (NAME.md) into agreement",
+        description="Each source notebook NAME.ipynb has a MyST Markdown twin NAME.md next to "
+        "it. sync rewrites whichever is behind: by default the file modified last wins "
+        "and a missing one is created; --to text or --to ipynb says which to rewrite. "
+        "Outputs are never written into the notebook.",
+    )
+    p.add_argument(
+        "targets",
+        nargs="*",
+        metavar="NAME_OR_FILE",
+        help="assignments (e.g. 01-circuit-breaker) or .ipynb/.md files (default: every one)",
+    )
+    p.add_argument(
+        "--to",
+        choices=("auto", "text", "ipynb"),
+        default="auto",
+        help="which file to rewrite (default auto: from the file modified last)",
+    )
+    p.add_argument("--check", action="store_true", help="write nothing; exit 1 if a pair disagrees")
 
 
 def _err(message: str) -> None:
@@ -209,9 +254,76 @@ def _selfcheck(args: argparse.Namespace, notebooks: Path) -> int:
     return 0 if ok else 1
 
 
+def _new(args: argparse.Namespace, notebooks: Path) -> int:
+    from autograders.assignments import SUBMISSIONS
+    from autograders.scaffold import new_assignment
+
+    made = new_assignment(
+        args.name, notebooks=notebooks, submissions=args.submissions or SUBMISSIONS
+    )
+    for path in made.files:
+        print(f"created {path}")
+    print(f"next: write notebooks/{made.name}/{made.name}.md, then follow CONTRIBUTING.md")
+    return 0
+
+
+def _sync_targets(targets: Sequence[str], notebooks: Path) -> list[Path]:
+    from autograders.assignments import discover
+    from autograders.notebook_text import SyncError
+
+    known = {a.name: a.notebook for a in discover(notebooks)}
+    if not targets:
+        return list(known.values())
+    found = []
+    for target in targets:
+        path = Path(target)
+        if target in known:
+            found.append(known[target])
+        elif path.suffix in (".ipynb", ".md") and (
+            path.exists() or path.with_suffix(".ipynb" if path.suffix == ".md" else ".md").exists()
+        ):
+            found.append(path.with_suffix(".ipynb"))
+        else:
+            raise SyncError(
+                f"{target!r} is neither an assignment ({', '.join(known) or 'none'}) "
+                "nor an existing .ipynb/.md file"
+            )
+    return found
+
+
+def _sync(args: argparse.Namespace, notebooks: Path) -> int:
+    from autograders.notebook_text import sync
+
+    out_of_step = 0
+    for notebook in _sync_targets(args.targets, notebooks):
+        result = sync(notebook, to=args.to, check=args.check)
+        name = notebook.stem
+        if result.wrote is not None:
+            print(f"{name}: wrote {result.wrote} ({len(result.problems)} difference(s))")
+        elif result.problems:
+            out_of_step += 1
+            print(f"{name}: OUT OF STEP")
+            for problem in result.problems:
+                print(f"  {problem}")
+        else:
+            print(f"{name}: in step")
+        if result.outputs:
+            out_of_step += args.check
+            print(
+                f"{name}: {notebook.name} has outputs in cells "
+                f"{', '.join(map(str, result.outputs))}: clear them (python -m autograders "
+                f"sync --to ipynb {name} writes the notebook from its text, without outputs)"
+            )
+    if out_of_step:
+        print(f"{out_of_step} pair(s) out of step: run python -m autograders sync", file=sys.stderr)
+    return 1 if out_of_step else 0
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line; return the exit code."""
+    from autograders.notebook_text import SyncError
     from autograders.release import NOTEBOOKS, ReleaseError
+    from autograders.scaffold import ScaffoldError
     from autograders.submissions import SubmissionFormatError
 
     parser = build_parser()
@@ -226,7 +338,14 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _open(args, extra, notebooks)
         if args.command == "grade":
             return _grade(args, notebooks)
+        if args.command == "new":
+            return _new(args, notebooks)
+        if args.command == "sync":
+            return _sync(args, notebooks)
         return _selfcheck(args, notebooks)
     except (ReleaseError, SubmissionFormatError, FileNotFoundError) as exc:
+        _err(str(exc))
+        return 2
+    except (ScaffoldError, SyncError) as exc:
         _err(str(exc))
         return 2

@@ -22,6 +22,7 @@ ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:  # so the feedback preprocessor below can be imported
     sys.path.insert(0, str(ROOT))
 
+from autograders.assignments import TEXT_TWIN_GLOB  # noqa: E402
 from autograders.feedback import HideHiddenTests  # noqa: E402
 
 c = get_config()  # noqa: F821  (provided by traitlets' config loader)
@@ -32,6 +33,15 @@ c.CourseDirectory.source_directory = "notebooks"
 c.CourseDirectory.course_id = "module14-fault-tolerance"
 # The gradebook is left at nbgrader's default, sqlite:///<root>/gradebook.db (gitignored), so
 # that `--course-dir OTHER` also moves the gradebook and never touches the repo's one.
+
+# The notebook's MyST text twin (NAME.md, solutions in) is never copied into a release.
+c.CourseDirectory.ignore = [
+    ".ipynb_checkpoints",
+    "*.pyc",
+    "__pycache__",
+    "feedback",
+    TEXT_TWIN_GLOB,
+]
 
 # What a student sees in place of a solution.
 c.ClearSolutions.code_stub = {

@@ -18,6 +18,8 @@ from pathlib import Path
 from traitlets.config import Config
 from traitlets.config.loader import PyFileConfigLoader
 
+from autograders.assignments import NOTEBOOKS, ROOT, TEXT_TWIN_GLOB, discover
+
 __all__ = [
     "ROOT",
     "NOTEBOOKS",
@@ -29,10 +31,8 @@ __all__ = [
     "secret_lines",
 ]
 
-ROOT = Path(__file__).resolve().parent.parent
-NOTEBOOKS = ROOT / "notebooks"
-
-_IGNORE = shutil.ignore_patterns(".ipynb_checkpoints", "__pycache__", "*.pyc")
+# the text twin NAME.md holds the solutions and hidden tests, like the source notebook
+_IGNORE = shutil.ignore_patterns(".ipynb_checkpoints", "__pycache__", "*.pyc", TEXT_TWIN_GLOB)
 
 
 class ReleaseError(Exception):
@@ -40,12 +40,15 @@ class ReleaseError(Exception):
 
 
 def discover_assignments(notebooks: Path = NOTEBOOKS) -> list[str]:
-    """Return the assignments under ``notebooks``: folders ``NAME`` holding ``NAME.ipynb``."""
-    if not notebooks.is_dir():
-        raise ReleaseError(f"notebooks folder {notebooks} does not exist")
-    return sorted(
-        p.name for p in notebooks.iterdir() if p.is_dir() and (p / f"{p.name}.ipynb").is_file()
-    )
+    """The names of the assignments under ``notebooks`` (see :func:`assignments.discover`).
+
+    Raises:
+        ReleaseError: ``notebooks`` is not a folder.
+    """
+    try:
+        return [a.name for a in discover(notebooks)]
+    except FileNotFoundError as exc:
+        raise ReleaseError(str(exc)) from exc
 
 
 def _check_assignments(notebooks: Path, wanted: Sequence[str] | None) -> list[str]:
@@ -192,11 +195,11 @@ def secret_lines(source_notebook: Path, *, hidden_only: bool = False) -> set[str
     outside every secret block of the source (so a student may legitimately see them) are
     left out. Lines are compared stripped of surrounding whitespace.
     """
-    import nbformat
+    from autograders.notebook_text import read_notebook
 
     secret: set[str] = set()
     public: set[str] = set()
-    for cell in nbformat.read(source_notebook, as_version=4).cells:
+    for cell in read_notebook(source_notebook).cells:
         inside = False
         for raw in cell.source.split("\n"):
             line = raw.strip()

@@ -25,13 +25,13 @@ from pathlib import Path
 import nbformat
 
 from autograders import gradebook
+from autograders.assignments import SUBMISSIONS
 from autograders.grading import BatchReport, Submission, grade_batch
+from autograders.notebook_text import read_notebook
 from autograders.release import NOTEBOOKS, temp_course
 from autograders.submissions import KnownSubmission, build, load_all, solution_notebook
 
 __all__ = ["SUBMISSIONS", "Check", "selfcheck"]
-
-SUBMISSIONS = Path(__file__).resolve().parent / "submissions"
 
 
 @dataclass(frozen=True)
@@ -48,6 +48,11 @@ def _hash_tree(root: Path, skip: Callable[[Path], bool] = lambda p: False) -> di
         for p in sorted(root.rglob("*"))
         if p.is_file() and not skip(p)
     }
+
+
+def _json(nb: nbformat.NotebookNode) -> bytes:
+    text: str = nbformat.writes(nb)  # type: ignore[no-untyped-call]
+    return text.encode("utf-8")
 
 
 def _pct(score: float, total: float) -> str:
@@ -87,10 +92,10 @@ def selfcheck(
                 return Submission(student, assignment, assignment, path)
 
             for a in course.assignments:
-                blank = nbformat.read(course.released(a) / f"{a}.ipynb", as_version=4)
-                solution = solution_notebook(nbformat.read(sources[a], as_version=4), blank)
-                solution_bytes = nbformat.writes(solution).encode("utf-8")
-                blank_bytes = nbformat.writes(blank).encode("utf-8")
+                blank = read_notebook(course.released(a) / f"{a}.ipynb")
+                solution = solution_notebook(read_notebook(sources[a]), blank)
+                solution_bytes = _json(solution)
+                blank_bytes = _json(blank)
                 for label, data in (("solution", solution_bytes), ("blank", blank_bytes)):
                     sub = put(label, a, data)
                     plain.append(sub)

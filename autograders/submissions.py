@@ -229,7 +229,8 @@ def build(known: KnownSubmission, *, solution: NotebookNode, blank: NotebookNode
                 f"{what}: no cell with grade_id {grade_id!r} "
                 f"(known: {', '.join(sorted(k for k in ids if k))})",
             )
-        return ids[grade_id]
+        cell: NotebookNode = ids[grade_id]
+        return cell
 
     for grade_id, source in known.replace.items():
         cell_for(grade_id, "[replace]").source = source.strip("\n")
@@ -244,7 +245,7 @@ def build(known: KnownSubmission, *, solution: NotebookNode, blank: NotebookNode
             "markdown": nbformat.v4.new_markdown_cell,
             "raw": nbformat.v4.new_raw_cell,
         }[item.cell_type]
-        cell = factory(item.source.strip("\n"))
+        cell = factory(item.source.strip("\n"))  # type: ignore[no-untyped-call]
         if item.nbgrader is not None:
             cell.metadata["nbgrader"] = dict(item.nbgrader)
         index = nb.cells.index(anchor) + (1 if item.after else 0)

@@ -1,39 +1,34 @@
 """The course's nbgrader set-up, checked with plain nbgrader (its CLI, run from the repo root).
 
-For the fixture assignment and every real assignment in ``notebooks/``: the root
-``nbgrader_config.py`` is picked up, ``generate_assignment`` puts the course's stub in, the
-solution autogrades to full marks and the blank to zero, a deleted test cell comes back,
-and ``generate_feedback`` shows no hidden-test line. Plus: Formgrader loads in a server
-started at the repo root.
+For the fixture assignment and every real assignment in ``notebooks/`` (all of them in one
+course, each nbgrader command run once for all): the root ``nbgrader_config.py`` is picked
+up, ``generate_assignment`` puts the course's stub in and copies nothing secret, the solution
+autogrades to full marks and the blank to zero, a deleted test cell comes back (fixture), and
+``generate_feedback`` shows no hidden-test line. Plus: Formgrader loads in a server
+started at the repo root. Every test here runs nbgrader or Jupyter, so all are ``slow``.
 """
 
 from __future__ import annotations
 
+import html
 import os
 import shutil
 import socket
 import subprocess
-import sys
 import time
 from pathlib import Path
 
 import httpx
 import nbformat
 import pytest
+from conftest import BIN, FIXTURES, ROOT, STUB_MESSAGE
 from nbgrader.api import Gradebook
 
-from autograders.release import NOTEBOOKS, discover_assignments, secret_lines
+from autograders.assignments import NOTEBOOKS, discover, nbgrader_metadata
+from autograders.release import secret_lines
 from autograders.submissions import solution_notebook
 
-ROOT = Path(__file__).resolve().parent.parent
-FIXTURES = ROOT / "tests" / "fixtures" / "notebooks"
-BIN = Path(sys.executable).parent
-STUB = "Not written yet: replace this line with your code (see the exercise above)."
-
-CASES = [pytest.param(FIXTURES, "99-fixture", id="fixture")] + [
-    pytest.param(NOTEBOOKS, name, id=name, marks=pytest.mark.slow)
-    for name in (discover_assignments(NOTEBOOKS) if NOTEBOOKS.is_dir() else [])
-]
+pytestmark = pytest.mark.slow
 
 
 def _env() -> dict[str, str]:
@@ -62,72 +57,106 @@ def _submit(course: Path, student: str, assignment: str, nb: nbformat.NotebookNo
     nbformat.write(nb, path)
 
 
-@pytest.mark.parametrize(("notebooks", "assignment"), CASES)
-def test_plain_nbgrader_pipeline(tmp_path: Path, notebooks: Path, assignment: str) -> None:
-    course = tmp_path / "course"
-    shutil.copytree(notebooks / assignment, course / "notebooks" / assignment)
-    nbgrader(course, "generate_assignment", assignment)
-    released = course / "release" / assignment / f"{assignment}.ipynb"
-    blank = nbformat.read(released, as_version=4)
-    assert STUB in released.read_text(encoding="utf-8"), "the course's code stub is not in use"
+def make_course(
+    course: Path, notebooks: Path, names: list[str]
+) -> dict[str, nbformat.NotebookNode]:
+    """Copy ``names`` in, release them all with one ``nbgrader generate_assignment``.
 
-    source = course / "notebooks" / assignment / f"{assignment}.ipynb"
-    solution = solution_notebook(nbformat.read(source, as_version=4), blank)
-    _submit(course, "solution", assignment, solution)
-    _submit(course, "blank", assignment, blank)
-    if assignment == "99-fixture":
-        sneaky = nbformat.from_dict(solution)
-        for cell in sneaky.cells:
-            if cell.metadata.get("nbgrader", {}).get("grade_id") == "scale-answer":
-                cell.source = (
-                    "def scale(values, factor):\n"
-                    "    values[:] = [v * factor for v in values]\n"
-                    "    return values"
-                )
-        _submit(course, "sneaky", assignment, sneaky)
-        deleter = nbformat.from_dict(solution)
-        deleter.cells = [
-            c
-            for c in deleter.cells
-            if c.metadata.get("nbgrader", {}).get("grade_id") != "add-tests"
-        ]
-        for cell in deleter.cells:
-            if cell.metadata.get("nbgrader", {}).get("grade_id") == "add-answer":
-                cell.source = "def add(a, b):\n    return 0"
-        _submit(course, "deleter", assignment, deleter)
+    Returns each assignment's solution (its student version with the solutions filled in), and
+    submits it as student ``solution``, and the student version as student ``blank``.
+    """
+    for name in names:
+        shutil.copytree(notebooks / name, course / "notebooks" / name)
+    nbgrader(course, "generate_assignment", names[0] if len(names) == 1 else "*")
+    solutions = {}
+    for name in names:
+        blank = nbformat.read(course / "release" / name / f"{name}.ipynb", as_version=4)
+        source = nbformat.read(course / "notebooks" / name / f"{name}.ipynb", as_version=4)
+        solutions[name] = solution_notebook(source, blank)
+        _submit(course, "solution", name, solutions[name])
+        _submit(course, "blank", name, blank)
+    return solutions
 
-    nbgrader(course, "autograde", assignment)
+
+def grade_course(course: Path, names: list[str]) -> None:
+    """``nbgrader autograde`` then ``generate_feedback``, once for every assignment."""
+    pattern = names[0] if len(names) == 1 else "*"
+    nbgrader(course, "autograde", pattern)
+    nbgrader(course, "generate_feedback", pattern)
+
+
+def check_assignment(course: Path, name: str, students: int) -> None:
+    """The stub is in, nothing secret is released, full marks and zero, feedback hides tests."""
+    released = course / "release" / name / f"{name}.ipynb"
+    assert STUB_MESSAGE in released.read_text(encoding="utf-8"), "the course's stub is not in use"
+    for path in (course / "release" / name).rglob("*"):  # e.g. the text twin NAME.md
+        text = path.read_bytes().decode("utf-8", errors="replace") if path.is_file() else ""
+        assert "BEGIN SOLUTION" not in text and "HIDDEN TESTS" not in text, path.name
     with Gradebook(f"sqlite:///{course / 'gradebook.db'}") as gb:
-        full = gb.find_assignment(assignment).max_score
+        full = gb.find_assignment(name).max_score
         assert full > 0
-        assert gb.find_submission(assignment, "solution").score == full
-        assert gb.find_submission(assignment, "blank").score == 0
-        if assignment == "99-fixture":
-            nb = gb.find_submission_notebook(assignment, assignment, "sneaky")
-            assert {g.name: g.score for g in nb.grades} == {"add-tests": 2, "scale-tests": 0}
-            # the deleted test cell is put back (OverwriteCells.add_missing_cells) and fails
-            nb = gb.find_submission_notebook(assignment, assignment, "deleter")
-            assert {g.name: g.score for g in nb.grades} == {"add-tests": 0, "scale-tests": 3}
-
-    nbgrader(course, "generate_feedback", assignment)
-    hidden = secret_lines(source, hidden_only=True)
+        assert gb.find_submission(name, "solution").score == full
+        assert gb.find_submission(name, "blank").score == 0
+    hidden = secret_lines(course / "notebooks" / name / f"{name}.ipynb", hidden_only=True)
     assert hidden, "the source notebook has no hidden tests to check against"
-    pages = sorted((course / "feedback").rglob("*.html"))
-    assert len(pages) == (4 if assignment == "99-fixture" else 2)
+    pages = sorted((course / "feedback").glob(f"*/{name}/*.html"))
+    assert len(pages) == students
     for page in pages:
-        text = page.read_text(encoding="utf-8")
-        import html
-
-        plain = html.unescape(text)
+        plain = html.unescape(page.read_text(encoding="utf-8"))
         leaked = sorted(line for line in hidden if line in plain)
         assert not leaked, f"{page.relative_to(course)} shows hidden tests: {leaked}"
         assert "HIDDEN TESTS" not in plain
-    if assignment == "99-fixture":
-        sneaky_page = (
-            course / "feedback" / "sneaky" / assignment / f"{assignment}.html"
-        ).read_text()
-        assert "AssertionError" in sneaky_page  # the student still learns the test failed
-        assert "scale must not change its input list" in sneaky_page  # ... and its message
+
+
+def test_plain_nbgrader_pipeline_on_the_fixture(tmp_path: Path) -> None:
+    course, assignment = tmp_path / "course", "99-fixture"
+    solution = make_course(course, FIXTURES / "notebooks", [assignment])[assignment]
+    sneaky = nbformat.from_dict(solution)
+    for cell in sneaky.cells:
+        if nbgrader_metadata(cell).get("grade_id") == "scale-answer":
+            cell.source = (
+                "def scale(values, factor):\n"
+                "    values[:] = [v * factor for v in values]\n"
+                "    return values"
+            )
+    _submit(course, "sneaky", assignment, sneaky)
+    deleter = nbformat.from_dict(solution)
+    deleter.cells = [
+        c for c in deleter.cells if nbgrader_metadata(c).get("grade_id") != "add-tests"
+    ]
+    for cell in deleter.cells:
+        if nbgrader_metadata(cell).get("grade_id") == "add-answer":
+            cell.source = "def add(a, b):\n    return 0"
+    _submit(course, "deleter", assignment, deleter)
+
+    grade_course(course, [assignment])
+    check_assignment(course, assignment, students=4)
+    with Gradebook(f"sqlite:///{course / 'gradebook.db'}") as gb:
+        nb = gb.find_submission_notebook(assignment, assignment, "sneaky")
+        assert {g.name: g.score for g in nb.grades} == {"add-tests": 2, "scale-tests": 0}
+        # the deleted test cell is put back (OverwriteCells.add_missing_cells) and fails
+        nb = gb.find_submission_notebook(assignment, assignment, "deleter")
+        assert {g.name: g.score for g in nb.grades} == {"add-tests": 0, "scale-tests": 3}
+    sneaky_page = (course / "feedback" / "sneaky" / assignment / f"{assignment}.html").read_text()
+    assert "AssertionError" in sneaky_page  # the student still learns the test failed
+    assert "scale must not change its input list" in sneaky_page  # ... and its message
+
+
+@pytest.fixture(scope="module")
+def course_of_every_assignment(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Every discovered assignment in one course, each nbgrader step run once for all."""
+    names = [a.name for a in discover()]
+    if not names:
+        pytest.skip("no assignment in notebooks/ yet")
+    course = tmp_path_factory.mktemp("plain") / "course"
+    make_course(course, NOTEBOOKS, names)
+    grade_course(course, names)
+    return course
+
+
+@pytest.mark.parametrize("assignment", [a.name for a in discover()])
+def test_plain_nbgrader_pipeline(course_of_every_assignment: Path, assignment: str) -> None:
+    check_assignment(course_of_every_assignment, assignment, students=2)
 
 
 def _free_port() -> int:
@@ -152,7 +181,6 @@ def test_formgrader_extension_is_enabled() -> None:
     assert "enabled" in line, listing
 
 
-@pytest.mark.slow
 def test_formgrader_page_is_served_at_repo_root(tmp_path: Path) -> None:
     port, token = _free_port(), "m14-test-token"
     command = [

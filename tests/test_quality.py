@@ -1,9 +1,13 @@
-"""The code is linted and formatted (ruff) and course_lib is type-checked (mypy --strict)."""
+"""The code is linted and formatted (ruff); course_lib and autograders are type-checked.
+
+``mypy --strict`` reads its packages from pyproject's ``[tool.mypy]``.
+"""
 
 from __future__ import annotations
 
 import subprocess
 import sys
+import tomllib
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -16,15 +20,26 @@ def _run(*args: str) -> subprocess.CompletedProcess[str]:
 
 
 def test_ruff_finds_nothing() -> None:
-    done = _run("ruff", "check", "course_lib", "autograders", "tests", "benchmarks")
+    done = _run("ruff", "check", "course_lib", "autograders", "tests", "benchmarks", "conftest.py")
     assert done.returncode == 0, done.stdout + done.stderr
 
 
 def test_ruff_format_is_settled() -> None:
-    done = _run("ruff", "format", "--check", "course_lib", "autograders", "tests", "benchmarks")
+    done = _run(
+        "ruff",
+        "format",
+        "--check",
+        "course_lib",
+        "autograders",
+        "tests",
+        "benchmarks",
+        "conftest.py",
+    )
     assert done.returncode == 0, done.stdout + done.stderr
 
 
-def test_course_lib_is_strictly_typed() -> None:
-    done = _run("mypy", "--no-incremental")  # [tool.mypy] in pyproject: strict, course_lib
+def test_course_lib_and_autograders_are_strictly_typed() -> None:
+    config = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))["tool"]["mypy"]
+    assert set(config["packages"]) >= {"course_lib", "autograders"} and config["strict"]
+    done = _run("mypy", "--no-incremental")
     assert done.returncode == 0, done.stdout + done.stderr

@@ -4,18 +4,16 @@ from __future__ import annotations
 
 import json
 import os
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
+from conftest import FIXTURES as ALL_FIXTURES
+from conftest import STUB_MESSAGE, ReleasedCourse
 
 from autograders import cli
-from autograders.release import NOTEBOOKS, ReleaseError, discover_assignments, release, secret_lines
+from autograders.release import NOTEBOOKS, ReleaseError, release, secret_lines
 
-ROOT = Path(__file__).resolve().parent.parent
-FIXTURES = ROOT / "tests" / "fixtures" / "notebooks"
-STUB = "Not written yet: replace this line with your code (see the exercise above)."
+FIXTURES = ALL_FIXTURES / "notebooks"
 
 
 def _file_lines(path: Path) -> set[str]:
@@ -46,15 +44,17 @@ def assert_no_secrets(outdir: Path, notebooks: Path, assignments: list[str]) -> 
         assert "BEGIN SOLUTION" not in text and "BEGIN HIDDEN TESTS" not in text
 
 
+@pytest.mark.slow  # nbgrader generate_assignment
 def test_release_fixture(tmp_path: Path) -> None:
     out = tmp_path / "out"
     assert release(out, notebooks=FIXTURES) == ["99-fixture"]
     notebook = out / "99-fixture" / "99-fixture.ipynb"
     assert notebook.is_file()
-    assert STUB in notebook.read_text(encoding="utf-8")
+    assert STUB_MESSAGE in notebook.read_text(encoding="utf-8")
     assert_no_secrets(out, FIXTURES, ["99-fixture"])
 
 
+@pytest.mark.slow  # nbgrader generate_assignment
 def test_release_keeps_student_work(tmp_path: Path) -> None:
     out = tmp_path / "student"
     release(out, notebooks=FIXTURES)
@@ -79,6 +79,7 @@ def test_release_cli_errors_exit_2(tmp_path: Path, capsys: pytest.CaptureFixture
     assert "error: unknown assignment(s) nope" in capsys.readouterr().err
 
 
+@pytest.mark.slow  # nbgrader generate_assignment
 def test_open_releases_missing_and_starts_lab(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
@@ -93,7 +94,7 @@ def test_open_releases_missing_and_starts_lab(
     assert cli.main(args) == 0
     assert "added 99-fixture" in capsys.readouterr().out
     notebook = student / "99-fixture" / "99-fixture.ipynb"
-    assert STUB in notebook.read_text(encoding="utf-8")
+    assert STUB_MESSAGE in notebook.read_text(encoding="utf-8")
     command = calls[-1]
     assert command[1:3] == ["lab", str(student)]
     assert "--no-browser" in command
@@ -106,20 +107,9 @@ def test_open_releases_missing_and_starts_lab(
 
 
 @pytest.mark.slow
-def test_release_cli_real_notebooks(tmp_path: Path) -> None:
-    assignments = discover_assignments(NOTEBOOKS) if NOTEBOOKS.is_dir() else []
-    if not assignments:
-        pytest.skip("no assignment in notebooks/ yet")
-    out = tmp_path / "release"
-    done = subprocess.run(
-        [sys.executable, "-m", "autograders", "release", str(out)],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=600,
-    )
-    assert done.returncode == 0, done.stderr
-    for name in assignments:
-        assert (out / name / f"{name}.ipynb").is_file()
-        assert f"released {name}" in done.stdout
-    assert_no_secrets(out, NOTEBOOKS, assignments)
+def test_release_cli_real_notebooks(released_course: ReleasedCourse) -> None:
+    names = [a.name for a in released_course.assignments]
+    for name in names:
+        assert (released_course.out / name / f"{name}.ipynb").is_file()
+        assert f"released {name}" in released_course.done.stdout
+    assert_no_secrets(released_course.out, NOTEBOOKS, names)

@@ -1,7 +1,8 @@
 """``selfcheck``: solutions full marks, blanks zero, known submissions exactly as expected.
 
 The fixture assignment runs every part of it (plain and hostile known submissions, the
-isolation checks); the real course runs as a slow test.
+isolation checks). Every run grades notebooks in kernels (or releases with nbgrader first), so
+those tests are ``slow``; the loader's error messages are checked in the fast loop.
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ from pathlib import Path
 import pytest
 from conftest import require_program
 
-from autograders.release import NOTEBOOKS, discover_assignments
+from autograders.assignments import discover
 from autograders.selfcheck import selfcheck
 from autograders.submissions import SubmissionFormatError, load
 
@@ -21,11 +22,13 @@ ROOT = Path(__file__).resolve().parent.parent
 FIXTURES = ROOT / "tests" / "fixtures"
 
 
-@pytest.fixture(autouse=True)
+@pytest.fixture
 def _bwrap() -> None:
     require_program("bwrap", path="/usr/bin/bwrap", install_hint="apt-get install bubblewrap")
 
 
+@pytest.mark.slow
+@pytest.mark.usefixtures("_bwrap")
 def test_fixture_selfcheck_passes() -> None:
     lines: list[str] = []
     ok = selfcheck(
@@ -54,6 +57,8 @@ def test_fixture_selfcheck_passes() -> None:
     assert lines[-1] == "selfcheck: 12 of 12 checks passed"
 
 
+@pytest.mark.slow
+@pytest.mark.usefixtures("_bwrap")
 def test_wrong_expectation_is_a_failure(tmp_path: Path) -> None:
     folder = tmp_path / "99-fixture"
     folder.mkdir()
@@ -104,6 +109,7 @@ def test_loader_names_the_problem(tmp_path: Path, content: str, message: str) ->
     assert message in str(info.value)
 
 
+@pytest.mark.slow  # releases the fixture with nbgrader before it reads the file
 def test_unknown_grade_id_exits_2(tmp_path: Path) -> None:
     folder = tmp_path / "99-fixture"
     folder.mkdir()
@@ -131,8 +137,10 @@ def test_unknown_grade_id_exits_2(tmp_path: Path) -> None:
 
 
 @pytest.mark.slow
+@pytest.mark.usefixtures("_bwrap")
 def test_course_selfcheck() -> None:
-    if not (NOTEBOOKS.is_dir() and discover_assignments(NOTEBOOKS)):
+    names = [a.name for a in discover()]
+    if not names:
         pytest.skip("no assignment in notebooks/ yet")
     done = subprocess.run(
         [sys.executable, "-m", "autograders", "selfcheck", "--jobs", "2"],
@@ -142,7 +150,7 @@ def test_course_selfcheck() -> None:
         timeout=3600,
     )
     assert done.returncode == 0, done.stdout + done.stderr
-    for name in discover_assignments(NOTEBOOKS):
+    for name in names:
         assert f"ok    {name}: solution 100%" in done.stdout
         assert f"ok    {name}: blank 0%" in done.stdout
     assert "FAIL" not in done.stdout
