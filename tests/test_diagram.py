@@ -297,7 +297,7 @@ def _nbgrader(cell: Any) -> dict[str, Any]:
 
 
 def _solutions() -> dict[str, Any]:
-    """DIAGRAM, OPERATOR_DIAGRAM and WARMUP as the instructor's answer cells define them."""
+    """DIAGRAM and OPERATOR_DIAGRAM as the instructor's answer cells define them."""
     namespace: dict[str, Any] = {}
     for cell in _notebook().cells:
         if _nbgrader(cell).get("solution"):
@@ -674,11 +674,6 @@ def test_the_diagrams_students_are_shown_score_zero(text: str) -> None:
     assert _failed(outcome) == list(CELLS)
 
 
-def test_the_warmup_answer_scores_zero_too() -> None:
-    warmup = SOLUTION["WARMUP"]
-    assert _failed(_grade_all({"DIAGRAM": warmup, "OPERATOR_DIAGRAM": warmup})) == list(CELLS)
-
-
 # --- the known submissions -----------------------------------------------------------------
 
 BUGGY = sorted(p for p in SUBMISSIONS.glob("*.toml") if not p.name.startswith("hostile-"))
@@ -742,7 +737,6 @@ def test_the_student_version_has_no_answer_no_hidden_test_and_no_to_mermaid() ->
         assert secret not in text, secret
     answers = [c for c in nb.cells if _nbgrader(c).get("solution")]
     assert [_nbgrader(c)["grade_id"] for c in answers] == [
-        "warmup-answer",
         "diagram-answer",
         "operator-answer",
     ]
