@@ -11,6 +11,7 @@ import nbformat
 import pytest
 
 import course_lib.breaker as breaker
+from autograders.assignments import nbgrader_metadata
 from autograders.graders import diagram as graders
 from course_lib.checks import diagram as checks
 from course_lib.checks.diagram import (
@@ -292,15 +293,11 @@ def _notebook() -> Any:
     return nbformat.read(NOTEBOOK, as_version=4)  # type: ignore[no-untyped-call]
 
 
-def _nbgrader(cell: Any) -> dict[str, Any]:
-    return dict(cell.metadata.get("nbgrader", {}))
-
-
 def _solutions() -> dict[str, Any]:
     """DIAGRAM and OPERATOR_DIAGRAM as the instructor's answer cells define them."""
     namespace: dict[str, Any] = {}
     for cell in _notebook().cells:
-        if _nbgrader(cell).get("solution"):
+        if nbgrader_metadata(cell).get("solution"):
             exec(cell.source, namespace)  # noqa: S102 - the instructor's own solution
     return namespace
 
@@ -698,21 +695,13 @@ def test_every_exercise_has_known_buggy_submissions() -> None:
 # --- the notebook --------------------------------------------------------------------------
 
 
-def test_notebook_is_committed_without_outputs() -> None:
-    nb = _notebook()
-    nbformat.validate(nb)
-    for cell in nb.cells:
-        if cell.cell_type == "code":
-            assert cell.outputs == [] and cell.execution_count is None, cell.id
-
-
 def test_test_cells_check_visibly_then_import_the_hidden_graders_in_the_hidden_region() -> None:
     nb = _notebook()
-    tests = [c for c in nb.cells if _nbgrader(c).get("grade")]
-    assert [_nbgrader(c)["grade_id"] for c in tests] == list(CELLS)
-    assert [_nbgrader(c)["points"] for c in tests] == [3, 2, 3, 2]
+    tests = [c for c in nb.cells if nbgrader_metadata(c).get("grade")]
+    assert [nbgrader_metadata(c)["grade_id"] for c in tests] == list(CELLS)
+    assert [nbgrader_metadata(c)["points"] for c in tests] == [3, 2, 3, 2]
     for cell in tests:
-        check, grade, variable = CELLS[_nbgrader(cell)["grade_id"]]
+        check, grade, variable = CELLS[nbgrader_metadata(cell)["grade_id"]]
         visible, hidden = cell.source.split("### BEGIN HIDDEN TESTS\n")
         assert visible == (
             f"from course_lib.checks.diagram import {check.__name__}\n\n"
@@ -722,7 +711,7 @@ def test_test_cells_check_visibly_then_import_the_hidden_graders_in_the_hidden_r
             f"from autograders.graders.diagram import {grade.__name__}\n\n"
             f"{grade.__name__}({variable})\n### END HIDDEN TESTS"
         )
-        assert _nbgrader(cell)["locked"] is True
+        assert nbgrader_metadata(cell)["locked"] is True
 
 
 def test_the_student_version_has_no_answer_no_hidden_test_and_no_to_mermaid() -> None:
@@ -735,8 +724,8 @@ def test_the_student_version_has_no_answer_no_hidden_test_and_no_to_mermaid() ->
     text = "\n".join(cell.source for cell in nb.cells)
     for secret in ("HIDDEN TESTS", "autograders", "grade_", "to_mermaid", "Call succeeds"):
         assert secret not in text, secret
-    answers = [c for c in nb.cells if _nbgrader(c).get("solution")]
-    assert [_nbgrader(c)["grade_id"] for c in answers] == [
+    answers = [c for c in nb.cells if nbgrader_metadata(c).get("solution")]
+    assert [nbgrader_metadata(c)["grade_id"] for c in answers] == [
         "diagram-answer",
         "operator-answer",
     ]

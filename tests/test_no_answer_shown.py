@@ -29,6 +29,7 @@ from typing import Any
 import nbformat
 import pytest
 
+from autograders.assignments import nbgrader_metadata
 from autograders.grading import Submission, grade_batch
 from autograders.release import Course, discover_assignments, temp_course
 from autograders.submissions import solution_notebook
@@ -40,10 +41,6 @@ ASSIGNMENTS = discover_assignments()
 _FENCE = re.compile(
     r"^[ \t]*(`{3,}|~{3,})[ \t]*([\w+-]*)[^\n]*\n(.*?)^[ \t]*\1[ \t]*$", re.M | re.S
 )
-
-
-def _nbgrader(cell: Any) -> dict[str, Any]:
-    return dict(cell.get("metadata", {}).get("nbgrader", {}))
 
 
 def _is_python(text: str) -> bool:
@@ -58,13 +55,15 @@ def shown_blocks(nb: Any, name: str = "") -> list[tuple[str, str, bool]]:
     """``(where, text, is_code)`` for every block the released notebook shows, deduplicated."""
     blocks: dict[str, tuple[str, str, bool]] = {}
     for index, cell in enumerate(nb.cells):
-        where = f"{name} " * bool(name) + (_nbgrader(cell).get("grade_id") or f"cell {index}")
+        where = f"{name} " * bool(name) + (
+            nbgrader_metadata(cell).get("grade_id") or f"cell {index}"
+        )
         if cell.cell_type == "markdown":
             for match in _FENCE.finditer(cell.source):
                 language, text = match.group(2).lower(), match.group(3)
                 code = language in ("python", "py", "") and _is_python(text)
                 blocks.setdefault(text.strip(), (f"{where} ```{language}", text, code))
-        elif cell.cell_type == "code" and not _nbgrader(cell).get("solution"):
+        elif cell.cell_type == "code" and not nbgrader_metadata(cell).get("solution"):
             blocks.setdefault(cell.source.strip(), (where, cell.source, True))
     return [b for text, b in blocks.items() if text]
 
@@ -88,7 +87,7 @@ def pasted(nb: Any, text: str, *, as_code: bool) -> Any | None:
     result = copy.deepcopy(nb)
     changed = False
     for cell in result.cells:
-        if not _nbgrader(cell).get("solution"):
+        if not nbgrader_metadata(cell).get("solution"):
             continue
         if as_code:
             cell.source = text
