@@ -139,7 +139,9 @@ class Cgroup:
     def enter_command(self, command: list[str]) -> list[str]:
         """``command``, prefixed so that its process joins this group before it starts."""
         procs = [str(path / "cgroup.procs") for path in self.paths.values()]
-        script = 'while [ "$1" != -- ]; do echo $$ > "$1" || exit 125; shift; done; shift; exec "$@"'
+        script = (
+            'while [ "$1" != -- ]; do echo $$ > "$1" || exit 125; shift; done; shift; exec "$@"'
+        )
         return ["/bin/sh", "-c", script, "sh", *procs, "--", *command]
 
     def pids(self) -> list[int]:

@@ -485,7 +485,9 @@ class _Grader:
                     sandbox.budget = self.limits.cell_timeout
                     try:
                         # the sandbox's own waits stop first; this also bounds the parent
-                        with _alarm(min(self.limits.cell_timeout + 10, max(self.time_left(), 0.01))):
+                        with _alarm(
+                            min(self.limits.cell_timeout + 10, max(self.time_left(), 0.01))
+                        ):
                             error = session.exec_cell(cell.grade_id, cell.source)
                     except _GraderTimeout:
                         sandbox.kill()

@@ -7,9 +7,10 @@ proxy become requests to the sandbox (:mod:`autograders.rpc`). Results come back
 as plain data (exact int, bool, str, float, None and containers of them) or as
 new proxies. Comparing, testing or computing with a proxy is refused
 (:class:`PlainValueError`): a check's verdict never depends on a student's
-``__eq__``, ``__bool__`` or ``__lt__``. Callables the test passes in (the protected function, a fallback)
-stay in the parent: the sandbox gets a callback number and invokes them by
-sending a request back, synchronously, possibly nested.
+``__eq__``, ``__bool__`` or ``__lt__``. Callables the test passes in (the
+protected function, a fallback) stay in the parent: the sandbox gets a callback
+number and invokes them by sending a request back, synchronously, possibly
+nested.
 
 Exceptions raised by student code come back as the nearest class the parent
 knows (a builtin exception or a ``course_lib.errors`` class, found along the
