@@ -176,10 +176,6 @@ class Cgroup:
                 return int(value)
         return 0
 
-    def hit_memory_limit(self) -> bool:
-        """Whether the group was stopped by its memory limit (an OOM kill, or a failed charge)."""
-        return self.oom_kills() > 0 or self._read_int("memory", "memory.failcnt") > 0
-
     def kill(self, timeout: float = 10.0) -> None:
         """SIGKILL every process in the group (frozen first, so none can fork meanwhile)."""
         freezer = self.paths.get("freezer")

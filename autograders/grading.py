@@ -140,12 +140,13 @@ def find_submissions(
     return found, failures, skipped
 
 
-def _grade_one(source: Path, sub: Submission, sandbox: bool) -> tuple[str, Any]:
+def _grade_one(source: Path, sub: Submission, sandbox: bool, limits: Any = None) -> tuple[str, Any]:
     """Worker: grade one submission; never raises (the reason comes back as text)."""
     module = engine()
+    extra = {} if limits is None else {"limits": limits}
     try:
         result = module.grade_notebook(
-            source, sub.path, student=sub.student, sandbox=sandbox, runtime=_runtime()
+            source, sub.path, student=sub.student, sandbox=sandbox, runtime=_runtime(), **extra
         )
         return "ok", result
     except module.SubmissionError as exc:
@@ -173,6 +174,7 @@ def _grade_in_pool(
     sandbox: bool,
     jobs: int,
     stall_seconds: float,
+    limits: Any,
     take: Callable[[Submission, tuple[str, Any]], None],
 ) -> list[Submission]:
     """Grade ``subs`` in one pool, taking results as they finish.
@@ -183,7 +185,7 @@ def _grade_in_pool(
     context = multiprocessing.get_context("spawn")
     pool = ProcessPoolExecutor(max_workers=jobs, mp_context=context)
     futures: dict[Future[tuple[str, Any]], Submission] = {
-        pool.submit(_grade_one, sources[sub.assignment], sub, sandbox): sub for sub in subs
+        pool.submit(_grade_one, sources[sub.assignment], sub, sandbox, limits): sub for sub in subs
     }
     pending = set(futures)
     try:
@@ -213,13 +215,15 @@ def grade_batch(
     progress: bool = True,
     on_result: Callable[[Outcome], None] | None = None,
     stall_seconds: float = STALL_SECONDS,
+    limits: Any = None,
 ) -> BatchReport:
     """Grade ``submissions`` against ``sources`` (assignment -> source notebook).
 
     ``jobs`` > 1 grades in that many worker processes. Nothing is written here:
     ``on_result`` is called with each :class:`Graded` / :class:`Failure` as soon as
     that submission is done (in the order they finish). The report lists them in
-    the order of ``submissions``.
+    the order of ``submissions``. ``limits``: an ``engine.Limits`` for every
+    submission (default: the engine's).
     """
     if jobs < 1:
         raise ValueError(f"jobs must be at least 1, got {jobs}")
@@ -243,11 +247,13 @@ def grade_batch(
     try:
         if jobs == 1:
             for sub in submissions:
-                take(sub, _grade_one(sources[sub.assignment], sub, sandbox))
+                take(sub, _grade_one(sources[sub.assignment], sub, sandbox, limits))
         else:
-            stalled = _grade_in_pool(submissions, sources, sandbox, jobs, stall_seconds, take)
+            stalled = _grade_in_pool(
+                submissions, sources, sandbox, jobs, stall_seconds, limits, take
+            )
             if stalled:  # once more in fresh workers: some were only queued behind a stuck one
-                again = _grade_in_pool(stalled, sources, sandbox, jobs, stall_seconds, take)
+                again = _grade_in_pool(stalled, sources, sandbox, jobs, stall_seconds, limits, take)
                 for sub in again:
                     take(
                         sub,
@@ -296,6 +302,7 @@ def grade_all(
     progress: bool = True,
     db_url: str | None = None,
     log: Callable[[str], None] = print,
+    limits: Any = None,
 ) -> BatchReport:
     """Grade every submission in ``submissions_dir``; write gradebook, CSV and feedback to ``out``.
 
@@ -339,7 +346,13 @@ def grade_all(
         for failure in failures:
             write(failure)
         report = grade_batch(
-            subs, sources, jobs=jobs, sandbox=sandbox, progress=progress, on_result=write
+            subs,
+            sources,
+            jobs=jobs,
+            sandbox=sandbox,
+            progress=progress,
+            on_result=write,
+            limits=limits,
         )
     report.failures[:0] = failures
     report.skipped = skipped

@@ -547,15 +547,15 @@ class Sandbox:
             code = self.process.wait(timeout=5)
         except subprocess.TimeoutExpired:
             code = None
-        memory = self.cgroup is not None and self.cgroup.hit_memory_limit()
+        oom = self.cgroup is not None and self.cgroup.oom_kills() > 0
         self.kill()
-        if memory:
-            return SandboxFailure(
-                "limit", f"used more than {self.limits.memory_mb} MB of memory (all its processes)"
-            )
         signo = (
             -code if code is not None and code < 0 else (code - 128 if code and code > 128 else 0)
         )
+        if oom and signo in (0, signal.SIGKILL):
+            return SandboxFailure(
+                "limit", f"used more than {self.limits.memory_mb} MB of memory (all its processes)"
+            )
         if signo == signal.SIGXCPU:
             return SandboxFailure("limit", f"used more than {self.limits.cpu_limit} s of CPU time")
         if signo == signal.SIGXFSZ:
