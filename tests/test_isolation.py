@@ -462,3 +462,29 @@ def test_results_arrive_as_submissions_finish(tmp_path: Path) -> None:
     assert arrived == ["b-good", "a-mallory"], "the good one must not wait for the stalled one"
     assert [g.submission.student for g in report.graded] == ["a-mallory", "b-good"]
     assert all(isinstance(g, Graded) for g in report.graded)
+
+
+@pytest.mark.slow
+def test_a_stuck_worker_is_stopped_and_the_others_still_graded(tmp_path: Path) -> None:
+    """The batch's last resort: no result for ``stall_seconds`` -> kill, retry once, give up."""
+    require_program("bwrap", path="/usr/bin/bwrap", install_hint="apt-get install bubblewrap")
+    solution, blank = _fixture_versions()
+    subs = []
+    for student, nb in (("a-mallory", _hang_notebook(solution)), ("b-blank", blank)):
+        path = tmp_path / student / A / f"{A}.ipynb"
+        path.parent.mkdir(parents=True)
+        nbformat.write(nb, path)
+        subs.append(Submission(student, A, A, path))
+    start = time.monotonic()
+    report = grade_batch(
+        subs,
+        {A: SOURCE},
+        jobs=2,
+        progress=False,
+        stall_seconds=20,  # far below this engine budget: the worker looks stuck
+        limits=Limits(cell_timeout=300, submission_seconds=600),
+    )
+    assert [g.submission.student for g in report.graded] == ["b-blank"]
+    assert [f.submission.student for f in report.failures] == ["a-mallory"]
+    assert "did not finish" in report.failures[0].reason
+    assert time.monotonic() - start < 2 * 20 + 120
