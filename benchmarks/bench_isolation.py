@@ -13,8 +13,9 @@ time does not count. Prints, per round and as medians:
   cgroup (``memory.max_usage_in_bytes``): goal <= ``Limits.memory_mb``.
 
 ``--no-quota`` grades with ``Limits(cpus=None)`` (no CPU quota on the cgroup) to
-show what the quota is for. On a shared machine the numbers move with the load:
-compare ratios from the same run (rounds alternate alone / beside).
+show what the quota is for; ``--cpus X`` tries another quota. On a shared machine
+the numbers move with the load: compare ratios from the same run (rounds
+alternate alone / beside).
 
 Run: ``.venv/bin/python benchmarks/bench_isolation.py [--rounds 2] [--hostile NAME]``.
 """
@@ -68,8 +69,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--rounds", type=int, default=2, help="alone/beside pairs (median)")
     parser.add_argument("--hostile", default="hostile-replay-amplification", help="catalogue entry")
     parser.add_argument("--no-quota", action="store_true", help="no CPU quota on the cgroups")
+    parser.add_argument("--cpus", type=float, default=None, help="CPU quota per sandbox")
     args = parser.parse_args(argv)
-    limits = Limits(cpus=None) if args.no_quota else Limits()
+    if args.no_quota:
+        limits = Limits(cpus=None)
+    elif args.cpus is not None:
+        limits = Limits(cpus=args.cpus)
+    else:
+        limits = Limits()
     known = load(CATALOGUE / f"{args.hostile}.toml")
 
     with (
