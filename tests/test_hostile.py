@@ -32,6 +32,9 @@ from autograders.submissions import THREATS, KnownSubmission, build, load, solut
 ROOT = Path(__file__).resolve().parent.parent
 CATALOGUE = sorted((ROOT / "autograders" / "submissions").glob("*/hostile-*.toml"))
 LIMITS = Limits(cell_timeout=20.0)
+NEEDS_PLAIN_CHECKS = {"hostile-always-equal-should-trip"}
+"""Entries the boundary alone cannot hold: the window's objects are handed back to the
+student's own should_trip, which no comparison sees; the checks must refuse them."""
 
 
 @pytest.fixture(scope="module")
@@ -74,6 +77,8 @@ def test_hostile_submission_gets_its_expected_score(
     path: Path, runtime: Runtime, tmp_path: Path
 ) -> None:
     known: KnownSubmission = load(path)
+    if path.stem in NEEDS_PLAIN_CHECKS and not (ROOT / "course_lib" / "checks" / "kit.py").exists():
+        pytest.xfail("needs the checks to take only plain values (course_lib.checks.kit.plain)")
     assignment = path.parent.name
     source_path = ROOT / "notebooks" / assignment / f"{assignment}.ipynb"
     if not source_path.is_file():
