@@ -80,10 +80,25 @@ def _remove_live() -> None:
 atexit.register(_remove_live)
 
 
+def _sweep() -> None:
+    """Remove empty sandbox cgroups left by grader processes that were killed (no cleanup ran)."""
+    for controller in CONTROLLERS:
+        with contextlib.suppress(OSError, CgroupError):
+            for path in _base(controller).glob("m14-sandbox-*"):
+                owner = path.name.split("-")[2]
+                if owner.isdigit() and not Path(f"/proc/{owner}").exists():
+                    with contextlib.suppress(OSError):  # not empty, or gone already
+                        path.rmdir()
+
+
 def available() -> bool:
-    """Whether per-sandbox cgroups can be made here (checked once per process)."""
+    """Whether per-sandbox cgroups can be made here (checked once per process).
+
+    The first call also removes empty sandbox cgroups whose grader process is gone.
+    """
     global _AVAILABLE
     if _AVAILABLE is None:
+        _sweep()
         try:
             probe = Cgroup(memory_bytes=64 * 1024 * 1024, pids=8, cpus=None)
         except (CgroupError, OSError):

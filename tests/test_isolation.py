@@ -344,6 +344,15 @@ def test_processes_are_one_budget_for_the_sandbox(runtime: Runtime) -> None:
     session.sandbox.kill()
 
 
+def test_cgroups_left_by_a_killed_grader_are_swept() -> None:
+    _needs_cgroup()
+    stale = [cgroup._base(c) / "m14-sandbox-999999999-dead" for c in cgroup.CONTROLLERS]
+    for path in stale:
+        path.mkdir()
+    cgroup._sweep()
+    assert not any(path.exists() for path in stale)
+
+
 def test_without_cgroups_the_fallback_forbids_forks(
     runtime: Runtime, monkeypatch: pytest.MonkeyPatch
 ) -> None:
