@@ -30,6 +30,14 @@ nbgrader SOURCE notebook:
    message; the sandbox is then restarted (answer cells replayed) for the next
    test cell. An answer cell that itself never finishes (or kills the process)
    is skipped in every restart, which costs the exercises using it.
+5. **One budget per submission.** Everything above (sandbox starts, replays,
+   test cells, restarts) shares ``Limits.submission_seconds`` of wall time; the
+   sandbox's own waits stop at that deadline and the parent's alarms are capped
+   by it. Once it is spent the sandbox is killed with all its processes and the
+   remaining test cells score 0 ("not graded: ... time budget"). Memory,
+   processes and CPU are budgets of the whole sandbox too (its cgroup, see
+   :mod:`autograders.cgroup`); which mechanism bounded it is in
+   ``NotebookResult.log`` (for the instructor, not in the feedback).
 
 The autograded notebook (rebuilt notebook, each test cell followed by outputs:
 what the visible check printed, what the student's code printed, and an
@@ -52,9 +60,11 @@ import contextlib
 import copy
 import io
 import json
+import logging
 import re
 import signal
 import threading
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -64,7 +74,7 @@ import nbformat
 
 from autograders.feedback import strip_hidden_tests
 from autograders.remote import Session
-from autograders.sandbox import Limits, Runtime, Sandbox, SandboxFailure
+from autograders.sandbox import Limits, Runtime, Sandbox, SandboxFailure, SandboxStartError
 
 __all__ = [
     "STUB",
@@ -94,6 +104,8 @@ _DISPLAY_MODULES = re.compile(
 
 
 _BUILTIN_NAMES = frozenset(vars(builtins))
+
+_LOG = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -130,6 +142,11 @@ class NotebookResult:
         score: total points earned.
         max_score: total points available.
         autograded: the rebuilt notebook with results under each test cell.
+        log: the engine's own notes for the instructor (never shown to the
+            student): how the sandbox was bounded, restarts, the budget.
+        peak_memory: the most memory one sandbox of this submission used at
+            once, all its processes together, in bytes (from its cgroup; 0
+            without one).
     """
 
     assignment: str
@@ -140,6 +157,8 @@ class NotebookResult:
     score: float
     max_score: float
     autograded: Any = field(default=None, compare=False, repr=False)
+    log: tuple[str, ...] = field(default=(), compare=False)
+    peak_memory: int = field(default=0, compare=False)
 
 
 class SubmissionError(Exception):
@@ -398,52 +417,126 @@ def _alarm(seconds: float) -> Iterator[None]:
 
 
 class _Grader:
-    """Runs the plan: a sandbox with the student's cells, test cells in the parent."""
+    """Runs the plan: a sandbox with the student's cells, test cells in the parent.
+
+    Everything it does for one submission (sandbox starts, replays, test cells,
+    restarts) shares ONE wall-clock budget, ``Limits.submission_seconds``: every
+    sandbox gets its deadline, every wait in the parent (the checks, a replay)
+    runs under an alarm capped by what is left. Once it is spent, the sandbox is
+    killed and the remaining test cells are not run.
+    """
 
     def __init__(self, cells: list[_Cell], limits: Limits, runtime: Runtime, isolated: bool):
         self.cells = cells
         self.limits = limits
         self.runtime = runtime
         self.isolated = isolated
+        self.deadline = time.monotonic() + limits.submission_seconds
         self.skipped: dict[str, str] = {}  # answer/setup cell -> why it is skipped
         self.errors: dict[str, str] = {}  # answer cell -> the exception it raised
         self.session: Session | None = None
+        self.log: list[str] = []
+        self.starts = 0
+        self.peak_memory = 0
         self.names = list(
             dict.fromkeys(
                 n for c in cells if c.kind in ("answer", "setup") for n in _defined_names(c.source)
             )
         )
 
+    def time_left(self) -> float:
+        return self.deadline - time.monotonic()
+
+    def budget_message(self) -> str:
+        return f"used up the submission's time budget of {self.limits.submission_seconds:g} s"
+
+    def _start(self) -> Sandbox:
+        try:
+            sandbox = Sandbox(
+                self.runtime, self.limits, isolated=self.isolated, deadline=self.deadline
+            )
+        except SandboxStartError:
+            if self.time_left() <= 0:
+                raise SandboxFailure("timeout", self.budget_message()) from None
+            raise
+        self.starts += 1
+        if self.starts == 1:
+            self.log.append(f"sandbox bounded by: {sandbox.isolation}")
+        return sandbox
+
     def session_for_tests(self) -> Session:
-        """A live session with all answer/setup cells replayed (restarting as needed)."""
+        """A live session with all answer/setup cells replayed (restarting as needed).
+
+        Raises:
+            SandboxFailure: the submission's time budget is spent.
+        """
         while self.session is None or self.session.sandbox.dead:
-            sandbox = Sandbox(self.runtime, self.limits, isolated=self.isolated)
+            if self.session is not None:
+                self._forget(self.session.sandbox)
+                self.session = None
+            if self.time_left() <= 0:
+                raise SandboxFailure("timeout", self.budget_message())
+            sandbox = self._start()
             session = Session(sandbox)
             try:
                 for cell in self.cells:
                     if cell.kind not in ("answer", "setup") or cell.grade_id in self.skipped:
                         continue
                     sandbox.budget = self.limits.cell_timeout
-                    error = session.exec_cell(cell.grade_id, cell.source)
+                    try:
+                        # the sandbox's own waits stop first; this also bounds the parent
+                        with _alarm(
+                            min(self.limits.cell_timeout + 10, max(self.time_left(), 0.01))
+                        ):
+                            error = session.exec_cell(cell.grade_id, cell.source)
+                    except _GraderTimeout:
+                        sandbox.kill()
+                        raise SandboxFailure(
+                            "timeout", f"ran for more than {self.limits.cell_timeout:g} s"
+                        ) from None
                     if error is not None and cell.kind == "answer":
                         self.errors.setdefault(cell.grade_id, f"{type(error).__name__}: {error}")
                 sandbox.take_output()
             except SandboxFailure as failure:
                 sandbox.kill()
+                self._forget(sandbox)
+                if self.time_left() <= 0:
+                    raise SandboxFailure("timeout", self.budget_message()) from None
                 self.skipped[cell.grade_id] = failure.reason
+                self.log.append(f"cell {cell.grade_id} skipped in replays: {failure.reason}")
                 continue
             self.session = session
         return self.session
 
+    def _forget(self, sandbox: Sandbox) -> None:
+        sandbox.kill()
+        self.peak_memory = max(self.peak_memory, sandbox.peak_memory)
+
+    def not_run(self, cell: _Cell) -> TestResult:
+        """The verdict on a test cell that was not run: the budget was spent before it."""
+        return TestResult(
+            cell.grade_id,
+            0.0,
+            cell.points,
+            "timeout",
+            f"not graded: your code {self.budget_message()} before this exercise "
+            "(see the exercises above)",
+        )
+
     def run_test(self, number: int, cell: _Cell) -> tuple[TestResult, list[Any]]:
         where = f"in exercise {number} ({cell.grade_id})"
         stdout = io.StringIO()
-        session = self.session_for_tests()
+        if self.time_left() <= 0:
+            return self.not_run(cell), []
+        try:
+            session = self.session_for_tests()
+        except SandboxFailure:
+            return self.not_run(cell), []
         session.sandbox.budget = self.limits.cell_timeout
         namespace: dict[str, Any] = {"__name__": "__main__"}
         status: Status = "passed"
         message = ""
-        grader_limit = self.limits.grader_limit
+        grader_limit = min(self.limits.grader_limit, max(self.time_left(), 0.01))
         try:
             with _alarm(grader_limit):
                 for name in self.names:
@@ -454,14 +547,18 @@ class _Grader:
         except _GraderTimeout:
             session.sandbox.kill()
             status = "timeout"
-            message = (
-                f"checking your code's answers took more than {grader_limit:g} s {where} "
-                "and was stopped (are the numbers or sizes your code returns reasonable?)"
-            )
+            if self.time_left() <= 0:
+                message = f"your code {self.budget_message()} {where} and was stopped"
+            else:
+                message = (
+                    f"checking your code's answers took more than {grader_limit:g} s {where} "
+                    "and was stopped (are the numbers or sizes your code returns reasonable?)"
+                )
         except SandboxFailure as failure:
             status = "timeout" if failure.kind == "timeout" else failure.kind  # type: ignore[assignment]
             stopped = " and was stopped" if failure.kind in ("timeout", "limit") else ""
             message = f"your code {failure.reason} {where}{stopped}"
+            self.log.append(f"{cell.grade_id}: sandbox ended: {failure.reason}")
         except AssertionError as exc:
             status = "failed"
             message = str(exc).strip() or f"a check failed {where}"
@@ -488,7 +585,11 @@ class _Grader:
 
     def close(self) -> None:
         if self.session is not None:
-            self.session.sandbox.kill()
+            self._forget(self.session.sandbox)
+        if self.peak_memory:
+            self.log.append(f"peak memory of one sandbox: {self.peak_memory / 2**20:.0f} MiB")
+        if self.time_left() <= 0:
+            self.log.append(self.budget_message().replace("used up", "grading used up"))
 
 
 def grade_notebook(
@@ -561,6 +662,8 @@ def grade_notebook(
         if own_runtime:
             active.close()
 
+    for line in grader.log:
+        _LOG.info("%s/%s: %s", student, source_notebook.stem, line)
     for grade_id, reason in grader.skipped.items():
         notes.append(
             f"your code {reason} in cell {grade_id} and was stopped; "
@@ -587,4 +690,6 @@ def grade_notebook(
         score=sum(r.points for r in results),
         max_score=sum(r.max_points for r in results),
         autograded=autograded,
+        log=tuple(grader.log),
+        peak_memory=grader.peak_memory,
     )

@@ -17,7 +17,14 @@ from nbgrader.api import Gradebook, MissingEntry
 from nbgrader.plugins.export import CsvExportPlugin
 from sqlalchemy.exc import SAWarning
 
-__all__ = ["CSV_COLUMNS", "export_csv", "record_result", "record_ungradable", "snapshot"]
+__all__ = [
+    "CSV_COLUMNS",
+    "add_students",
+    "export_csv",
+    "record_result",
+    "record_ungradable",
+    "snapshot",
+]
 
 CSV_COLUMNS = (
     "assignment",
@@ -44,6 +51,18 @@ def _submission(gb: Gradebook, assignment: str, student: str, when: dt.datetime)
             submission = gb.add_submission(assignment, student)
     submission.timestamp = when
     return submission
+
+
+def add_students(db_url: str, students: Iterable[str]) -> None:
+    """Make sure these students exist, creating the missing ones in this order.
+
+    nbgrader's export lists students by name, then in the order they were added; adding
+    a batch's students up front keeps ``grades.csv`` in submission order however the
+    grading finishes.
+    """
+    with Gradebook(db_url) as gb:
+        for student in dict.fromkeys(students):
+            gb.update_or_create_student(student)
 
 
 def record_result(db_url: str, result: Any, when: dt.datetime | None = None) -> list[str]:

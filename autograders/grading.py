@@ -5,6 +5,13 @@ Each is graded by ``autograders.engine.grade_notebook`` (in ``jobs`` worker proc
 the results come back as plain data to this, the trusted process, which alone writes the
 gradebook, ``grades.csv`` and the feedback pages. A submission that cannot be graded is
 recorded with zero points and listed with its reason; it never stops the batch.
+
+Results are taken as each submission finishes (not in submission order) and written at
+once (gradebook rows and feedback page), so a slow or stuck submission never withholds the
+others' grades. The engine bounds each submission (``Limits.submission_seconds``); as a last
+resort, when no worker finishes anything for ``stall_seconds``, the workers are killed, the
+submissions they were grading are retried once in fresh workers and then recorded as
+ungradable. ``grades.csv`` and the table keep the submissions' order.
 """
 
 from __future__ import annotations
@@ -16,7 +23,7 @@ import multiprocessing
 import multiprocessing.util
 import sys
 from collections.abc import Callable, Mapping, Sequence
-from concurrent.futures import Future, ProcessPoolExecutor
+from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import ModuleType
@@ -133,18 +140,70 @@ def find_submissions(
     return found, failures, skipped
 
 
-def _grade_one(source: Path, sub: Submission, sandbox: bool) -> tuple[str, Any]:
+def _grade_one(source: Path, sub: Submission, sandbox: bool, limits: Any = None) -> tuple[str, Any]:
     """Worker: grade one submission; never raises (the reason comes back as text)."""
     module = engine()
+    extra = {} if limits is None else {"limits": limits}
     try:
         result = module.grade_notebook(
-            source, sub.path, student=sub.student, sandbox=sandbox, runtime=_runtime()
+            source, sub.path, student=sub.student, sandbox=sandbox, runtime=_runtime(), **extra
         )
         return "ok", result
     except module.SubmissionError as exc:
         return "failed", str(exc) or type(exc).__name__
     except Exception as exc:  # a grader bug must not stop the batch; name it plainly
         return "failed", f"the grader itself failed ({type(exc).__name__}: {exc})"
+
+
+STALL_SECONDS = 300.0 + 120.0
+"""No result from any worker for this long means the workers grading are stuck (the
+engine's default ``Limits.submission_seconds`` plus a margin for reading and rebuilding)."""
+
+Outcome = Graded | Failure
+
+
+def _pool_processes(pool: ProcessPoolExecutor) -> list[Any]:
+    """The pool's worker processes (``concurrent.futures`` keeps them in ``_processes``)."""
+    found = getattr(pool, "_processes", None) or {}
+    return list(found.values())
+
+
+def _grade_in_pool(
+    subs: Sequence[Submission],
+    sources: Mapping[str, Path],
+    sandbox: bool,
+    jobs: int,
+    stall_seconds: float,
+    limits: Any,
+    take: Callable[[Submission, tuple[str, Any]], None],
+) -> list[Submission]:
+    """Grade ``subs`` in one pool, taking results as they finish.
+
+    Returns:
+        The submissions that were still in the pool when it stalled (none if it did not).
+    """
+    context = multiprocessing.get_context("spawn")
+    pool = ProcessPoolExecutor(max_workers=jobs, mp_context=context)
+    futures: dict[Future[tuple[str, Any]], Submission] = {
+        pool.submit(_grade_one, sources[sub.assignment], sub, sandbox, limits): sub for sub in subs
+    }
+    pending = set(futures)
+    try:
+        while pending:
+            done, pending = wait(pending, timeout=stall_seconds, return_when=FIRST_COMPLETED)
+            if not done:  # nothing finished for stall_seconds: the busy workers are stuck
+                for process in _pool_processes(pool):
+                    process.kill()
+                return [futures[f] for f in futures if f in pending]
+            for future in sorted(done, key=lambda f: subs.index(futures[f])):
+                try:
+                    outcome = future.result()
+                except Exception as exc:  # a worker process died
+                    outcome = ("failed", f"the grading worker died ({type(exc).__name__}: {exc})")
+                take(futures[future], outcome)
+        return []
+    finally:
+        pool.shutdown(wait=True, cancel_futures=True)
 
 
 def grade_batch(
@@ -154,10 +213,17 @@ def grade_batch(
     jobs: int = 1,
     sandbox: bool = True,
     progress: bool = True,
+    on_result: Callable[[Outcome], None] | None = None,
+    stall_seconds: float = STALL_SECONDS,
+    limits: Any = None,
 ) -> BatchReport:
     """Grade ``submissions`` against ``sources`` (assignment -> source notebook).
 
-    ``jobs`` > 1 grades in that many worker processes. Nothing is written here.
+    ``jobs`` > 1 grades in that many worker processes. Nothing is written here:
+    ``on_result`` is called with each :class:`Graded` / :class:`Failure` as soon as
+    that submission is done (in the order they finish). The report lists them in
+    the order of ``submissions``. ``limits``: an ``engine.Limits`` for every
+    submission (default: the engine's).
     """
     if jobs < 1:
         raise ValueError(f"jobs must be at least 1, got {jobs}")
@@ -172,35 +238,36 @@ def grade_batch(
 
     def take(sub: Submission, outcome: tuple[str, Any]) -> None:
         kind, value = outcome
-        if kind == "ok":
-            report.graded.append(Graded(sub, value))
-        else:
-            report.failures.append(Failure(sub, value))
+        item: Outcome = Graded(sub, value) if kind == "ok" else Failure(sub, value)
+        (report.graded if isinstance(item, Graded) else report.failures).append(item)  # type: ignore[arg-type]
+        if on_result is not None:
+            on_result(item)
         bar.update(1)
 
     try:
         if jobs == 1:
             for sub in submissions:
-                take(sub, _grade_one(sources[sub.assignment], sub, sandbox))
+                take(sub, _grade_one(sources[sub.assignment], sub, sandbox, limits))
         else:
-            context = multiprocessing.get_context("spawn")
-            with ProcessPoolExecutor(max_workers=jobs, mp_context=context) as pool:
-                futures: list[tuple[Submission, Future[tuple[str, Any]]]] = [
-                    (sub, pool.submit(_grade_one, sources[sub.assignment], sub, sandbox))
-                    for sub in submissions
-                ]
-                for sub, future in futures:
-                    try:
-                        take(sub, future.result())
-                    except Exception as exc:  # a worker process died
-                        take(
-                            sub,
-                            ("failed", f"the grading worker died ({type(exc).__name__}: {exc})"),
-                        )
+            stalled = _grade_in_pool(
+                submissions, sources, sandbox, jobs, stall_seconds, limits, take
+            )
+            if stalled:  # once more in fresh workers: some were only queued behind a stuck one
+                again = _grade_in_pool(stalled, sources, sandbox, jobs, stall_seconds, limits, take)
+                for sub in again:
+                    take(
+                        sub,
+                        (
+                            "failed",
+                            f"grading did not finish: no result for {stall_seconds:g} s, twice "
+                            "(the grader's workers were stopped)",
+                        ),
+                    )
     finally:
         bar.close()
     order = {sub: i for i, sub in enumerate(submissions)}
     report.graded.sort(key=lambda g: order[g.submission])
+    report.failures.sort(key=lambda f: order[f.submission])
     return report
 
 
@@ -235,6 +302,7 @@ def grade_all(
     progress: bool = True,
     db_url: str | None = None,
     log: Callable[[str], None] = print,
+    limits: Any = None,
 ) -> BatchReport:
     """Grade every submission in ``submissions_dir``; write gradebook, CSV and feedback to ``out``.
 
@@ -248,26 +316,46 @@ def grade_all(
     needed = sorted({s.assignment for s in subs})
     out.mkdir(parents=True, exist_ok=True)
     url = db_url or f"sqlite:///{(out / 'gradebook.db').resolve()}"
+
+    def write(item: Outcome) -> None:
+        """Record one finished submission at once: its gradebook rows and feedback page."""
+        sub = item.submission
+        page = out / "feedback" / sub.student / sub.assignment
+        if isinstance(item, Graded):
+            for warning in gradebook.record_result(url, item.result):
+                log(f"warning: {warning}")
+            html_text = render_feedback(item.result, _answers(sub.path))
+        elif sub.assignment in known and sub.notebook == sub.assignment:
+            gradebook.record_ungradable(url, sub.assignment, sub.notebook, sub.student)
+            html_text = render_ungradable(sub.assignment, sub.notebook, sub.student, item.reason)
+        else:
+            return
+        page.mkdir(parents=True, exist_ok=True)
+        (page / f"{sub.notebook}.html").write_text(html_text, encoding="utf-8")
+
     with temp_course(notebooks, needed or known, db_url=url) as course:
         sources = {a: course.source(a) for a in course.assignments}
-        report = grade_batch(subs, sources, jobs=jobs, sandbox=sandbox, progress=progress)
+        # every student first, in name order: grades.csv's order must not depend on which
+        # submission finished first
+        recorded = {s.student for s in subs} | {
+            f.submission.student
+            for f in failures
+            if f.submission.assignment in known and f.submission.notebook == f.submission.assignment
+        }
+        gradebook.add_students(url, sorted(recorded))
+        for failure in failures:
+            write(failure)
+        report = grade_batch(
+            subs,
+            sources,
+            jobs=jobs,
+            sandbox=sandbox,
+            progress=progress,
+            on_result=write,
+            limits=limits,
+        )
     report.failures[:0] = failures
     report.skipped = skipped
-    for graded in report.graded:
-        for warning in gradebook.record_result(url, graded.result):
-            log(f"warning: {warning}")
-        page = out / "feedback" / graded.submission.student / graded.submission.assignment
-        page.mkdir(parents=True, exist_ok=True)
-        html_text = render_feedback(graded.result, _answers(graded.submission.path))
-        (page / f"{graded.submission.notebook}.html").write_text(html_text, encoding="utf-8")
-    for failure in report.failures:
-        sub = failure.submission
-        if sub.assignment in known and sub.notebook == sub.assignment:
-            gradebook.record_ungradable(url, sub.assignment, sub.notebook, sub.student)
-            page = out / "feedback" / sub.student / sub.assignment
-            page.mkdir(parents=True, exist_ok=True)
-            html_text = render_ungradable(sub.assignment, sub.notebook, sub.student, failure.reason)
-            (page / f"{sub.notebook}.html").write_text(html_text, encoding="utf-8")
     gradebook.export_csv(url, out / "grades.csv")
     return report
 

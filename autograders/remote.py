@@ -2,11 +2,15 @@
 
 A :class:`Session` wraps one :class:`~autograders.sandbox.Sandbox`. Test code
 receives :class:`RemoteObject` proxies for the names the student's answer cells
-define; attribute access, calls and a few operators on a proxy become requests
-to the sandbox (:mod:`autograders.rpc`). Results come back as plain data or as
-new proxies. Callables the test passes in (the protected function, a fallback)
-stay in the parent: the sandbox gets a callback number and invokes them by
-sending a request back, synchronously, possibly nested.
+define; attribute access, calls, ``str``/``repr``, ``[]`` and iteration on a
+proxy become requests to the sandbox (:mod:`autograders.rpc`). Results come back
+as plain data (exact int, bool, str, float, None and containers of them) or as
+new proxies. Comparing, testing or computing with a proxy is refused
+(:class:`PlainValueError`): a check's verdict never depends on a student's
+``__eq__``, ``__bool__`` or ``__lt__``. Callables the test passes in (the
+protected function, a fallback) stay in the parent: the sandbox gets a callback
+number and invokes them by sending a request back, synchronously, possibly
+nested.
 
 Exceptions raised by student code come back as the nearest class the parent
 knows (a builtin exception or a ``course_lib.errors`` class, found along the
@@ -27,7 +31,13 @@ from autograders import rpc
 from autograders.graders._pristine import trust_type
 from autograders.sandbox import Sandbox, SandboxFailure
 
-__all__ = ["RemoteObject", "Session", "StudentCodeError", "exception_from_info"]
+__all__ = [
+    "PlainValueError",
+    "RemoteObject",
+    "Session",
+    "StudentCodeError",
+    "exception_from_info",
+]
 
 
 class StudentCodeError(Exception):
@@ -192,28 +202,49 @@ class Session:
 
     def lookup(self, name: str) -> Any:
         """The value of a global the cells defined (NameError if they did not)."""
-        return self.request({"op": "global", "name": name})
+        value = self.request({"op": "global", "name": name})
+        if isinstance(value, RemoteObject):
+            object.__setattr__(value, "_origin", (None, name))
+        return value
 
 
-def _as_bool(value: Any, what: str) -> bool:
-    if type(value) is not bool:
-        raise TypeError(f"the student's {what} did not return True or False")
-    return value
+class PlainValueError(AssertionError, TypeError):
+    """A check compared, tested or computed with a student object instead of a plain value.
+
+    An ``AssertionError`` so the check fails with this message; also a
+    ``TypeError`` so that ``list(proxy)`` (which asks for a length hint first)
+    still iterates.
+    """
+
+
+_NUMBER_OPS = (
+    "add", "sub", "mul", "truediv", "floordiv", "mod", "pow", "divmod",
+    "lshift", "rshift", "and", "or", "xor", "matmul",
+)  # fmt: skip
 
 
 class RemoteObject:
     """A student object living in the sandbox.
 
-    Supports attribute access, calls, ``str``/``repr``/``bool``/``len``,
-    comparisons, ``[]``, ``in`` and iteration (materialised as a list).
-    Setting attributes and dunder attribute access are refused.
+    Forwarded to it: attribute access, calls, ``str``/``repr``, ``[]`` and
+    iteration (materialised as a list). Refused (:class:`PlainValueError`), never
+    forwarded to the student's own methods: comparisons, ``bool``, ``hash``,
+    ``len``, ``in``, ``int``/``float``/``index``/``round`` and arithmetic, so an
+    object "equal to everything" cannot answer a check. Only values of the exact
+    types int, bool, str, float, None (and list/tuple/dict of them) cross the
+    boundary by value (:func:`autograders.rpc.encode` runs in the sandbox), so a
+    subclass of int stays a proxy here. Setting attributes and dunder attribute
+    access are refused too.
     """
 
-    __slots__ = ("_session", "_handle")
+    __slots__ = ("_session", "_handle", "_origin")
 
-    def __init__(self, session: Session, handle: int) -> None:
+    def __init__(
+        self, session: Session, handle: int, origin: tuple[RemoteObject | None, str] = (None, "")
+    ) -> None:
         object.__setattr__(self, "_session", session)
         object.__setattr__(self, "_handle", handle)
+        object.__setattr__(self, "_origin", origin)
 
     def _request(self, op: str, **fields: Any) -> Any:
         session: Session = object.__getattribute__(self, "_session")
@@ -224,10 +255,31 @@ class RemoteObject:
         session: Session = object.__getattribute__(self, "_session")
         return self._request("dunder", name=name, args=session.encode(list(args)))
 
+    def _typename(self) -> str:
+        try:
+            name = self._request("typename")
+        except (Exception, SandboxFailure):  # noqa: BLE001 - only for a message
+            return "unknown"
+        return name if type(name) is str else "unknown"
+
+    def _refuse(self, what: str, expected: str = "a plain value") -> PlainValueError:
+        owner, label = object.__getattribute__(self, "_origin")
+        if isinstance(owner, RemoteObject):
+            label = f"{owner._typename()}.{label}"
+        where = f" for {label}" if label else ""
+        return PlainValueError(
+            f"expected {expected}{where}, got an object of type {self._typename()} "
+            f"({what} is not done on objects from your code: return plain "
+            "numbers, strings, True/False or None)"
+        )
+
     def __getattr__(self, name: str) -> Any:
         if name.startswith("__") and name.endswith("__"):
             raise AttributeError(name)
-        return self._request("getattr", name=name)
+        value = self._request("getattr", name=name)
+        if isinstance(value, RemoteObject):
+            object.__setattr__(value, "_origin", (self, name))
+        return value
 
     def __setattr__(self, name: str, value: Any) -> None:
         raise AttributeError("test code may not set attributes on student objects")
@@ -243,52 +295,109 @@ class RemoteObject:
         }
         originals = {str(i): a for i, a in enumerate(args)}
         originals.update(kwargs)
-        return session.request(message, originals)
+        value = session.request(message, originals)
+        if isinstance(value, RemoteObject):
+            owner, label = object.__getattribute__(self, "_origin")
+            name = label or "a function"
+            if isinstance(owner, RemoteObject):
+                name = f"{owner._typename()}.{name}"
+            object.__setattr__(value, "_origin", (None, f"what {name}(...) returned"))
+        return value
 
     def __str__(self) -> str:
-        return str(self._dunder("__str__"))
+        text = self._dunder("__str__")
+        return text if type(text) is str else f"<object of type {self._typename()}>"
 
     def __repr__(self) -> str:
-        return str(self._dunder("__repr__"))
-
-    def __bool__(self) -> bool:
-        return _as_bool(self._dunder("__bool__"), "__bool__")
-
-    def __eq__(self, other: object) -> bool:
-        return _as_bool(self._dunder("__eq__", other), "==")
-
-    def __ne__(self, other: object) -> bool:
-        return _as_bool(self._dunder("__ne__", other), "!=")
-
-    __hash__ = None  # type: ignore[assignment]
+        text = self._dunder("__repr__")
+        return text if type(text) is str else f"<object of type {self._typename()}>"
 
     def __iter__(self) -> Any:
         items = self._request("list")
         return iter(items if isinstance(items, list) else [])
 
-    def __len__(self) -> int:
-        value = self._dunder("__len__")
-        if type(value) is not int or value < 0:
-            raise TypeError("the student's __len__ did not return a non-negative int")
-        return value
-
     def __getitem__(self, key: Any) -> Any:
         return self._dunder("__getitem__", key)
 
+    # -- refused: a check must see plain values -------------------------------
+    def __eq__(self, other: object) -> bool:
+        raise self._refuse("comparing with ==")
+
+    def __ne__(self, other: object) -> bool:
+        raise self._refuse("comparing with !=")
+
+    def __lt__(self, other: Any) -> bool:
+        raise self._refuse("comparing with <", "a plain number")
+
+    def __le__(self, other: Any) -> bool:
+        raise self._refuse("comparing with <=", "a plain number")
+
+    def __gt__(self, other: Any) -> bool:
+        raise self._refuse("comparing with >", "a plain number")
+
+    def __ge__(self, other: Any) -> bool:
+        raise self._refuse("comparing with >=", "a plain number")
+
+    def __bool__(self) -> bool:
+        raise self._refuse("testing for truth", "True or False")
+
+    def __hash__(self) -> int:
+        raise self._refuse("hashing")
+
+    def __len__(self) -> int:
+        raise self._refuse("len()", "a plain list or string")
+
     def __contains__(self, item: Any) -> bool:
-        return _as_bool(self._dunder("__contains__", item), "in")
+        raise self._refuse("testing with in", "a plain list, tuple, dict or string")
 
-    def __lt__(self, other: Any) -> Any:
-        return self._dunder("__lt__", other)
+    def __int__(self) -> int:
+        raise self._refuse("int()", "a plain number")
 
-    def __le__(self, other: Any) -> Any:
-        return self._dunder("__le__", other)
+    def __float__(self) -> float:
+        raise self._refuse("float()", "a plain number")
 
-    def __gt__(self, other: Any) -> Any:
-        return self._dunder("__gt__", other)
+    def __index__(self) -> int:
+        raise self._refuse("using it as an index", "a plain int")
 
-    def __ge__(self, other: Any) -> Any:
-        return self._dunder("__ge__", other)
+    def __complex__(self) -> complex:
+        raise self._refuse("complex()", "a plain number")
+
+    def __round__(self, ndigits: Any = None) -> Any:
+        raise self._refuse("round()", "a plain number")
+
+    def __trunc__(self) -> Any:
+        raise self._refuse("math.trunc()", "a plain number")
+
+    def __floor__(self) -> Any:
+        raise self._refuse("math.floor()", "a plain number")
+
+    def __ceil__(self) -> Any:
+        raise self._refuse("math.ceil()", "a plain number")
+
+    def __neg__(self) -> Any:
+        raise self._refuse("arithmetic", "a plain number")
+
+    def __pos__(self) -> Any:
+        raise self._refuse("arithmetic", "a plain number")
+
+    def __abs__(self) -> Any:
+        raise self._refuse("abs()", "a plain number")
+
+    def __invert__(self) -> Any:
+        raise self._refuse("arithmetic", "a plain number")
+
+
+def _refuse_arithmetic(name: str) -> Any:
+    def refuse(self: RemoteObject, *other: Any) -> Any:
+        raise self._refuse("arithmetic", "a plain number")
+
+    refuse.__name__ = name
+    return refuse
+
+
+for _op in _NUMBER_OPS:
+    for _name in (f"__{_op}__", f"__r{_op}__"):
+        setattr(RemoteObject, _name, _refuse_arithmetic(_name))
 
 
 # A proxy's object lives in the sandbox, where the reference cannot be imported:

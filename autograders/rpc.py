@@ -9,12 +9,15 @@ followed by that many bytes of UTF-8 JSON (never pickle: decoding a frame can
 only ever produce plain data). A frame longer than :data:`MAX_FRAME` bytes is
 refused.
 
-Messages are JSON objects. A *request* carries ``"op"``; a *reply* carries
-``"return"`` (an encoded value) or ``"raise"`` (an :func:`exception_info`
-record). Requests may nest: while the parent waits for the reply to a ``call``,
-the sandbox may send a ``callback`` request (the student code invoking a
-function the test passed in), which the parent answers before the original
-reply arrives.
+Messages are JSON objects. A *request* carries ``"op"`` and an ``"id"``; a
+*reply* carries ``"return"`` (an encoded value) or ``"raise"`` (an
+:func:`exception_info` record) and ``"re"``, the id of the request it answers.
+Requests may nest: while the parent waits for the reply to a ``call``, the
+sandbox may send a ``callback`` request (the student code invoking a function
+the test passed in), which the parent answers before the original reply
+arrives. The parent accepts a reply only for the request in progress and a
+callback only with a fresh, increasing id (``autograders.sandbox.Sandbox.request``,
+the one bounded exchange); anything else ends the sandbox.
 
 Values are encoded as JSON with single-key tagged objects for what JSON lacks:
 
@@ -90,7 +93,11 @@ def pack_frame(message: dict[str, Any]) -> bytes:
 
 
 def write_frame(fd: int, message: dict[str, Any]) -> None:
-    """Write one framed message to a file descriptor (blocking, complete)."""
+    """Write one framed message to a file descriptor (blocking, complete).
+
+    Used inside the sandbox only; the parent writes with a deadline
+    (``autograders.sandbox.Sandbox.request``).
+    """
     data = memoryview(pack_frame(message))
     while data:
         written = os.write(fd, data)

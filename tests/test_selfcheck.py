@@ -98,6 +98,8 @@ def test_wrong_expectation_is_a_failure(tmp_path: Path) -> None:
             "exactly one of after",
         ),
         ('description = "x\n', "cannot be read as TOML"),
+        ('description = "x"\nexpected_score = 0\n[pad]\na = "big"\n', "[pad] maps grade_id"),
+        ('description = "x"\nexpected_score = 0\n[pad]\na = 0\n', "1 to 1000000"),
     ],
 )
 def test_loader_names_the_problem(tmp_path: Path, content: str, message: str) -> None:
