@@ -45,14 +45,18 @@ TEXT_TWIN_GLOB = "[0-9][0-9]-*.md"
 def nbgrader_metadata(cell: Any) -> dict[str, Any]:
     """A cell's ``metadata.nbgrader`` (empty for a cell nbgrader does not manage).
 
+    A submitted notebook is untrusted, so anything that is not a dict where a dict
+    belongs reads as "no nbgrader metadata" instead of raising.
+
     Args:
         cell: a notebook cell, as an ``nbformat`` node or a plain dict.
 
     Returns:
         A copy of the cell's nbgrader metadata.
     """
-    metadata = cell.get("metadata", {}) if isinstance(cell, dict) else {}
-    return dict(metadata.get("nbgrader", {}) or {})
+    metadata = cell.get("metadata") if isinstance(cell, dict) else None
+    data = metadata.get("nbgrader") if isinstance(metadata, dict) else None
+    return dict(data) if isinstance(data, dict) else {}
 
 
 @dataclass(frozen=True)

@@ -72,6 +72,7 @@ from typing import Any, Literal
 
 import nbformat
 
+from autograders.assignments import nbgrader_metadata
 from autograders.feedback import strip_hidden_tests
 from autograders.remote import Session
 from autograders.sandbox import Limits, Runtime, Sandbox, SandboxFailure, SandboxStartError
@@ -180,12 +181,6 @@ def _text(source: Any) -> str | None:
     if isinstance(source, list) and all(isinstance(line, str) for line in source):
         return "".join(source)
     return None
-
-
-def _nbgrader(cell: Any) -> dict[str, Any]:
-    meta = cell.get("metadata") if isinstance(cell, dict) else None
-    data = meta.get("nbgrader") if isinstance(meta, dict) else None
-    return data if isinstance(data, dict) else {}
 
 
 def _unedited_test_cell(submitted: str, source: str) -> bool:
@@ -321,13 +316,13 @@ def _plan(
     plain_sources = {
         c.source
         for c in source_nb.cells
-        if c.cell_type == "code" and "grade_id" not in _nbgrader(c)
+        if c.cell_type == "code" and "grade_id" not in nbgrader_metadata(c)
     }
     for cell in submission["cells"]:
         if not isinstance(cell, dict):
             extra += 1
             continue
-        grade_id = _nbgrader(cell).get("grade_id")
+        grade_id = nbgrader_metadata(cell).get("grade_id")
         text = _text(cell.get("source"))
         if not isinstance(grade_id, str) or text is None:
             if cell.get("cell_type") == "code" and text not in plain_sources:
@@ -343,7 +338,7 @@ def _plan(
     answers = 0
     known: list[str] = []
     for index, cell in enumerate(source_nb.cells):
-        meta = _nbgrader(cell)
+        meta = nbgrader_metadata(cell)
         grade_id = str(meta.get("grade_id", f"cell-{index}"))
         if "grade_id" in meta:
             known.append(grade_id)

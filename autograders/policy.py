@@ -2,19 +2,21 @@
 
 ``course_lib`` ships to students with the course's own implementation of every
 pattern. A submission that calls that implementation instead of its own code
-would match it without implementing anything, so the graders treat the
-modules in three groups:
+would match it without implementing anything, so the graders split its modules
+in two, by ONE list:
 
-* :data:`REFERENCE_MODULES`, the patterns themselves (the reference). The
-  sandbox replaces them with stubs that raise ``ImportError``; the borrowing
-  guard (:mod:`autograders.graders._pristine`) refuses a class, object or
-  function that subclasses, holds or calls anything from them.
 * :data:`INFRASTRUCTURE_MODULES`, free to use: errors, clocks, events, the
-  replay helpers and the breaker's vocabulary implement no pattern (the
-  notebook's own skeleton uses ``course_lib.errors`` and ``course_lib.replay``).
-* every other module (the simulation, the widgets, the diagram parser, the
-  checks) is built on the reference: borrowing from it is refused like
-  borrowing the reference itself.
+  replay helpers, the breaker's vocabulary and the settings validators implement
+  no pattern (the notebooks' own skeletons use ``course_lib.errors`` and
+  ``course_lib.replay``).
+* every other module is *the reference* (:func:`is_reference`): the patterns
+  themselves (``breaker``, ``fast_breaker``, ``bulkhead``, ``retry``, ...) and what
+  is built on them (the simulation, the widgets, the diagram parser, the checks).
+  The sandbox replaces each of them with a stub that raises ``ImportError``
+  (:class:`autograders.sandbox.Runtime`), and the borrowing guard
+  (:mod:`autograders.graders._pristine`) refuses a class, object or function that
+  subclasses, holds or calls anything from them. A module added to ``course_lib``
+  is therefore reference until it is listed here as free.
 
 Module names are short (``"breaker"`` for ``course_lib.breaker``); a package
 counts with everything under it (``"sim"`` covers ``course_lib.sim.engine``).
@@ -24,17 +26,7 @@ from __future__ import annotations
 
 from typing import Final
 
-__all__ = ["INFRASTRUCTURE_MODULES", "REFERENCE_MODULES", "is_free", "is_reference"]
-
-REFERENCE_MODULES: Final[tuple[str, ...]] = (
-    "breaker",
-    "bulkhead",
-    "retry",
-    "backoff",
-    "budget",
-    "timeouts",
-)
-"""The patterns' reference implementations: stubbed in the sandbox, never to be borrowed."""
+__all__ = ["INFRASTRUCTURE_MODULES", "is_free", "is_reference"]
 
 INFRASTRUCTURE_MODULES: Final[tuple[str, ...]] = (
     "errors",

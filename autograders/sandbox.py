@@ -21,8 +21,9 @@ The parent adds a wall-clock timeout on every wait and keeps at most
 ``Limits.output_bytes`` of what the student prints (the rest is counted and
 dropped).
 
-The sanitised ``course_lib``: a copy in which the reference pattern modules
-(:data:`REFERENCE_MODULES`) are replaced by stubs raising ``ImportError`` and
+The sanitised ``course_lib``: a copy in which every module the anti-cheat policy
+counts as the reference (:func:`autograders.policy.is_reference`: the patterns and
+everything built on them) is replaced by a stub raising ``ImportError`` and
 ``course_lib.checks`` is absent, so student code can neither lean on the
 reference nor reach the grading functions. Build it once per batch with
 :class:`Runtime`.
@@ -54,10 +55,10 @@ from typing import Any
 from autograders import rpc
 from autograders.cgroup import Cgroup, CgroupError
 from autograders.cgroup import available as cgroup_available
+from autograders.policy import is_reference
 
 __all__ = [
     "BWRAP",
-    "REFERENCE_MODULES",
     "Limits",
     "Runtime",
     "Sandbox",
@@ -67,9 +68,6 @@ __all__ = [
 
 BWRAP = "/usr/bin/bwrap"
 """The bubblewrap binary."""
-
-REFERENCE_MODULES = ("breaker", "bulkhead", "retry", "backoff", "budget", "timeouts")
-"""course_lib modules holding the reference patterns: stubbed out inside the sandbox."""
 
 REFERENCE_STUB = (
     '"""Not available while grading."""\n'
@@ -212,12 +210,16 @@ class Runtime:
         shutil.copytree(
             source, target, ignore=shutil.ignore_patterns("__pycache__", "*.pyc", "checks")
         )
-        for name in REFERENCE_MODULES:
-            stub = target / f"{name}.py"
-            package = target / name
-            if package.is_dir():
-                shutil.rmtree(package)
-            stub.write_text(REFERENCE_STUB)
+        for entry in sorted(target.iterdir()):
+            module = entry.stem if entry.suffix == ".py" else entry.name
+            if module.startswith("__") or not (entry.suffix == ".py" or entry.is_dir()):
+                continue
+            if is_reference(f"course_lib.{module}"):
+                if entry.is_dir():
+                    shutil.rmtree(entry)
+                else:
+                    entry.unlink()
+                (target / f"{module}.py").write_text(REFERENCE_STUB)
         for path in [self.path, *self.path.rglob("*")]:
             path.chmod(0o755 if path.is_dir() else 0o644)
 

@@ -503,11 +503,21 @@ def test_one_policy_names_the_reference_and_the_free_modules() -> None:
     from course_lib.sim import scenarios
 
     package = ROOT / "course_lib"
-    for name in (*policy.REFERENCE_MODULES, *policy.INFRASTRUCTURE_MODULES):
+    for name in policy.INFRASTRUCTURE_MODULES:
         assert (package / f"{name}.py").is_file(), f"the policy names a missing module {name}"
-    assert not set(policy.REFERENCE_MODULES) & set(policy.INFRASTRUCTURE_MODULES)
-    # the sandbox stubs exactly the policy's reference modules (it should import them from there)
-    assert set(sandbox.REFERENCE_MODULES) == set(policy.REFERENCE_MODULES)
+    # the sandbox stubs exactly what the policy calls the reference, and keeps what it frees
+    with sandbox.Runtime() as runtime:
+        lib = runtime.path / "course_lib"
+        for path in sorted(package.glob("*.py")) + sorted(
+            p for p in package.iterdir() if (p / "__init__.py").is_file()
+        ):
+            name = path.stem if path.suffix == ".py" else path.name
+            if name.startswith("__") or name == "checks":
+                continue
+            stubbed = "ImportError" in (lib / f"{name}.py").read_text()
+            assert stubbed == policy.is_reference(f"course_lib.{name}"), name
+        assert not (lib / "checks").exists()
+    assert policy.is_reference("course_lib.fast_breaker")
     assert policy.is_reference("course_lib.breaker") and policy.is_reference(
         "course_lib.sim.engine"
     )
