@@ -219,8 +219,10 @@ def test_07_solution_draws_every_diagram(page: Any, lab: LabServer) -> None:
         assert 'aria-roledescription="stateDiagram"' in svg, (
             "Mermaid did not draw a state diagram (its error box instead?)"
         )
+    assert "Closed" in figures[0]["svg"], "the warm-up's template has no Closed state"
+    for figure in figures[1:]:
         for state in ("Closed", "Open", "HalfOpen"):
-            assert state in svg, f"the rendered diagram has no {state} state"
+            assert state in figure["svg"], f"the rendered diagram has no {state} state"
     assert "minimum" in figures[1]["svg"], "the student's labels are not in the picture"
     assert "ForcedOpen" in figures[2]["svg"], "the operator's diagram has no ForcedOpen state"
 
