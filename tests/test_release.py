@@ -10,7 +10,7 @@ import pytest
 from conftest import FIXTURES as ALL_FIXTURES
 from conftest import STUB_MESSAGE, ReleasedCourse
 
-from autograders import cli
+from autograders import cli, student_lab
 from autograders.release import NOTEBOOKS, ReleaseError, release, secret_lines
 
 FIXTURES = ALL_FIXTURES / "notebooks"
@@ -85,10 +85,11 @@ def test_open_releases_missing_and_starts_lab(
 ) -> None:
     calls: list[list[str]] = []
 
-    def fake_execv(path: str, argv: list[str]) -> None:
-        calls.append(list(argv))
+    def fake_run_student_lab(jupyter: str, notebook_dir: Path, extra: list[str]) -> int:
+        calls.append(student_lab.student_lab_command(jupyter, notebook_dir, extra))
+        return 0
 
-    monkeypatch.setattr(os, "execv", fake_execv)
+    monkeypatch.setattr(student_lab, "run_student_lab", fake_run_student_lab)
     student = tmp_path / "student"
     args = ["--notebooks", str(FIXTURES), "open", "--dir", str(student), "--no-browser"]
     assert cli.main(args) == 0
