@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import re
+import shutil
 import subprocess
 import sys
 import zipfile
@@ -14,11 +15,21 @@ import pytest
 ROOT = Path(__file__).resolve().parent.parent
 
 
+#: Left behind by earlier builds and runs: setuptools copies ``build/lib`` into a new wheel
+#: without removing files deleted since, so a stale ``build/`` would ship an old module.
+_NOT_SOURCE = shutil.ignore_patterns(
+    ".git", ".venv", "build", "*.egg-info", "test-artifacts", "__pycache__", ".*_cache"
+)
+
+
 @pytest.fixture(scope="module")
 def wheel(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The wheel built as a fresh clone would build it (from the sources only)."""
+    source = tmp_path_factory.mktemp("source") / "repo"
+    shutil.copytree(ROOT, source, ignore=_NOT_SOURCE)
     out = tmp_path_factory.mktemp("wheel")
     subprocess.run(
-        [sys.executable, "-m", "pip", "wheel", "--no-deps", "-q", "-w", str(out), str(ROOT)],
+        [sys.executable, "-m", "pip", "wheel", "--no-deps", "-q", "-w", str(out), str(source)],
         check=True,
         capture_output=True,
     )
