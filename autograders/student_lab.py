@@ -11,7 +11,12 @@ and puts that folder first on ``JUPYTER_CONFIG_PATH`` for the server it starts:
   (:data:`INSTRUCTOR_LAB_PLUGINS`); the nbgrader menu then holds only "Assignment List";
 * ``jupyter_server_config.json``: ``ServerApp.jpserver_extensions`` turns the instructor
   server extensions off (:data:`INSTRUCTOR_SERVER_EXTENSIONS`), so the Formgrader's pages
-  and API are not even served, and keeps the student ones on.
+  and API are not even served, and keeps the student ones on;
+* ``nbgrader_config.json``, only when nbgrader's configured exchange folder does not exist
+  (a student working alone, with no class exchange set up): ``Exchange.root`` names a
+  folder of the student's own (:func:`local_exchange`), so the Assignments panel lists
+  "no assignments" instead of three "exchange directory does not exist" errors. A class
+  whose exchange exists keeps it.
 
 Nothing in the user's own Jupyter configuration is touched, and an instructor running
 ``jupyter lab`` from the repository keeps every nbgrader tool. A folder on
@@ -33,6 +38,8 @@ __all__ = [
     "INSTRUCTOR_LAB_PLUGINS",
     "INSTRUCTOR_SERVER_EXTENSIONS",
     "STUDENT_SERVER_EXTENSIONS",
+    "configured_exchange",
+    "local_exchange",
     "run_student_lab",
     "student_lab_command",
     "student_lab_env",
@@ -59,8 +66,33 @@ STUDENT_SERVER_EXTENSIONS: tuple[str, ...] = (
 """nbgrader's server extensions a student keeps (the assignment list and Validate)."""
 
 
-def write_student_config(config_dir: Path) -> Path:
-    """Write the student's Jupyter configuration into ``config_dir``; return ``config_dir``."""
+def configured_exchange() -> Path:
+    """The exchange folder nbgrader would use here (its configuration, read from this folder)."""
+    from nbgrader.apps.baseapp import NbGrader
+    from nbgrader.exchange.default.exchange import Exchange
+
+    app = NbGrader()
+    app.load_config_file()
+    return Path(Exchange(config=app.config).root)
+
+
+def local_exchange() -> Path:
+    """A student's own exchange folder, in Jupyter's data folder (made if missing)."""
+    from jupyter_core.paths import jupyter_data_dir
+
+    folder = Path(jupyter_data_dir()) / "nbgrader-exchange"
+    folder.mkdir(parents=True, exist_ok=True)
+    return folder
+
+
+def write_student_config(config_dir: Path, exchange: Path | None = None) -> Path:
+    """Write the student's Jupyter configuration into ``config_dir``; return ``config_dir``.
+
+    Args:
+        config_dir: the folder to write into (made if missing).
+        exchange: the exchange folder to use instead of nbgrader's configured one, or
+            ``None`` to keep the configured one.
+    """
     labconfig = config_dir / "labconfig"
     labconfig.mkdir(parents=True, exist_ok=True)
     (labconfig / "page_config.json").write_text(
@@ -72,6 +104,10 @@ def write_student_config(config_dir: Path) -> Path:
     (config_dir / "jupyter_server_config.json").write_text(
         json.dumps({"ServerApp": {"jpserver_extensions": extensions}}, indent=2) + "\n"
     )
+    if exchange is not None:
+        (config_dir / "nbgrader_config.json").write_text(
+            json.dumps({"Exchange": {"root": str(exchange)}}, indent=2) + "\n"
+        )
     return config_dir
 
 
@@ -101,7 +137,8 @@ def run_student_lab(jupyter: str, notebook_dir: Path, extra: Sequence[str] = ())
     goes to JupyterLab (it asks whether to shut down), not to this process.
     """
     with tempfile.TemporaryDirectory(prefix="m14-student-lab-") as tmp:
-        config_dir = write_student_config(Path(tmp))
+        exchange = None if configured_exchange().is_dir() else local_exchange()
+        config_dir = write_student_config(Path(tmp), exchange)
         sys.stdout.flush()
         process = subprocess.Popen(
             student_lab_command(jupyter, notebook_dir, extra), env=student_lab_env(config_dir)

@@ -210,7 +210,9 @@ def running_lab(workdir: Path, root_dir: Path, *, student: bool = False) -> Iter
             sys.path.insert(0, str(ROOT))
         from autograders.student_lab import student_lab_env, write_student_config
 
-        env = student_lab_env(write_student_config(workdir / "student-config"), env)
+        exchange = workdir / "exchange"  # a student working alone: an exchange of their own
+        exchange.mkdir(exist_ok=True)
+        env = student_lab_env(write_student_config(workdir / "student-config", exchange), env)
 
     port = _free_port()
     command = [

@@ -23,6 +23,8 @@ from autograders.student_lab import (
     write_student_config,
 )
 
+ROOT = Path(__file__).resolve().parent.parent
+
 
 def test_the_config_disables_the_instructor_tools_and_keeps_the_students(tmp_path: Path) -> None:
     write_student_config(tmp_path)
@@ -94,3 +96,22 @@ def test_the_disabled_plugin_ids_are_nbgraders() -> None:
     for plugin in INSTRUCTOR_LAB_PLUGINS:
         assert f'"{plugin}"' in shipped, f"nbgrader no longer ships a plugin {plugin}"
     assert '"@jupyter/nbgrader:assignment-list"' in shipped
+
+
+def test_a_student_alone_gets_an_exchange_of_their_own(tmp_path: Path) -> None:
+    write_student_config(tmp_path / "kept")
+    assert not (tmp_path / "kept" / "nbgrader_config.json").exists()  # the class's exchange stays
+    write_student_config(tmp_path / "alone", tmp_path / "exchange")
+    config = json.loads((tmp_path / "alone" / "nbgrader_config.json").read_text())
+    assert config == {"Exchange": {"root": str(tmp_path / "exchange")}}
+    # nbgrader reads it from the config folder first on JUPYTER_CONFIG_PATH
+    code = "from autograders.student_lab import configured_exchange\nprint(configured_exchange())\n"
+    done = subprocess.run(
+        [sys.executable, "-c", code],
+        env={**student_lab_env(tmp_path / "alone"), "PYTHONPATH": str(ROOT)},
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    assert done.stdout.strip() == str(tmp_path / "exchange")
