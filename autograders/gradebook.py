@@ -17,6 +17,8 @@ from nbgrader.api import Gradebook, MissingEntry
 from nbgrader.plugins.export import CsvExportPlugin
 from sqlalchemy.exc import SAWarning
 
+from autograders.dblock import gradebook_lock
+
 __all__ = [
     "CSV_COLUMNS",
     "add_students",
@@ -60,7 +62,7 @@ def add_students(db_url: str, students: Iterable[str]) -> None:
     a batch's students up front keeps ``grades.csv`` in submission order however the
     grading finishes.
     """
-    with Gradebook(db_url) as gb:
+    with gradebook_lock(db_url), Gradebook(db_url) as gb:
         for student in dict.fromkeys(students):
             gb.update_or_create_student(student)
 
@@ -77,7 +79,7 @@ def record_result(db_url: str, result: Any, when: dt.datetime | None = None) -> 
         Warnings: test ids the gradebook does not know (their points are not stored).
     """
     problems = []
-    with Gradebook(db_url) as gb:
+    with gradebook_lock(db_url), Gradebook(db_url) as gb:
         _submission(gb, result.assignment, result.student, when or dt.datetime.now(dt.UTC))
         for test in result.tests:
             try:
@@ -99,7 +101,7 @@ def record_ungradable(
     db_url: str, assignment: str, notebook: str, student: str, when: dt.datetime | None = None
 ) -> None:
     """Store a submission that could not be graded: every test cell scores 0."""
-    with Gradebook(db_url) as gb:
+    with gradebook_lock(db_url), Gradebook(db_url) as gb:
         _submission(gb, assignment, student, when or dt.datetime.now(dt.UTC))
         for grade in gb.find_submission_notebook(notebook, assignment, student).grades:
             grade.auto_score = 0.0

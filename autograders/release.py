@@ -19,6 +19,7 @@ from traitlets.config import Config
 from traitlets.config.loader import PyFileConfigLoader
 
 from autograders.assignments import NOTEBOOKS, ROOT, TEXT_TWIN_GLOB, discover
+from autograders.dblock import gradebook_lock
 
 __all__ = [
     "ROOT",
@@ -130,11 +131,12 @@ def temp_course(
         for name in names:
             shutil.copytree(notebooks / name, root / "source" / name, ignore=_IGNORE)
         api = NbGraderAPI(config=course_config(root, url))
-        for name in names:
-            outcome = api.generate_assignment(name, force=True)
-            if not outcome.get("success"):
-                detail = "\n".join(str(outcome.get(k) or "") for k in ("log", "error")).strip()
-                raise ReleaseError(f"nbgrader could not release {name}:\n{detail}")
+        with gradebook_lock(url):  # other graders may share this gradebook
+            for name in names:
+                outcome = api.generate_assignment(name, force=True)
+                if not outcome.get("success"):
+                    detail = "\n".join(str(outcome.get(k) or "") for k in ("log", "error"))
+                    raise ReleaseError(f"nbgrader could not release {name}:\n{detail.strip()}")
         yield Course(root=root, assignments=tuple(names), db_url=url)
 
 
