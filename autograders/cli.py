@@ -104,6 +104,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--strict", action="store_true", help="exit 1 if any submission could not be graded"
     )
+    p.add_argument(
+        "--cluster",
+        default=None,
+        metavar="ADDRESS",
+        help="grade on a Dask cluster (e.g. tcp://10.0.0.1:8786) instead of local processes; "
+        "each worker needs this course installed and bwrap (see deploy/README.md)",
+    )
 
     p = sub.add_parser(
         "selfcheck",
@@ -203,20 +210,29 @@ def _open(args: argparse.Namespace, extra: Sequence[str], notebooks: Path) -> in
 
 
 def _grade(args: argparse.Namespace, notebooks: Path) -> int:
+    from autograders.cluster import ClusterError
     from autograders.grading import format_table, grade_all
 
     if args.jobs < 1:
         _err(f"--jobs must be at least 1, got {args.jobs}")
         return 2
-    report = grade_all(
-        args.submissions,
-        args.out,
-        notebooks=notebooks,
-        jobs=args.jobs,
-        sandbox=not args.no_sandbox,
-        progress=not args.no_progress,
-        db_url=args.db,
-    )
+    if args.cluster is not None and args.jobs != 1:
+        _err("--cluster and --jobs do not mix: the cluster's workers set the parallelism")
+        return 2
+    try:
+        report = grade_all(
+            args.submissions,
+            args.out,
+            notebooks=notebooks,
+            jobs=args.jobs,
+            sandbox=not args.no_sandbox,
+            progress=not args.no_progress,
+            db_url=args.db,
+            cluster=args.cluster,
+        )
+    except ClusterError as exc:
+        _err(str(exc))
+        return 2
     print(format_table(report))
     print(
         f"\ngradebook: {args.db or args.out / 'gradebook.db'}\ngrades:    {args.out / 'grades.csv'}"

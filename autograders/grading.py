@@ -45,6 +45,7 @@ __all__ = [
     "format_table",
     "grade_all",
     "grade_batch",
+    "grade_one",
 ]
 
 
@@ -140,8 +141,12 @@ def find_submissions(
     return found, failures, skipped
 
 
-def _grade_one(source: Path, sub: Submission, sandbox: bool, limits: Any = None) -> tuple[str, Any]:
-    """Worker: grade one submission; never raises (the reason comes back as text)."""
+def grade_one(source: Path, sub: Submission, sandbox: bool, limits: Any = None) -> tuple[str, Any]:
+    """Grade one submission (in a worker process, or on a cluster's worker); never raises.
+
+    Returns:
+        ``("ok", NotebookResult)``, or ``("failed", reason in plain words)``.
+    """
     module = engine()
     extra = {} if limits is None else {"limits": limits}
     try:
@@ -185,7 +190,7 @@ def _grade_in_pool(
     context = multiprocessing.get_context("spawn")
     pool = ProcessPoolExecutor(max_workers=jobs, mp_context=context)
     futures: dict[Future[tuple[str, Any]], Submission] = {
-        pool.submit(_grade_one, sources[sub.assignment], sub, sandbox, limits): sub for sub in subs
+        pool.submit(grade_one, sources[sub.assignment], sub, sandbox, limits): sub for sub in subs
     }
     pending = set(futures)
     try:
@@ -216,6 +221,7 @@ def grade_batch(
     on_result: Callable[[Outcome], None] | None = None,
     stall_seconds: float = STALL_SECONDS,
     limits: Any = None,
+    cluster: str | None = None,
 ) -> BatchReport:
     """Grade ``submissions`` against ``sources`` (assignment -> source notebook).
 
@@ -223,7 +229,9 @@ def grade_batch(
     ``on_result`` is called with each :class:`Graded` / :class:`Failure` as soon as
     that submission is done (in the order they finish). The report lists them in
     the order of ``submissions``. ``limits``: an ``engine.Limits`` for every
-    submission (default: the engine's).
+    submission (default: the engine's). ``cluster``: the address of a Dask scheduler
+    to grade on instead of local processes (see :mod:`autograders.cluster`; ``jobs`` is
+    then unused).
     """
     if jobs < 1:
         raise ValueError(f"jobs must be at least 1, got {jobs}")
@@ -245,9 +253,15 @@ def grade_batch(
         bar.update(1)
 
     try:
-        if jobs == 1:
+        if cluster is not None:
+            from autograders.cluster import grade_on_cluster
+
+            grade_on_cluster(
+                submissions, sources, address=cluster, sandbox=sandbox, limits=limits, take=take
+            )
+        elif jobs == 1:
             for sub in submissions:
-                take(sub, _grade_one(sources[sub.assignment], sub, sandbox, limits))
+                take(sub, grade_one(sources[sub.assignment], sub, sandbox, limits))
         else:
             stalled = _grade_in_pool(
                 submissions, sources, sandbox, jobs, stall_seconds, limits, take
@@ -303,6 +317,7 @@ def grade_all(
     db_url: str | None = None,
     log: Callable[[str], None] = print,
     limits: Any = None,
+    cluster: str | None = None,
 ) -> BatchReport:
     """Grade every submission in ``submissions_dir``; write gradebook, CSV and feedback to ``out``.
 
@@ -353,6 +368,7 @@ def grade_all(
             progress=progress,
             on_result=write,
             limits=limits,
+            cluster=cluster,
         )
     report.failures[:0] = failures
     report.skipped = skipped
