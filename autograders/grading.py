@@ -21,6 +21,7 @@ import importlib
 import json
 import multiprocessing
 import multiprocessing.util
+import shutil
 import sys
 from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
@@ -159,6 +160,10 @@ def grade_one(source: Path, sub: Submission, sandbox: bool, limits: Any = None) 
     except Exception as exc:  # a grader bug must not stop the batch; name it plainly
         return "failed", f"the grader itself failed ({type(exc).__name__}: {exc})"
 
+
+EXCHANGE_RECEIPTS = ("timestamp.txt", "submission_secret.txt")
+"""Files ``nbgrader collect`` puts next to a submission; copied next to its feedback page,
+they let ``nbgrader release_feedback`` return the page to the student through the exchange."""
 
 STALL_SECONDS = 300.0 + 120.0
 """No result from any worker for this long means the workers grading are stuck (the
@@ -347,6 +352,10 @@ def grade_all(
             return
         page.mkdir(parents=True, exist_ok=True)
         (page / f"{sub.notebook}.html").write_text(html_text, encoding="utf-8")
+        # what `nbgrader release_feedback` needs to hand the page back through the exchange
+        for name in EXCHANGE_RECEIPTS:
+            if (sub.path.parent / name).is_file():
+                shutil.copyfile(sub.path.parent / name, page / name)
 
     with temp_course(notebooks, needed or known, db_url=url) as course:
         sources = {a: course.source(a) for a in course.assignments}
