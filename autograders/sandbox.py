@@ -12,7 +12,8 @@ No Docker: ``/usr/bin/bwrap`` gives the student process
   ``/proc`` and ``/dev``. Not bound: the repository, the gradebook, other
   submissions, the source notebooks;
 * **limits** (applied by :mod:`autograders.sandbox_runner` before any student
-  code runs, then it drops root to a uid used by no other process):
+  code runs, then, when the grader runs as root, it drops to a uid used by no other
+  process; a grader that is not root keeps its own, unprivileged uid):
   ``RLIMIT_CPU``, ``RLIMIT_AS``, ``RLIMIT_NPROC`` (counted per uid by the kernel
   and ignored for root, hence the private uid), ``RLIMIT_FSIZE``; stdin is
   ``/dev/null`` so ``input()`` gets ``EOFError`` at once.
@@ -359,7 +360,9 @@ class Sandbox:
                 self.isolation = "rlimit-nproc-1"
         req_r, self._req_w = os.pipe()
         self._resp_r, resp_w = os.pipe()
-        uid = 100_000 + secrets.randbelow(900_000) if isolated else None
+        # root drops to a private uid inside the sandbox; a grader that is not root (an
+        # instructor's own account on a JupyterHub) is unprivileged already and keeps its uid
+        uid = 100_000 + secrets.randbelow(900_000) if isolated and os.geteuid() == 0 else None
         settings: dict[str, Any] = {"req_fd": req_r, "resp_fd": resp_w, "uid": uid}
         if isolated:
             settings["limits"] = {

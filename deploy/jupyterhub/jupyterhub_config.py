@@ -53,9 +53,7 @@ c.JupyterHub.ip = os.environ.get("M14_HUB_IP", "127.0.0.1")
 c.JupyterHub.port = int(os.environ.get("M14_HUB_PORT", "8000"))
 c.JupyterHub.hub_ip = "127.0.0.1"
 c.JupyterHub.hub_port = int(os.environ.get("M14_HUB_INTERNAL_PORT", "8081"))
-c.ConfigurableHTTPProxy.api_url = "http://127.0.0.1:" + os.environ.get(
-    "M14_PROXY_API_PORT", "8001"
-)
+c.ConfigurableHTTPProxy.api_url = "http://127.0.0.1:" + os.environ.get("M14_PROXY_API_PORT", "8001")
 c.ConfigurableHTTPProxy.pid_file = str(STATE / "proxy.pid")
 c.JupyterHub.db_url = f"sqlite:///{STATE / 'jupyterhub.sqlite'}"
 c.JupyterHub.cookie_secret_file = str(STATE / "jupyterhub_cookie_secret")
@@ -103,7 +101,9 @@ def pre_spawn_hook(spawner):  # noqa: ANN001, ANN201 (JupyterHub's hook signatur
     name = spawner.user.name
     paths = [str(SHARED_CONFIG)]
     if name in INSTRUCTORS:
+        # Formgrader reads the course's nbgrader_config.py (course root, sources, gradebook)
         spawner.notebook_dir = str(COURSE_ROOT)
+        paths.insert(0, str(COURSE_ROOT))
     else:
         paths.insert(0, str(STUDENT_CONFIG))
     spawner.environment["JUPYTER_CONFIG_PATH"] = os.pathsep.join(paths)
