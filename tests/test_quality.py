@@ -20,7 +20,9 @@ def _run(*args: str) -> subprocess.CompletedProcess[str]:
 
 
 def test_ruff_finds_nothing() -> None:
-    done = _run("ruff", "check", "course_lib", "autograders", "tests", "benchmarks", "conftest.py")
+    done = _run(
+        "ruff", "check", "course_lib", "autograders", "tests", "benchmarks", "deploy", "conftest.py"
+    )
     assert done.returncode == 0, done.stdout + done.stderr
 
 
@@ -33,6 +35,7 @@ def test_ruff_format_is_settled() -> None:
         "autograders",
         "tests",
         "benchmarks",
+        "deploy",
         "conftest.py",
     )
     assert done.returncode == 0, done.stdout + done.stderr

@@ -1,4 +1,4 @@
-"""JupyterHub for a class of Module 14 on one machine: instructors and students, nbgrader's exchange.
+"""JupyterHub for a class of Module 14 on one machine: instructors, students, nbgrader's exchange.
 
 Start it as root from the repository (it spawns each user's server as that Unix user)::
 
