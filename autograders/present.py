@@ -4,20 +4,24 @@ The instructor version of ``NAME`` (``presenting/NAME/NAME.ipynb``, rebuilt on e
 is the source notebook made for a class:
 
 * each exercise's answer cell holds the course's solution, **collapsed** (its input hidden)
-  and tagged :data:`~autograders.presenter.REVEAL_TAG`; it is a slide fragment, so in the
+  and tagged :data:`~autograders.presenter.REVEAL_TAG`. It is a slide fragment: in the
   slideshow it appears on a key (``→``/space), one step at a time, and its code opens on a
-  click on the collapsed bar. Running it (``Shift+Enter``) binds the exercise's names to the
-  solution without showing it;
-* a first cell (skipped by the slideshow) runs the reference in place of the student's code:
-  :func:`run_reference` runs every cell that *defines* the exercises' names, with the
+  click on the collapsed bar or on the key :data:`REVEAL_KEY`. Running it (``Shift+Enter``)
+  binds the exercise's names to the solution without showing it;
+* a slide after the title holds one cell that runs the reference in place of the students'
+  code: :func:`run_reference` runs every cell that *defines* the exercises' names, with the
   solutions, so each widget shows the right behaviour before anyone has written anything;
 * test cells keep their visible check only (no hidden test is shown to a class);
-* presenter notes stay: RISE shows them in its speaker view (key ``T``).
+* presenter notes stay in the notebook (slide type ``notes``: the slideshow hides them;
+  ``Shift+Esc`` leaves it to read them) and are also written, slide by slide, to
+  ``presenting/NAME/NOTES.md`` for a second screen or paper.
 
-``present`` then starts JupyterLab on ``presenting/`` with the RISE slideshow of the notebook
-open (jupyterlab-rise, the ``course`` extra), the widgets in their presenter theme
-(``M14_PRESENTER=1``, see ``course_lib/widgets/presenter.css``) and the repo on the
-kernel's ``PYTHONPATH``. ``--build-only`` writes the instructor versions and stops.
+``present`` then starts JupyterLab on ``presenting/`` with the notebook open in deck mode
+(jupyterlab-slideshow, in the ``course`` extra; it presents the live notebook itself, so
+its widgets run on the projector), the widgets in their presenter theme
+(``M14_PRESENTER=1``, see :mod:`course_lib.widgets.presenter`) and the repo on the kernel's
+``PYTHONPATH``. Its JupyterLab settings live in a temporary folder seeded with a copy of
+the instructor's own. ``--build-only`` writes the instructor versions and stops.
 """
 
 from __future__ import annotations
@@ -25,10 +29,12 @@ from __future__ import annotations
 import argparse
 import ast
 import copy
+import json
 import os
 import shutil
 import subprocess
 import sys
+import tempfile
 from collections.abc import MutableMapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -41,7 +47,8 @@ from autograders.presenter import REVEAL_TAG, is_presenter_note, slide_type
 
 __all__ = [
     "PRESENTER_ENV",
-    "RISE_SETTINGS",
+    "LAB_SETTINGS",
+    "REVEAL_KEY",
     "add_commands",
     "build_instructor_version",
     "instructor_lab_command",
@@ -53,37 +60,27 @@ __all__ = [
 
 #: The environment variable that puts the course's widgets in their presenter theme.
 PRESENTER_ENV = "M14_PRESENTER"
-#: RISE's settings for the instructor version (notebook metadata ``rise``): a 1280×720
-#: projector, slides that scroll when long, always from the first slide.
-RISE_SETTINGS: dict[str, Any] = {
-    "width": 1280,
-    "height": 720,
-    "scroll": True,
-    "start_slideshow_at": "beginning",
-    "auto_select": "none",
-    "enable_chalkboard": False,
-    "transition": "none",
+#: The key (JupyterLab command mode) that opens the selected collapsed cell.
+REVEAL_KEY = "Shift S"
+#: The JupyterLab settings of the presenting lab: deck mode on at start, the reveal key.
+LAB_SETTINGS: dict[str, dict[str, Any]] = {
+    "jupyterlab-slideshow/plugin.jupyterlab-settings": {"active": True},
+    "@jupyterlab/shortcuts-extension/shortcuts.jupyterlab-settings": {
+        "shortcuts": [
+            {
+                "command": "notebook:show-cell-code",
+                "keys": [REVEAL_KEY],
+                "selector": ".jp-Notebook.jp-mod-commandMode :focus",
+            }
+        ]
+    },
 }
 
 _SOLUTION_MARKERS = ("### BEGIN SOLUTION", "### END SOLUTION")
 
-# In the slideshow (jupyterlab-rise reads rise.css next to the notebook): a collapsed
-# solution is a large "click to reveal" bar, and everything reads from the back of a room.
-RISE_CSS = """\
-/* Written by python -m autograders present: the instructor version's slideshow styles. */
-.reveal .jp-Cell .jp-InputPlaceholder .jp-Placeholder-content {
-  font-size: 1.4rem; padding: 0.4em 0.8em; border: 2px dashed #1f4e9e; border-radius: 6px;
-}
-.reveal .jp-Cell .jp-InputPlaceholder .jp-Placeholder-content::before {
-  content: "Solution (click to reveal) "; font-weight: bold; color: #1f4e9e;
-}
-.reveal .jp-RenderedHTMLCommon { font-size: 1.15rem; }
-"""
-
 _PRESENTER_CELL = """\
-# Presenter only (not in the slideshow, never in the student version): run this cell to use
-# the course's solution in place of the students' code, so every widget below shows the
-# right behaviour before anyone has written it.
+# Presenter (never in the student version): Shift+Enter here runs the course's solution in
+# place of the students' code, so every widget shows the right behaviour before anyone wrote it.
 from autograders.present import run_reference
 
 run_reference({name!r}, globals())"""
@@ -210,19 +207,18 @@ def build_instructor_version(assignment: str, outdir: Path, notebooks: Path = NO
         {
             "cell_type": "code",
             "id": "presenter-run-reference",
-            "metadata": {"slideshow": {"slide_type": "skip"}, "tags": [REVEAL_TAG]},
+            "metadata": {"slideshow": {"slide_type": "slide"}, "tags": [REVEAL_TAG]},
             "source": _PRESENTER_CELL.format(name=assignment),
             "outputs": [],
             "execution_count": None,
         }
     )
     nb.cells.insert(1 if nb.cells else 0, presenter)
-    nb.metadata["rise"] = dict(RISE_SETTINGS)
     folder = outdir / assignment
     if folder.exists():
         shutil.rmtree(folder)
     folder.mkdir(parents=True)
-    (folder / "rise.css").write_text(RISE_CSS, encoding="utf-8")
+    (folder / "NOTES.md").write_text(notes_by_slide(nb, assignment), encoding="utf-8")
     target = folder / f"{assignment}.ipynb"
     target.write_text(write_notebook(nb), encoding="utf-8")
     return target
@@ -237,10 +233,10 @@ def add_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> No
         "present",
         help="build the instructor version and open its slideshow in JupyterLab",
         description="Write presenting/NAME/NAME.ipynb for each assignment (solutions "
-        "collapsed, a click or a key away; a cell that runs the reference in place of the "
-        "students' code; presenter notes in RISE's speaker view, key T), then start "
-        "JupyterLab there with the slideshow of ASSIGNMENT open (or the folder, with no "
-        "ASSIGNMENT). Extra arguments go to jupyter lab (e.g. --no-browser).",
+        "collapsed, a click or Shift+S away; a cell that runs the reference in place of the "
+        "students' code; presenter notes, also in presenting/NAME/NOTES.md), then start "
+        "JupyterLab there with ASSIGNMENT open in deck mode (jupyterlab-slideshow), or the "
+        "folder with no ASSIGNMENT. Extra arguments go to jupyter lab (e.g. --no-browser).",
     )
     p.add_argument("assignment", nargs="?", metavar="ASSIGNMENT")
     p.add_argument(
@@ -272,14 +268,64 @@ def add_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> No
 def instructor_lab_command(
     jupyter: str, folder: Path, assignment: str | None, extra: Sequence[str] = ()
 ) -> list[str]:
-    """The ``jupyter lab`` command line that opens ``assignment``'s slideshow in ``folder``."""
-    command = [jupyter, "lab", str(folder)]
+    """The ``jupyter lab`` command line serving ``folder``, with ``assignment`` open."""
+    command = [jupyter, "lab", f"--ServerApp.root_dir={folder}"]
     if assignment:
-        command.append(f"--LabApp.default_url=/rise/{assignment}/{assignment}.ipynb")
+        command.append(str(folder / assignment / f"{assignment}.ipynb"))
     if hasattr(os, "geteuid") and os.geteuid() == 0 and "--allow-root" not in extra:
         command.append("--allow-root")
     command.extend(extra)
     return command
+
+
+def write_lab_settings(settings_dir: Path, own: Path | None = None) -> Path:
+    """The presenting lab's settings folder: a copy of ``own`` plus :data:`LAB_SETTINGS`.
+
+    Args:
+        settings_dir: the folder to write (made if missing).
+        own: the instructor's own JupyterLab settings folder, copied first if it exists.
+            Their shortcuts are kept and the reveal key added to them.
+
+    Returns:
+        ``settings_dir``.
+    """
+    import json5  # comes with jupyterlab_server; settings files are JSON5
+
+    if own is not None and own.is_dir():
+        shutil.copytree(own, settings_dir, dirs_exist_ok=True)
+    for relative, values in LAB_SETTINGS.items():
+        path = settings_dir / relative
+        path.parent.mkdir(parents=True, exist_ok=True)
+        current: dict[str, Any] = {}
+        if path.is_file():
+            try:
+                loaded = json5.loads(path.read_text(encoding="utf-8"))
+            except ValueError:
+                loaded = None
+            current = loaded if isinstance(loaded, dict) else {}
+        for key, value in values.items():
+            if isinstance(value, list) and isinstance(current.get(key), list):
+                current[key] = [*current[key], *value]
+            else:
+                current[key] = value
+        path.write_text(json.dumps(current, indent=2) + "\n", encoding="utf-8")
+    return settings_dir
+
+
+def notes_by_slide(nb: NotebookNode, assignment: str) -> str:
+    """The presenter notes of a notebook as Markdown, each under its slide's heading."""
+    from autograders.presenter import is_presenter_note
+
+    lines = [f"# Presenter notes: {assignment}", ""]
+    heading = "(title)"
+    for cell in nb.cells:
+        if cell.cell_type == "markdown" and not is_presenter_note(cell):
+            first = next((ln for ln in cell.source.split("\n") if ln.strip()), "")
+            if first.startswith("#"):
+                heading = first.lstrip("#").strip()
+        elif is_presenter_note(cell):
+            lines += [f"## {heading}", "", cell.source.strip(), ""]
+    return "\n".join(lines)
 
 
 def instructor_env(base: MutableMapping[str, str] | None = None) -> dict[str, str]:
@@ -348,20 +394,28 @@ def _present(args: argparse.Namespace, extra: Sequence[str], notebooks: Path) ->
     if jupyter is None:
         print("error: jupyter is not installed; pip install -e '.[course]' first", file=sys.stderr)
         return 2
-    if args.assignment:
-        print(
-            f"opening the slideshow of {args.assignment}: → / space next step, ← back, "
-            "T speaker notes, click a collapsed solution to reveal it, Shift+Enter runs a cell"
-        )
-    sys.stdout.flush()
-    process = subprocess.Popen(
-        instructor_lab_command(jupyter, args.dir, args.assignment, extra), env=instructor_env()
+    print(
+        "deck mode: → / space next step, ← back, Shift+Enter runs the selected cell, "
+        f"click a collapsed solution (or select it and press {REVEAL_KEY}) to open it, "
+        "Shift+Esc leaves the deck (the notes are in the notebook and in NOTES.md); "
+        "click a widget, then → / ← step it, + / − zoom, C contrast"
     )
-    while True:
-        try:
-            return process.wait()
-        except KeyboardInterrupt:  # JupyterLab got it too, and decides
-            continue
+    sys.stdout.flush()
+    from jupyterlab.commands import get_user_settings_dir
+
+    with tempfile.TemporaryDirectory(prefix="m14-present-") as tmp:
+        settings = write_lab_settings(Path(tmp) / "settings", Path(get_user_settings_dir()))
+        env = instructor_env()
+        env["JUPYTERLAB_SETTINGS_DIR"] = str(settings)
+        folder = args.dir.resolve()
+        process = subprocess.Popen(
+            instructor_lab_command(jupyter, folder, args.assignment, extra), env=env
+        )
+        while True:
+            try:
+                return process.wait()
+            except KeyboardInterrupt:  # JupyterLab got it too, and decides
+                continue
 
 
 def run(args: argparse.Namespace, extra: Sequence[str], notebooks: Path) -> int:
