@@ -12,9 +12,9 @@ is the source notebook made for a class:
   code: :func:`run_reference` runs every cell that *defines* the exercises' names, with the
   solutions, so each widget shows the right behaviour before anyone has written anything;
 * test cells keep their visible check only (no hidden test is shown to a class);
-* presenter notes stay in the notebook (slide type ``notes``: the slideshow hides them;
-  ``Shift+Esc`` leaves it to read them) and are also written, slide by slide, to
-  ``presenting/NAME/NOTES.md`` for a second screen or paper.
+* the presenter notes are written, slide by slide, to ``presenting/NAME/NOTES.md`` (for
+  the presenter's own screen or paper) and left out of the notebook: jupyterlab-slideshow
+  has no speaker view, and a hidden notes cell after a cell breaks its ``Shift+Enter``.
 
 ``present`` then starts JupyterLab on ``presenting/`` with the notebook open in deck mode
 (jupyterlab-slideshow, in the ``course`` extra; it presents the live notebook itself, so
@@ -130,13 +130,10 @@ def reference_cells(nb: NotebookNode) -> list[str]:
     return sources
 
 
-def run_reference(
-    assignment: str, namespace: dict[str, Any], notebooks: Path = NOTEBOOKS
-) -> list[str]:
+def run_reference(assignment: str, namespace: dict[str, Any], notebooks: Path = NOTEBOOKS) -> None:
     """Run :func:`reference_cells` of ``assignment`` in ``namespace`` (a kernel's globals).
 
-    Returns:
-        The names the cells bound, sorted (also printed, for the class to see).
+    Prints the names the cells bound, for the class to see.
 
     Raises:
         ValueError: ``assignment`` is not one of the course's assignments.
@@ -152,7 +149,6 @@ def run_reference(
         names |= _defined_names(source)
     bound = sorted(name for name in names if not name.startswith("_"))
     print(f"using the course's solution for: {', '.join(bound)}")
-    return bound
 
 
 def _defined_names(source: str) -> set[str]:
@@ -191,6 +187,10 @@ def build_instructor_version(assignment: str, outdir: Path, notebooks: Path = NO
     if assignment not in known:
         raise ValueError(f"unknown assignment {assignment!r}; known: {', '.join(known) or 'none'}")
     nb = copy.deepcopy(read_notebook(known[assignment].notebook))
+    notes = notes_by_slide(nb, assignment)
+    # The notes go to NOTES.md: in deck mode a hidden notes cell swallows the focus when
+    # Shift+Enter on the cell before it advances to it, and the deck stops responding.
+    nb.cells = [cell for cell in nb.cells if not is_presenter_note(cell)]
     for cell in nb.cells:
         meta = nbgrader_metadata(cell)
         if cell.cell_type != "code":
@@ -218,7 +218,7 @@ def build_instructor_version(assignment: str, outdir: Path, notebooks: Path = NO
     if folder.exists():
         shutil.rmtree(folder)
     folder.mkdir(parents=True)
-    (folder / "NOTES.md").write_text(notes_by_slide(nb, assignment), encoding="utf-8")
+    (folder / "NOTES.md").write_text(notes, encoding="utf-8")
     target = folder / f"{assignment}.ipynb"
     target.write_text(write_notebook(nb), encoding="utf-8")
     return target
@@ -397,8 +397,8 @@ def _present(args: argparse.Namespace, extra: Sequence[str], notebooks: Path) ->
     print(
         "deck mode: → / space next step, ← back, Shift+Enter runs the selected cell, "
         f"click a collapsed solution (or select it and press {REVEAL_KEY}) to open it, "
-        "Shift+Esc leaves the deck (the notes are in the notebook and in NOTES.md); "
-        "click a widget, then → / ← step it, + / − zoom, C contrast"
+        "Shift+Esc leaves the deck; click a widget, then → / ← step it, + / − zoom, "
+        f"C contrast. Presenter notes: {args.dir / '<ASSIGNMENT>' / 'NOTES.md'}"
     )
     sys.stdout.flush()
     from jupyterlab.commands import get_user_settings_dir
