@@ -14,7 +14,9 @@ is the source notebook made for a class:
 * test cells keep their visible check only (no hidden test is shown to a class);
 * the presenter notes are written, slide by slide, to ``presenting/NAME/NOTES.md`` (for
   the presenter's own screen or paper) and left out of the notebook: jupyterlab-slideshow
-  has no speaker view, and a hidden notes cell after a cell breaks its ``Shift+Enter``.
+  has no speaker view, and a hidden notes cell after a cell breaks its ``Shift+Enter``;
+* ``presenting/NAME/NAME.slides.html`` is the same, as a static reveal.js deck for a class
+  without a kernel (:func:`static_deck`; the notes are its speaker notes, key ``S``).
 
 ``present`` then starts JupyterLab on ``presenting/`` with the notebook open in deck mode
 (jupyterlab-slideshow, in the ``course`` extra; it presents the live notebook itself, so
@@ -56,6 +58,7 @@ __all__ = [
     "run",
     "run_reference",
     "solution_source",
+    "static_deck",
 ]
 
 #: The environment variable that puts the course's widgets in their presenter theme.
@@ -188,9 +191,6 @@ def build_instructor_version(assignment: str, outdir: Path, notebooks: Path = NO
         raise ValueError(f"unknown assignment {assignment!r}; known: {', '.join(known) or 'none'}")
     nb = copy.deepcopy(read_notebook(known[assignment].notebook))
     notes = notes_by_slide(nb, assignment)
-    # The notes go to NOTES.md: in deck mode a hidden notes cell swallows the focus when
-    # Shift+Enter on the cell before it advances to it, and the deck stops responding.
-    nb.cells = [cell for cell in nb.cells if not is_presenter_note(cell)]
     for cell in nb.cells:
         meta = nbgrader_metadata(cell)
         if cell.cell_type != "code":
@@ -213,15 +213,39 @@ def build_instructor_version(assignment: str, outdir: Path, notebooks: Path = NO
             "execution_count": None,
         }
     )
-    nb.cells.insert(1 if nb.cells else 0, presenter)
     folder = outdir / assignment
     if folder.exists():
         shutil.rmtree(folder)
     folder.mkdir(parents=True)
     (folder / "NOTES.md").write_text(notes, encoding="utf-8")
+    (folder / f"{assignment}.slides.html").write_text(static_deck(nb), encoding="utf-8")
+    # The notes go to NOTES.md (and the static deck): in deck mode a hidden notes cell
+    # swallows the focus when Shift+Enter on the cell before it advances to it.
+    nb.cells = [cell for cell in nb.cells if not is_presenter_note(cell)]
+    nb.cells.insert(1 if nb.cells else 0, presenter)
     target = folder / f"{assignment}.ipynb"
     target.write_text(write_notebook(nb), encoding="utf-8")
     return target
+
+
+def static_deck(nb: NotebookNode) -> str:
+    """The instructor version as a static reveal.js deck (``jupyter nbconvert --to slides``).
+
+    For a class without a kernel: each solution is a fragment that appears on a key, open
+    (a static page cannot run or expand it), and the presenter notes are reveal.js speaker
+    notes (key ``S``). reveal.js comes from its CDN, as nbconvert makes it.
+    """
+    from nbconvert import SlidesExporter
+
+    deck = copy.deepcopy(nb)
+    for cell in deck.cells:
+        cell.metadata.get("jupyter", {}).pop("source_hidden", None)
+    # long slides scroll; no slide animation (a projector redraws slowly); a 16:9 page
+    exporter = SlidesExporter(
+        reveal_scroll=True, reveal_transition="none", reveal_width="1280", reveal_height="720"
+    )
+    html, _ = exporter.from_notebook_node(deck)
+    return str(html)
 
 
 # --- the command line ----------------------------------------------------------------------
