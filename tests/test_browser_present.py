@@ -109,14 +109,20 @@ def _onscreen(page: Any) -> list[str]:
     return texts
 
 
+def _visible(page: Any) -> list[str]:
+    """The cells on screen that are shown (a fragment not reached yet is on screen, hidden)."""
+    texts: list[str] = page.evaluate(ONSCREEN_JS.replace("mod-onscreen", "mod-visible"))
+    return texts
+
+
 def _advance_until(page: Any, wanted: str) -> list[str]:
-    """Press → until a cell on screen starts with ``wanted``; return the slides' first lines."""
+    """Press → until a shown cell starts with ``wanted``; return the slides' first lines."""
     seen: list[str] = []
     for _ in range(MAX_STEPS):
         onscreen = _onscreen(page)
         if onscreen and (not seen or seen[-1] != onscreen[0][:40]):
             seen.append(onscreen[0][:40])
-        if any(text.startswith(wanted) for text in onscreen):
+        if any(text.startswith(wanted) for text in _visible(page)):
             return seen
         page.keyboard.press("ArrowRight")
         page.wait_for_timeout(250)
@@ -125,19 +131,36 @@ def _advance_until(page: Any, wanted: str) -> list[str]:
 
 def _open_deck(page: Any, lab: LabServer, name: str) -> None:
     open_notebook(page, lab, f"{name}/{name}.ipynb")
-    page.wait_for_selector("body[data-jp-deck-mode='presenting']", timeout=SLOW_MS)
+    page.wait_for_selector(
+        "body[data-jp-deck-mode='presenting']", state="attached", timeout=SLOW_MS
+    )
     page.locator(
         ".jp-NotebookPanel:not(.lm-mod-hidden) .jp-Cell.jp-deck-mod-onscreen"
     ).first.wait_for()
 
 
+def _run_active(page: Any, prefix: str) -> None:
+    """Shift+Enter once the deck has made the cell starting with ``prefix`` the active one."""
+    page.wait_for_function(
+        """(prefix) => {
+            const cell = document.querySelector(
+                '.jp-NotebookPanel:not(.lm-mod-hidden) .jp-Cell.jp-mod-active');
+            return cell !== null && cell.innerText.replace(/\\s+/g, ' ').trim().startsWith(prefix)
+                && cell.contains(document.activeElement);
+        }""",
+        arg=prefix,
+        timeout=SLOW_MS,
+    )
+    page.keyboard.press("Shift+Enter")
+
+
 def _run_reference(page: Any) -> None:
     """→ to the presenter's slide, Shift+Enter: the course's solution stands in for the class."""
     _advance_until(page, "# Presenter")
-    page.keyboard.press("Shift+Enter")
+    _run_active(page, "# Presenter")
     page.wait_for_function(
         """() => [...document.querySelectorAll('.jp-OutputArea-output')]
-            .some(e => e.innerText.includes("using the course's solution for:"))""",
+            .some(e => e.textContent.includes("using the course's solution for:"))""",
         timeout=SLOW_MS,
     )
 
@@ -211,7 +234,7 @@ def test_deck_widget_steps_with_the_keyboard(page: Any, lab: LabServer) -> None:
     _run_reference(page)
     _advance_until(page, "2 · The circuit breaker")
     _advance_until(page, "# Ungraded: the reference breaker")
-    page.keyboard.press("Shift+Enter")  # runs the widget cell (and the deck moves on)
+    _run_active(page, "# Ungraded: the reference breaker")  # runs it; the deck moves on
     widget = page.locator(".breaker-widget.m14-widget").first
     widget.wait_for(state="attached", timeout=SLOW_MS)
     page.keyboard.press("ArrowLeft")
