@@ -421,7 +421,8 @@ def _present(args: argparse.Namespace, extra: Sequence[str], notebooks: Path) ->
     print(
         "deck mode: → / space next step, ← back, Shift+Enter runs the selected cell, "
         f"click a collapsed solution (or select it and press {REVEAL_KEY}) to open it, "
-        "Shift+Esc leaves the deck; click a widget, then → / ← step it, + / − zoom, "
+        "the toolbar's deck button (top edge) leaves it; click a widget, then → / ← step it, "
+        "+ / − zoom, "
         f"C contrast. Presenter notes: {args.dir / '<ASSIGNMENT>' / 'NOTES.md'}"
     )
     sys.stdout.flush()

@@ -246,6 +246,9 @@ def test_instructor_version(assignment: Assignment, tmp_path: Path) -> None:
     for cell in source.cells:
         if is_presenter_note(cell):
             assert cell.source.strip() in notes
+    deck = (tmp_path / assignment.name / f"{assignment.name}.slides.html").read_text("utf-8")
+    assert "BEGIN HIDDEN TESTS" not in deck and "autograders.graders" not in deck
+    assert deck.count('<aside class="notes">') == sum(map(is_presenter_note, source.cells))
 
 
 def test_run_reference_binds_the_solution_for_the_widgets(
