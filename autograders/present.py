@@ -53,12 +53,15 @@ __all__ = [
     "REVEAL_KEY",
     "add_commands",
     "build_instructor_version",
+    "instructor_env",
     "instructor_lab_command",
+    "notes_by_slide",
     "reference_cells",
     "run",
     "run_reference",
     "solution_source",
     "static_deck",
+    "write_lab_settings",
 ]
 
 #: The environment variable that puts the course's widgets in their presenter theme.
