@@ -426,7 +426,7 @@ def _present(args: argparse.Namespace, extra: Sequence[str], notebooks: Path) ->
         f"click a collapsed solution (or select it and press {REVEAL_KEY}) to open it, "
         "the toolbar's deck button (top edge) leaves it; click a widget, then → / ← step it, "
         "+ / − zoom, "
-        f"C contrast. Presenter notes: {args.dir / '<ASSIGNMENT>' / 'NOTES.md'}"
+        f"C contrast. Presenter notes: {args.dir / (args.assignment or 'NAME') / 'NOTES.md'}"
     )
     sys.stdout.flush()
     from jupyterlab.commands import get_user_settings_dir
