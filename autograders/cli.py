@@ -24,6 +24,8 @@ examples:
   python -m autograders selfcheck                 # solutions 100%, blanks 0%, known bugs caught
   python -m autograders new 08-bulkhead           # the skeleton of a new assignment
   python -m autograders sync                      # each notebook and its .md text in step
+  python -m autograders present 01-circuit-breaker  # instructor version, as a live slideshow
+  python -m autograders slides --check            # every cell has slide metadata
 """
 
 
@@ -133,6 +135,9 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--no-sandbox", action="store_true", help="grade without the sandbox")
     _add_author_commands(sub)
+    from autograders import present
+
+    present.add_commands(sub)  # present, slides
     return parser
 
 
@@ -344,7 +349,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     parser = build_parser()
     args, extra = parser.parse_known_args(argv)
-    if extra and args.command != "open":
+    if extra and args.command not in ("open", "present"):
         parser.error(f"unrecognized arguments: {' '.join(extra)}")
     notebooks = (args.notebooks or NOTEBOOKS).resolve()
     try:
@@ -358,6 +363,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _new(args, notebooks)
         if args.command == "sync":
             return _sync(args, notebooks)
+        if args.command in ("present", "slides"):
+            from autograders import present
+
+            return present.run(args, extra, notebooks)
         return _selfcheck(args, notebooks)
     except (ReleaseError, SubmissionFormatError, FileNotFoundError) as exc:
         _err(str(exc))

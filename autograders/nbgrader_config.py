@@ -87,3 +87,15 @@ try:
     warnings.filterwarnings("ignore", category=SAWarning, module=r"nbgrader\.api")
 except ImportError:  # pragma: no cover - SQLAlchemy always comes with nbgrader
     pass
+
+# Presenter notes and reveal cells (autograders/presenter.py) never reach a student: they are
+# dropped first, before nbgrader records any cell, from the release and from the feedback.
+from nbgrader.converters import GenerateAssignment  # noqa: E402
+
+from autograders.presenter import StripPresenterCells  # noqa: E402
+
+c.GenerateAssignment.preprocessors = [
+    StripPresenterCells,
+    *GenerateAssignment.class_traits()["preprocessors"].default(),
+]
+c.GenerateFeedback.preprocessors = [StripPresenterCells, *c.GenerateFeedback.preprocessors]

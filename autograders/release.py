@@ -137,7 +137,23 @@ def temp_course(
                 if not outcome.get("success"):
                     detail = "\n".join(str(outcome.get(k) or "") for k in ("log", "error"))
                     raise ReleaseError(f"nbgrader could not release {name}:\n{detail.strip()}")
+                _strip_presenter_cells(root / "release" / name)
         yield Course(root=root, assignments=tuple(names), db_url=url)
+
+
+def _strip_presenter_cells(folder: Path) -> None:
+    """Drop presenter notes and reveal cells from every notebook of a student version.
+
+    The course's nbgrader config already drops them (``StripPresenterCells``); this makes
+    the release safe even under a config without it.
+    """
+    from autograders.notebook_text import read_notebook, write_notebook
+    from autograders.presenter import strip_presenter_cells
+
+    for notebook in sorted(folder.rglob("*.ipynb")):
+        nb = read_notebook(notebook)
+        if strip_presenter_cells(nb):
+            notebook.write_text(write_notebook(nb), encoding="utf-8")
 
 
 def release(

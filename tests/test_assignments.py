@@ -36,6 +36,7 @@ from autograders.notebook_text import (
     sync,
     write_notebook,
 )
+from autograders.presenter import is_presenter_cell
 from autograders.release import secret_lines
 from autograders.submissions import load
 
@@ -191,7 +192,11 @@ def student_version_problems(released: Path, source: Path) -> list[str]:
     if leaked:
         problems.append(f"the student version holds solution or hidden lines: {leaked}")
     theirs = [nbgrader_metadata(c).get("grade_id") for c in student.cells]
-    ours = [nbgrader_metadata(c).get("grade_id") for c in nbformat.read(source, 4).cells]
+    ours = [
+        nbgrader_metadata(c).get("grade_id")
+        for c in nbformat.read(source, 4).cells
+        if not is_presenter_cell(c)  # presenter notes never reach a student
+    ]
     if theirs != ours:
         problems.append(f"the cells differ: {theirs} vs {ours}")
     for cell in student.cells:

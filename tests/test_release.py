@@ -11,6 +11,8 @@ from conftest import FIXTURES as ALL_FIXTURES
 from conftest import STUB_MESSAGE, ReleasedCourse
 
 from autograders import cli, student_lab
+from autograders.notebook_text import read_notebook
+from autograders.presenter import is_presenter_cell, presenter_lines
 from autograders.release import NOTEBOOKS, ReleaseError, release, secret_lines
 
 FIXTURES = ALL_FIXTURES / "notebooks"
@@ -30,9 +32,12 @@ def _file_lines(path: Path) -> set[str]:
 
 
 def assert_no_secrets(outdir: Path, notebooks: Path, assignments: list[str]) -> None:
-    """No line of any solution or hidden-test block appears in any file under ``outdir``."""
+    """No line of any solution, hidden-test block or presenter note appears under ``outdir``,
+    and no notebook there holds a presenter note or a reveal cell."""
     secrets = {a: secret_lines(notebooks / a / f"{a}.ipynb") for a in assignments}
     assert all(secrets.values()), "a source notebook has no solution or hidden test"
+    for a in assignments:
+        secrets[a] |= presenter_lines(read_notebook(notebooks / a / f"{a}.ipynb"))
     files = [p for p in outdir.rglob("*") if p.is_file()]
     assert files
     for path in files:
@@ -42,6 +47,9 @@ def assert_no_secrets(outdir: Path, notebooks: Path, assignments: list[str]) -> 
             assert not leaked, f"{path.relative_to(outdir)} holds {assignment} secrets: {leaked}"
         text = path.read_bytes().decode("utf-8", errors="replace")
         assert "BEGIN SOLUTION" not in text and "BEGIN HIDDEN TESTS" not in text
+        if path.suffix == ".ipynb":
+            cells = read_notebook(path).cells
+            assert not [c for c in cells if is_presenter_cell(c)], f"{path}: presenter cells"
 
 
 @pytest.mark.slow  # nbgrader generate_assignment

@@ -5,6 +5,8 @@
 // Every render and every change redraws from the model, so a page reload or a second
 // view of the same widget draws the frame the controls show. Play is a timer owned by
 // the model (one per model, however many views), which sets the synced `frame` trait.
+// `presenterControls` comes from presenter.js (the course's presenter convention), which
+// course_lib/widgets/presenter.py puts in front of this file.
 
 const SVG = "http://www.w3.org/2000/svg";
 const COLORS = {
@@ -330,12 +332,37 @@ function render({ model, el: host }) {
   host.append(root);
 
   const controls = el("div", { class: "breaker-controls" });
-  const play = el("button", { class: "breaker-play", type: "button" });
-  const prev = el("button", { class: "breaker-prev", type: "button", title: "previous call" }, "◀");
-  const next = el("button", { class: "breaker-next", type: "button", title: "next call" }, "▶");
+  const play = el("button", { class: "breaker-play m14-control", type: "button" });
+  const prev = el(
+    "button",
+    { class: "breaker-prev m14-control", type: "button", title: "previous call (key ←)" },
+    "◀",
+  );
+  const next = el(
+    "button",
+    { class: "breaker-next m14-control", type: "button", title: "next call (key →)" },
+    "▶",
+  );
   const slider = el("input", { class: "breaker-frame-slider", type: "range", min: 0, step: 1 });
   const label = el("span", { class: "breaker-frame-label" });
-  controls.append(play, prev, next, slider, label);
+  const togglePlay = () => {
+    const playing = !model.get("playing");
+    if (playing && model.get("frame") >= frameCount(model) - 1) model.set("frame", 0);
+    model.set("playing", playing);
+    model.save_changes();
+  };
+  const stepBy = (delta) => {
+    if (model.get("playing")) model.set("playing", false);
+    setFrame(model, model.get("frame") + delta);
+  };
+  // The course's presenter convention (presenter.js): keys, zoom, the high-contrast theme.
+  const presenter = presenterControls(model, root, {
+    step: stepBy,
+    first: () => stepBy(-frameCount(model)),
+    last: () => stepBy(frameCount(model)),
+    play: togglePlay,
+  });
+  controls.append(play, prev, next, slider, label, presenter.bar);
   const scenario = el("div", { class: "breaker-scenario" });
   const steps = el("div", { class: "breaker-steps" });
   const divergence = el("div", { class: "breaker-divergence" });
@@ -344,14 +371,9 @@ function render({ model, el: host }) {
   const panelsBox = el("div", { class: "breaker-panels" });
   root.append(controls, steps, scenario, divergence, panelsBox, knobs, error);
 
-  play.addEventListener("click", () => {
-    const playing = !model.get("playing");
-    if (playing && model.get("frame") >= frameCount(model) - 1) model.set("frame", 0);
-    model.set("playing", playing);
-    model.save_changes();
-  });
-  prev.addEventListener("click", () => setFrame(model, model.get("frame") - 1));
-  next.addEventListener("click", () => setFrame(model, model.get("frame") + 1));
+  play.addEventListener("click", togglePlay);
+  prev.addEventListener("click", () => stepBy(-1));
+  next.addEventListener("click", () => stepBy(1));
   slider.addEventListener("input", () => setFrame(model, slider.value));
 
   let built = [];
@@ -441,6 +463,7 @@ function render({ model, el: host }) {
   model.on("change:divergence_text", draw);
   model.on("change:config_error", draw);
   return () => {
+    presenter.dispose();
     model.off("change:panels", rebuild);
     model.off("change:settings", buildKnobs);
     model.off("change:frame", draw);

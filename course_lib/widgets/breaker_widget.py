@@ -22,7 +22,10 @@ shows a one-line message saying so, and the widget still displays the reference.
 Synced traits: ``panels`` (one dict per panel: ``label``, ``kind``, ``error``,
 ``config``, ``frames``), ``frame``, ``playing``, ``interval_ms``, ``settings``
 (the knobs; changing them in the browser re-records the runs), ``config_error``,
-``scenario_text``, ``divergence_text``, ``vocabulary`` and ``knobs``.
+``scenario_text``, ``divergence_text``, ``vocabulary`` and ``knobs``; and the
+presenter convention's ``theme`` and ``zoom`` (:mod:`course_lib.widgets.presenter`:
+large controls and high contrast in the ``"presenter"`` theme, keys → / ← / Home /
+End / Space / + / − / C once the widget has focus).
 
 DOM hooks (for the browser tests and for styling): ``.breaker-widget`` (its
 ``data-frame`` is the frame drawn), ``.breaker-play``, ``.breaker-prev``,
@@ -65,6 +68,7 @@ from course_lib.widgets.breaker_playback import (
     reference_factory,
     where_raised,
 )
+from course_lib.widgets.presenter import PresenterTraits, presenter_css, presenter_esm
 
 __all__ = [
     "PLAY_INTERVAL_MS",
@@ -154,7 +158,7 @@ def _raised(label: str, error: BaseException) -> str:
     return _short(f"{label} raised {said}") + " — fix it and run this cell again."
 
 
-class BreakerWidget(anywidget.AnyWidget):
+class BreakerWidget(PresenterTraits, anywidget.AnyWidget):
     """A circuit breaker (or two, side by side) replayed through a scenario.
 
     Build it with :func:`show_breaker` or :func:`compare_breakers`; put it last
@@ -176,8 +180,8 @@ class BreakerWidget(anywidget.AnyWidget):
         ValueError: A knob or the scenario is invalid (the message names it).
     """
 
-    _esm = _HERE / "breaker_widget.js"
-    _css = _HERE / "breaker_widget.css"
+    _esm = presenter_esm(_HERE / "breaker_widget.js")
+    _css = presenter_css(_HERE / "breaker_widget.css")
 
     panels = traitlets.List(traitlets.Dict()).tag(sync=True)
     frame = traitlets.Int(0).tag(sync=True)

@@ -1,0 +1,456 @@
+"""``python -m autograders present``: the instructor version of a notebook, ready to present.
+
+The instructor version of ``NAME`` (``presenting/NAME/NAME.ipynb``, rebuilt on every run)
+is the source notebook made for a class:
+
+* each exercise's answer cell holds the course's solution, **collapsed** (its input hidden)
+  and tagged :data:`~autograders.presenter.REVEAL_TAG`. It is a slide fragment: in the
+  slideshow it appears on a key (``→``/space), one step at a time, and its code opens on a
+  click on the collapsed bar or on the key :data:`REVEAL_KEY`. Running it (``Shift+Enter``)
+  binds the exercise's names to the solution without showing it;
+* a slide after the title holds one cell that runs the reference in place of the students'
+  code: :func:`run_reference` runs every cell that *defines* the exercises' names, with the
+  solutions, so each widget shows the right behaviour before anyone has written anything;
+* test cells keep their visible check only (no hidden test is shown to a class);
+* the presenter notes are written, slide by slide, to ``presenting/NAME/NOTES.md`` (for
+  the presenter's own screen or paper) and left out of the notebook: jupyterlab-slideshow
+  has no speaker view, and a hidden notes cell after a cell breaks its ``Shift+Enter``;
+* ``presenting/NAME/NAME.slides.html`` is the same, as a static reveal.js deck for a class
+  without a kernel (:func:`static_deck`; the notes are its speaker notes, key ``S``).
+
+``present`` then starts JupyterLab on ``presenting/`` with the notebook open in deck mode
+(jupyterlab-slideshow, in the ``course`` extra; it presents the live notebook itself, so
+its widgets run on the projector), the widgets in their presenter theme
+(``M14_PRESENTER=1``, see :mod:`course_lib.widgets.presenter`) and the repo on the kernel's
+``PYTHONPATH``. Its JupyterLab settings live in a temporary folder seeded with a copy of
+the instructor's own. ``--build-only`` writes the instructor versions and stops.
+"""
+
+from __future__ import annotations
+
+import argparse
+import ast
+import copy
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+from collections.abc import MutableMapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import nbformat
+from nbformat.notebooknode import NotebookNode
+
+from autograders.assignments import NOTEBOOKS, ROOT, discover, nbgrader_metadata
+from autograders.presenter import REVEAL_TAG, is_presenter_note, slide_type
+
+__all__ = [
+    "PRESENTER_ENV",
+    "LAB_SETTINGS",
+    "REVEAL_KEY",
+    "add_commands",
+    "build_instructor_version",
+    "instructor_env",
+    "instructor_lab_command",
+    "notes_by_slide",
+    "reference_cells",
+    "run",
+    "run_reference",
+    "solution_source",
+    "static_deck",
+    "write_lab_settings",
+]
+
+#: The environment variable that puts the course's widgets in their presenter theme.
+PRESENTER_ENV = "M14_PRESENTER"
+#: The key (JupyterLab command mode) that opens the selected collapsed cell.
+REVEAL_KEY = "Shift S"
+#: The JupyterLab settings of the presenting lab: deck mode on at start, the reveal key.
+LAB_SETTINGS: dict[str, dict[str, Any]] = {
+    "jupyterlab-slideshow/plugin.jupyterlab-settings": {"active": True},
+    "@jupyterlab/shortcuts-extension/shortcuts.jupyterlab-settings": {
+        "shortcuts": [
+            {
+                "command": "notebook:show-cell-code",
+                "keys": [REVEAL_KEY],
+                "selector": ".jp-Notebook.jp-mod-commandMode :focus",
+            }
+        ]
+    },
+}
+
+_SOLUTION_MARKERS = ("### BEGIN SOLUTION", "### END SOLUTION")
+
+_PRESENTER_CELL = """\
+# Presenter (never in the student version): Shift+Enter here runs the course's solution in
+# place of the students' code, so every widget shows the right behaviour before anyone wrote it.
+from autograders.present import run_reference
+
+run_reference({name!r}, globals())"""
+
+
+def solution_source(source: str) -> str:
+    """An answer cell's source with the solution in place and the marker lines removed."""
+    return "\n".join(
+        line for line in source.split("\n") if line.strip() not in _SOLUTION_MARKERS
+    ).strip("\n")
+
+
+def _defines_only(source: str) -> bool:
+    """Whether a code cell only defines names (imports, functions, classes, assignments)."""
+    try:
+        tree = ast.parse(source)
+    except SyntaxError:
+        return False
+    allowed = (
+        ast.Import,
+        ast.ImportFrom,
+        ast.FunctionDef,
+        ast.AsyncFunctionDef,
+        ast.ClassDef,
+        ast.Assign,
+        ast.AnnAssign,
+    )
+    return bool(tree.body) and all(isinstance(node, allowed) for node in tree.body)
+
+
+def reference_cells(nb: NotebookNode) -> list[str]:
+    """The code that binds an assignment's names to the course's solution, cell by cell.
+
+    In notebook order: every answer cell with its solution, and every other code cell that
+    is not a test cell and only defines names (the skeletons the exercises complete, the
+    given helpers). Cells that display something are left out: the slides run those.
+    """
+    sources = []
+    for cell in nb.cells:
+        if cell.cell_type != "code" or is_presenter_note(cell):
+            continue
+        meta = nbgrader_metadata(cell)
+        if meta.get("solution"):
+            sources.append(solution_source(cell.source))
+        elif not meta.get("grade") and _defines_only(cell.source):
+            sources.append(cell.source)
+    return sources
+
+
+def run_reference(assignment: str, namespace: dict[str, Any], notebooks: Path = NOTEBOOKS) -> None:
+    """Run :func:`reference_cells` of ``assignment`` in ``namespace`` (a kernel's globals).
+
+    Prints the names the cells bound, for the class to see.
+
+    Raises:
+        ValueError: ``assignment`` is not one of the course's assignments.
+    """
+    from autograders.notebook_text import read_notebook
+
+    known = {a.name: a for a in discover(notebooks)}
+    if assignment not in known:
+        raise ValueError(f"unknown assignment {assignment!r}; known: {', '.join(known)}")
+    names: set[str] = set()
+    for index, source in enumerate(reference_cells(read_notebook(known[assignment].notebook))):
+        exec(compile(source, f"<{assignment} reference cell {index}>", "exec"), namespace)  # noqa: S102
+        names |= _defined_names(source)
+    bound = sorted(name for name in names if not name.startswith("_"))
+    print(f"using the course's solution for: {', '.join(bound)}")
+
+
+def _defined_names(source: str) -> set[str]:
+    """The names a cell's top-level functions, classes and assignments bind."""
+    names: set[str] = set()
+    for node in ast.parse(source).body:
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+            names.add(node.name)
+        elif isinstance(node, ast.Assign):
+            names.update(t.id for t in node.targets if isinstance(t, ast.Name))
+    return names
+
+
+def _hide_input(cell: NotebookNode) -> None:
+    cell.metadata.setdefault("jupyter", {})["source_hidden"] = True
+    tags = cell.metadata.setdefault("tags", [])
+    if REVEAL_TAG not in tags:
+        tags.append(REVEAL_TAG)
+
+
+def build_instructor_version(assignment: str, outdir: Path, notebooks: Path = NOTEBOOKS) -> Path:
+    """Write the instructor version of ``assignment`` to ``outdir/NAME/NAME.ipynb``.
+
+    The folder is replaced if it exists (it is generated: rebuild it rather than edit it).
+
+    Returns:
+        The notebook written.
+
+    Raises:
+        ValueError: ``assignment`` is not one of the course's assignments.
+    """
+    from autograders.feedback import strip_hidden_tests
+    from autograders.notebook_text import read_notebook, write_notebook
+
+    known = {a.name: a for a in discover(notebooks)}
+    if assignment not in known:
+        raise ValueError(f"unknown assignment {assignment!r}; known: {', '.join(known) or 'none'}")
+    nb = copy.deepcopy(read_notebook(known[assignment].notebook))
+    notes = notes_by_slide(nb, assignment)
+    for cell in nb.cells:
+        meta = nbgrader_metadata(cell)
+        if cell.cell_type != "code":
+            continue
+        if meta.get("solution"):
+            cell.source = solution_source(cell.source)
+            _hide_input(cell)
+            if slide_type(cell) in (None, "-"):
+                cell.metadata.setdefault("slideshow", {})["slide_type"] = "fragment"
+        elif meta.get("grade"):
+            cell.source = strip_hidden_tests(cell.source)[0].rstrip("\n")
+        cell.outputs, cell.execution_count = [], None
+    presenter = nbformat.from_dict(  # type: ignore[no-untyped-call]
+        {
+            "cell_type": "code",
+            "id": "presenter-run-reference",
+            "metadata": {"slideshow": {"slide_type": "slide"}, "tags": [REVEAL_TAG]},
+            "source": _PRESENTER_CELL.format(name=assignment),
+            "outputs": [],
+            "execution_count": None,
+        }
+    )
+    folder = outdir / assignment
+    if folder.exists():
+        shutil.rmtree(folder)
+    folder.mkdir(parents=True)
+    (folder / "NOTES.md").write_text(notes, encoding="utf-8")
+    (folder / f"{assignment}.slides.html").write_text(static_deck(nb), encoding="utf-8")
+    # The notes go to NOTES.md (and the static deck): in deck mode a hidden notes cell
+    # swallows the focus when Shift+Enter on the cell before it advances to it.
+    nb.cells = [cell for cell in nb.cells if not is_presenter_note(cell)]
+    nb.cells.insert(1 if nb.cells else 0, presenter)
+    target = folder / f"{assignment}.ipynb"
+    target.write_text(write_notebook(nb), encoding="utf-8")
+    return target
+
+
+def static_deck(nb: NotebookNode) -> str:
+    """The instructor version as a static reveal.js deck (``jupyter nbconvert --to slides``).
+
+    For a class without a kernel: each solution is a fragment that appears on a key, open
+    (a static page cannot run or expand it), and the presenter notes are reveal.js speaker
+    notes (key ``S``). reveal.js comes from its CDN, as nbconvert makes it.
+    """
+    from nbconvert import SlidesExporter
+
+    deck = copy.deepcopy(nb)
+    for cell in deck.cells:
+        cell.metadata.get("jupyter", {}).pop("source_hidden", None)
+    # long slides scroll; no slide animation (a projector redraws slowly); a 16:9 page
+    exporter = SlidesExporter(
+        reveal_scroll=True, reveal_transition="none", reveal_width="1280", reveal_height="720"
+    )
+    html, _ = exporter.from_notebook_node(deck)
+    return str(html)
+
+
+# --- the command line ----------------------------------------------------------------------
+
+
+def add_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    """Add ``present`` and ``slides`` to the command line's sub-commands."""
+    p = sub.add_parser(
+        "present",
+        help="build the instructor version and open its slideshow in JupyterLab",
+        description="Write presenting/NAME/NAME.ipynb for each assignment (solutions "
+        "collapsed, a click or Shift+S away; a cell that runs the reference in place of the "
+        "students' code; presenter notes, also in presenting/NAME/NOTES.md), then start "
+        "JupyterLab there with ASSIGNMENT open in deck mode (jupyterlab-slideshow), or the "
+        "folder with no ASSIGNMENT. Extra arguments go to jupyter lab (e.g. --no-browser).",
+    )
+    p.add_argument("assignment", nargs="?", metavar="ASSIGNMENT")
+    p.add_argument(
+        "--dir",
+        type=Path,
+        default=Path("presenting"),
+        help="where to write the instructor versions (default: presenting)",
+    )
+    p.add_argument(
+        "--build-only", action="store_true", help="write the instructor versions; start nothing"
+    )
+
+    p = sub.add_parser(
+        "slides",
+        help="give every cell slide metadata from the notebook's structure",
+        description="Each cell without metadata.slideshow.slide_type gets one: a # or ## "
+        "heading starts a slide, ### a sub-slide, answer/test/code cells are fragments, "
+        "other Markdown continues the slide. The .ipynb and its .md text are both "
+        "rewritten (run sync first if they disagree). --check writes nothing and exits 1 "
+        "if a notebook's slide metadata is missing or wrong.",
+    )
+    p.add_argument("targets", nargs="*", metavar="NAME", help="assignments (default: every one)")
+    p.add_argument("--check", action="store_true", help="write nothing; exit 1 on a problem")
+    p.add_argument(
+        "--force", action="store_true", help="recompute every slide type (notes are kept)"
+    )
+
+
+def instructor_lab_command(
+    jupyter: str, folder: Path, assignment: str | None, extra: Sequence[str] = ()
+) -> list[str]:
+    """The ``jupyter lab`` command line serving ``folder``, with ``assignment`` open."""
+    command = [jupyter, "lab", f"--ServerApp.root_dir={folder}"]
+    if assignment:
+        command.append(str(folder / assignment / f"{assignment}.ipynb"))
+    if hasattr(os, "geteuid") and os.geteuid() == 0 and "--allow-root" not in extra:
+        command.append("--allow-root")
+    command.extend(extra)
+    return command
+
+
+def write_lab_settings(settings_dir: Path, own: Path | None = None) -> Path:
+    """The presenting lab's settings folder: a copy of ``own`` plus :data:`LAB_SETTINGS`.
+
+    Args:
+        settings_dir: the folder to write (made if missing).
+        own: the instructor's own JupyterLab settings folder, copied first if it exists.
+            Their shortcuts are kept and the reveal key added to them.
+
+    Returns:
+        ``settings_dir``.
+    """
+    import json5  # comes with jupyterlab_server; settings files are JSON5
+
+    if own is not None and own.is_dir():
+        shutil.copytree(own, settings_dir, dirs_exist_ok=True)
+    for relative, values in LAB_SETTINGS.items():
+        path = settings_dir / relative
+        path.parent.mkdir(parents=True, exist_ok=True)
+        current: dict[str, Any] = {}
+        if path.is_file():
+            try:
+                loaded = json5.loads(path.read_text(encoding="utf-8"))
+            except ValueError:
+                loaded = None
+            current = loaded if isinstance(loaded, dict) else {}
+        for key, value in values.items():
+            if isinstance(value, list) and isinstance(current.get(key), list):
+                current[key] = [*current[key], *value]
+            else:
+                current[key] = value
+        path.write_text(json.dumps(current, indent=2) + "\n", encoding="utf-8")
+    return settings_dir
+
+
+def notes_by_slide(nb: NotebookNode, assignment: str) -> str:
+    """The presenter notes of a notebook as Markdown, each under its slide's heading."""
+    from autograders.presenter import is_presenter_note
+
+    lines = [f"# Presenter notes: {assignment}", ""]
+    heading = "(title)"
+    for cell in nb.cells:
+        if cell.cell_type == "markdown" and not is_presenter_note(cell):
+            first = next((ln for ln in cell.source.split("\n") if ln.strip()), "")
+            if first.startswith("#"):
+                heading = first.lstrip("#").strip()
+        elif is_presenter_note(cell):
+            lines += [f"## {heading}", "", cell.source.strip(), ""]
+    return "\n".join(lines)
+
+
+def instructor_env(base: MutableMapping[str, str] | None = None) -> dict[str, str]:
+    """The environment of the presenting JupyterLab and its kernels."""
+    env = dict(os.environ if base is None else base)
+    env[PRESENTER_ENV] = "1"
+    paths = [p for p in env.get("PYTHONPATH", "").split(os.pathsep) if p]
+    if str(ROOT) not in paths:
+        env["PYTHONPATH"] = os.pathsep.join([str(ROOT), *paths])
+    return env
+
+
+def _slides(args: argparse.Namespace, notebooks: Path) -> int:
+    from autograders.notebook_text import read_notebook
+    from autograders.presenter import add_slide_metadata, slide_problems
+
+    known = {a.name: a for a in discover(notebooks)}
+    unknown = [t for t in args.targets if t not in known]
+    if unknown:
+        print(
+            f"error: unknown assignment(s) {', '.join(unknown)}; known: {', '.join(known)}",
+            file=sys.stderr,
+        )
+        return 2
+    bad = 0
+    for name in args.targets or list(known):
+        notebook = known[name].notebook
+        if args.check:
+            problems = slide_problems(read_notebook(notebook))
+            bad += bool(problems)
+            print(f"{name}: " + ("slide metadata OK" if not problems else "PROBLEMS"))
+            for problem in problems:
+                print(f"  {problem}")
+            continue
+        try:
+            result = add_slide_metadata(notebook, force=args.force)
+        except ValueError as exc:
+            print(f"error: {exc}", file=sys.stderr)
+            return 2
+        kinds = ", ".join(f"{i}:{k}" for i, k in result.added) or "nothing to add"
+        print(f"{name}: {len(result.added)} cell(s) given slide metadata ({kinds})")
+        problems = slide_problems(read_notebook(notebook))
+        for problem in problems:
+            print(f"  still wrong: {problem}")
+        bad += bool(problems)
+    return 1 if bad else 0
+
+
+def _present(args: argparse.Namespace, extra: Sequence[str], notebooks: Path) -> int:
+    known = [a.name for a in discover(notebooks)]
+    if args.assignment and args.assignment not in known:
+        print(
+            f"error: unknown assignment {args.assignment!r}; known: {', '.join(known)}",
+            file=sys.stderr,
+        )
+        return 2
+    for name in known:
+        path = build_instructor_version(name, args.dir, notebooks)
+        print(f"instructor version of {name} -> {path}")
+    if args.build_only:
+        return 0
+    jupyter = shutil.which(
+        "jupyter",
+        path=os.pathsep.join([str(Path(sys.executable).parent), os.environ.get("PATH", "")]),
+    )
+    if jupyter is None:
+        print("error: jupyter is not installed; pip install -e '.[course]' first", file=sys.stderr)
+        return 2
+    print(
+        "deck mode: → / space next step, ← back, Shift+Enter runs the selected cell, "
+        f"click a collapsed solution (or select it and press {REVEAL_KEY}) to open it, "
+        "the toolbar's deck button (top edge) leaves it; click a widget, then → / ← step it, "
+        "+ / − zoom, "
+        f"C contrast. Presenter notes: {args.dir / (args.assignment or 'NAME') / 'NOTES.md'}"
+    )
+    sys.stdout.flush()
+    from jupyterlab.commands import get_user_settings_dir
+
+    with tempfile.TemporaryDirectory(prefix="m14-present-") as tmp:
+        settings = write_lab_settings(Path(tmp) / "settings", Path(get_user_settings_dir()))
+        env = instructor_env()
+        env["JUPYTERLAB_SETTINGS_DIR"] = str(settings)
+        folder = args.dir.resolve()
+        process = subprocess.Popen(
+            instructor_lab_command(jupyter, folder, args.assignment, extra), env=env
+        )
+        while True:
+            try:
+                return process.wait()
+            except KeyboardInterrupt:  # JupyterLab got it too, and decides
+                continue
+
+
+def run(args: argparse.Namespace, extra: Sequence[str], notebooks: Path) -> int:
+    """Run ``present`` or ``slides`` (parsed by :func:`add_commands`); return the exit code."""
+    if args.command == "slides":
+        if extra:
+            print(f"error: unrecognized arguments: {' '.join(extra)}", file=sys.stderr)
+            return 2
+        return _slides(args, notebooks)
+    return _present(args, extra, notebooks)

@@ -1,0 +1,359 @@
+"""Presenting the notebooks: slide metadata, presenter notes, reveal cells, ``present``.
+
+* every discovered notebook carries slide metadata on every cell (``python -m autograders
+  slides --check``; nothing is tolerated: ``slides`` writes the defaults);
+* presenter notes and reveal cells never reach a student: the release (ours and plain
+  nbgrader's, through the course config) and the feedback drop them;
+* ``present`` builds an instructor version in which every solution is collapsed and tagged,
+  no hidden test is shown, the notes are in ``NOTES.md``, and a cell runs the reference;
+* ``present`` starts JupyterLab with deck mode on, the reveal key and the presenter theme.
+
+The browser side (deck mode, a reveal, the widget's keys, the static decks) is in
+``tests/test_browser_present.py``.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+from pathlib import Path
+from typing import Any
+
+import nbformat
+import pytest
+from conftest import FIXTURES as ALL_FIXTURES
+from traitlets.config.loader import PyFileConfigLoader
+
+from autograders import cli, present
+from autograders.assignments import ROOT, Assignment, discover, nbgrader_metadata
+from autograders.notebook_text import differences, read_notebook
+from autograders.presenter import (
+    NOTES_TAG,
+    REVEAL_TAG,
+    StripPresenterCells,
+    add_slide_metadata,
+    default_slide_type,
+    is_presenter_cell,
+    is_presenter_note,
+    presenter_lines,
+    slide_problems,
+    slide_type,
+    strip_presenter_cells,
+)
+from autograders.release import release
+
+FIXTURE = ALL_FIXTURES / "notebooks" / "99-fixture" / "99-fixture.ipynb"
+ASSIGNMENTS = discover()
+
+
+def _md(source: str, **meta: Any) -> Any:
+    cell = nbformat.v4.new_markdown_cell(source)
+    cell.metadata.update(meta)
+    return cell
+
+
+def _code(source: str, **meta: Any) -> Any:
+    cell = nbformat.v4.new_code_cell(source)
+    cell.metadata.update(meta)
+    return cell
+
+
+# --- slide metadata ----------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("assignment", ASSIGNMENTS, ids=lambda a: a.name)
+def test_every_notebook_has_slide_metadata(assignment: Assignment) -> None:
+    """One idea a slide, exercises as fragments: every cell, no exception."""
+    assert slide_problems(read_notebook(assignment.notebook)) == [], (
+        f"run: python -m autograders slides {assignment.name}"
+    )
+
+
+#: The notebooks written with presenter notes (the notes are written by hand, not generated).
+WITH_NOTES = [
+    a for a in ASSIGNMENTS if a.name in ("01-circuit-breaker", "07-state-diagram-challenge")
+]
+
+
+@pytest.mark.parametrize("assignment", WITH_NOTES, ids=lambda a: a.name)
+def test_notebooks_have_presenter_notes(assignment: Assignment) -> None:
+    """01 and 07 carry notes for the presenter: markdown cells of slide type notes."""
+    nb = read_notebook(assignment.notebook)
+    notes = [c for c in nb.cells if is_presenter_note(c)]
+    assert notes, f"{assignment.name} has no presenter note (a markdown cell, slide_type notes)"
+    assert all(c.cell_type == "markdown" and not nbgrader_metadata(c) for c in notes)
+
+
+def test_slide_problems_name_each_problem() -> None:
+    nb = nbformat.v4.new_notebook()
+    nb.cells = [
+        _md("# Title", slideshow={"slide_type": "fragment"}),
+        _code("x = 1"),
+        _code("y = 2", slideshow={"slide_type": "sideways"}),
+        _code(
+            "answer",
+            slideshow={"slide_type": "skip"},
+            nbgrader={"grade_id": "a-answer", "solution": True},
+        ),
+    ]
+    assert slide_problems(nb) == [
+        "cell 0: the first cell must start a slide, not 'fragment'",
+        "cell 1: no slide metadata (metadata.slideshow.slide_type)",
+        "cell 2: unknown slide_type 'sideways'; known: "
+        "('slide', 'subslide', 'fragment', '-', 'skip', 'notes')",
+        "cell 3 (a-answer): an exercise cell must be a fragment, not 'skip'",
+        "only 0 slide(s): start each section and exercise on a slide",
+    ]
+
+
+def test_default_slide_types_follow_the_structure() -> None:
+    cells = [
+        _md("Intro without heading"),
+        _md("## Exercise 1 · something"),
+        _md("### A sub-part"),
+        _md("\n\nPlain text"),
+        _code("x = 1"),
+    ]
+    assert [default_slide_type(c, i) for i, c in enumerate(cells)] == [
+        "slide",
+        "slide",
+        "subslide",
+        "-",
+        "fragment",
+    ]
+
+
+def test_slides_tool_adds_defaults_to_both_twins(tmp_path: Path) -> None:
+    from autograders.notebook_text import sync
+
+    notebook = tmp_path / "99-fixture.ipynb"
+    shutil.copyfile(FIXTURE, notebook)
+    sync(notebook, to="text")
+    first = add_slide_metadata(notebook)
+    assert first.wrote and len(first.added) == len(read_notebook(notebook).cells)
+    assert differences(notebook, notebook.with_suffix(".md")) == []
+    nb = read_notebook(notebook)
+    assert [slide_type(c) for c in nb.cells] == [
+        default_slide_type(c, i) for i, c in enumerate(nb.cells)
+    ]
+    for cell in nb.cells:
+        if nbgrader_metadata(cell).get("solution") or nbgrader_metadata(cell).get("grade"):
+            assert slide_type(cell) == "fragment"
+    again = add_slide_metadata(notebook)
+    assert again.added == () and not again.wrote  # idempotent: existing types are kept
+
+
+def test_slides_tool_refuses_a_pair_out_of_step(tmp_path: Path) -> None:
+    from autograders.notebook_text import sync
+
+    notebook = tmp_path / "99-fixture.ipynb"
+    shutil.copyfile(FIXTURE, notebook)
+    sync(notebook, to="text")
+    text = notebook.with_suffix(".md")
+    text.write_text(text.read_text(encoding="utf-8") + "\nA new paragraph.\n", encoding="utf-8")
+    with pytest.raises(ValueError, match="disagree.*python -m autograders sync 99-fixture"):
+        add_slide_metadata(notebook)
+
+
+def test_slides_check_cli(capsys: pytest.CaptureFixture[str]) -> None:
+    assert cli.main(["slides", "--check"]) == 0
+    out = capsys.readouterr().out
+    for assignment in ASSIGNMENTS:
+        assert f"{assignment.name}: slide metadata OK" in out
+    assert cli.main(["slides", "--check", "nope"]) == 2
+    assert "unknown assignment(s) nope" in capsys.readouterr().err
+
+
+# --- presenter notes and reveal cells never reach a student -----------------------------------
+
+
+def _with_presenter_cells(source: Path) -> Any:
+    nb = read_notebook(source)
+    nb.cells.insert(
+        1, _md("Presenter: ask about the zero-size window here.", slideshow={"slide_type": "notes"})
+    )
+    nb.cells.insert(2, _md("Tagged note: the timing is two minutes.", tags=[NOTES_TAG]))
+    nb.cells.insert(3, _code("print('the revealed solution line')", tags=[REVEAL_TAG]))
+    for index, cell in enumerate(nb.cells):
+        cell.setdefault("id", f"cell-{index}")
+    return nb
+
+
+def test_strip_presenter_cells() -> None:
+    nb = _with_presenter_cells(FIXTURE)
+    before = len(nb.cells)
+    lines = presenter_lines(nb)
+    assert {
+        "Presenter: ask about the zero-size window here.",
+        "Tagged note: the timing is two minutes.",
+        "print('the revealed solution line')",
+    } <= lines
+    assert strip_presenter_cells(nb) == 3
+    assert len(nb.cells) == before - 3 and not any(is_presenter_cell(c) for c in nb.cells)
+
+
+def test_nbgrader_config_strips_presenter_cells_first() -> None:
+    """Plain nbgrader (generate_assignment, generate_feedback) drops them before anything."""
+    config = PyFileConfigLoader("nbgrader_config.py", path=str(ROOT)).load_config()
+    assert config.GenerateAssignment.preprocessors[0] is StripPresenterCells
+    assert config.GenerateFeedback.preprocessors[0] is StripPresenterCells
+    nb = _with_presenter_cells(FIXTURE)
+    out, _ = StripPresenterCells()(nb, {})
+    assert not any(is_presenter_cell(c) for c in out.cells)
+
+
+@pytest.mark.slow  # nbgrader generate_assignment
+def test_release_drops_presenter_cells(tmp_path: Path) -> None:
+    notebooks = tmp_path / "notebooks"
+    (notebooks / "99-fixture").mkdir(parents=True)
+    nb = _with_presenter_cells(FIXTURE)
+    nbformat.write(nb, notebooks / "99-fixture" / "99-fixture.ipynb")
+    out = tmp_path / "out"
+    assert release(out, notebooks=notebooks) == ["99-fixture"]
+    released = out / "99-fixture" / "99-fixture.ipynb"
+    text = released.read_text(encoding="utf-8")
+    for line in presenter_lines(nb):
+        assert line not in text
+    assert not any(is_presenter_cell(c) for c in read_notebook(released).cells)
+
+
+# --- the instructor version ---------------------------------------------------------------
+
+
+@pytest.mark.parametrize("assignment", ASSIGNMENTS, ids=lambda a: a.name)
+def test_instructor_version(assignment: Assignment, tmp_path: Path) -> None:
+    source = read_notebook(assignment.notebook)
+    built = present.build_instructor_version(assignment.name, tmp_path)
+    assert built == tmp_path / assignment.name / f"{assignment.name}.ipynb"
+    nb = read_notebook(built)
+    nbformat.validate(nb)
+    text = built.read_text(encoding="utf-8")
+    assert "BEGIN HIDDEN TESTS" not in text and "autograders.graders" not in text
+    assert "BEGIN SOLUTION" not in text and "END SOLUTION" not in text
+    answers = [c for c in nb.cells if nbgrader_metadata(c).get("solution")]
+    assert len(answers) == len(assignment.answer_cells)
+    for cell, original in zip(answers, assignment.answer_cells, strict=True):
+        assert cell.metadata["jupyter"]["source_hidden"] is True
+        assert REVEAL_TAG in cell.metadata["tags"]
+        assert slide_type(cell) == "fragment"
+        assert cell.source == present.solution_source(original.source)
+    assert not any(is_presenter_note(c) for c in nb.cells)
+    first_reveal = nb.cells[1]
+    assert slide_type(first_reveal) == "slide" and REVEAL_TAG in first_reveal.metadata["tags"]
+    assert f"run_reference({assignment.name!r}, globals())" in first_reveal.source
+    notes = (tmp_path / assignment.name / "NOTES.md").read_text(encoding="utf-8")
+    for cell in source.cells:
+        if is_presenter_note(cell):
+            assert cell.source.strip() in notes
+    deck = (tmp_path / assignment.name / f"{assignment.name}.slides.html").read_text("utf-8")
+    assert "BEGIN HIDDEN TESTS" not in deck and "autograders.graders" not in deck
+    assert deck.count('<aside class="notes">') == sum(map(is_presenter_note, source.cells))
+
+
+def test_run_reference_binds_the_solution_for_the_widgets(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    from course_lib.widgets.breaker_widget import compare_breakers
+
+    namespace: dict[str, Any] = {}
+    present.run_reference("01-circuit-breaker", namespace)
+    said = capsys.readouterr().out
+    assert said.startswith("using the course's solution for: MyBreaker, RollingWindow, call,")
+    widget = compare_breakers(namespace["MyBreaker"])
+    assert widget.errors == ["", ""] and widget.divergence is None
+    assert namespace["should_trip"](5, 10, 0.5, 10) is True
+    with pytest.raises(ValueError, match="unknown assignment 'nope'"):
+        present.run_reference("nope", {})
+
+
+def test_reference_cells_leave_display_cells_out() -> None:
+    nb = nbformat.v4.new_notebook()
+    nb.cells = [
+        _code("from x import y\nshow(DIAGRAM)"),  # displays: left out
+        _code("HELPER = 3\n\ndef f():\n    return HELPER"),  # defines only: kept
+        _code(
+            "A = 1\n### BEGIN SOLUTION\nA = 2\n### END SOLUTION",
+            nbgrader={"solution": True, "grade_id": "a"},
+        ),
+        _code("check(A)", nbgrader={"grade": True, "grade_id": "t", "points": 1}),
+    ]
+    assert present.reference_cells(nb) == [
+        "HELPER = 3\n\ndef f():\n    return HELPER",
+        "A = 1\nA = 2",
+    ]
+
+
+# --- the command --------------------------------------------------------------------------
+
+
+def test_present_starts_lab_in_deck_mode(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    seen: dict[str, Any] = {}
+
+    class FakeLab:
+        def __init__(self, command: list[str], env: dict[str, str]) -> None:
+            settings = Path(env["JUPYTERLAB_SETTINGS_DIR"])
+            seen["command"] = command
+            seen["env"] = env
+            seen["deck"] = json.loads(
+                (settings / "jupyterlab-slideshow" / "plugin.jupyterlab-settings").read_text()
+            )
+            seen["shortcuts"] = json.loads(
+                (
+                    settings
+                    / "@jupyterlab"
+                    / "shortcuts-extension"
+                    / "shortcuts.jupyterlab-settings"
+                ).read_text()
+            )
+
+        def wait(self) -> int:
+            return 0
+
+    monkeypatch.setattr(subprocess, "Popen", FakeLab)
+    own = tmp_path / "own-settings" / "@jupyterlab" / "shortcuts-extension"
+    own.mkdir(parents=True)
+    mine = {"command": "notebook:run-all-cells", "keys": ["Ctrl Shift R"], "selector": "body"}
+    (own / "shortcuts.jupyterlab-settings").write_text(
+        "// my own\n" + json.dumps({"shortcuts": [mine]})
+    )
+    monkeypatch.setenv("JUPYTERLAB_SETTINGS_DIR", str(tmp_path / "own-settings"))
+    folder = tmp_path / "presenting"
+    code = cli.main(["present", "01-circuit-breaker", "--dir", str(folder), "--no-browser"])
+    assert code == 0
+    out = capsys.readouterr().out
+    for assignment in ASSIGNMENTS:
+        assert f"instructor version of {assignment.name}" in out
+    command = seen["command"]
+    assert command[1:3] == ["lab", f"--ServerApp.root_dir={folder.resolve()}"]
+    assert str(folder.resolve() / "01-circuit-breaker" / "01-circuit-breaker.ipynb") in command
+    assert "--no-browser" in command
+    assert seen["env"][present.PRESENTER_ENV] == "1"
+    assert str(ROOT) in seen["env"]["PYTHONPATH"].split(":")
+    assert seen["deck"] == {"active": True}
+    keys = seen["shortcuts"]["shortcuts"]
+    assert mine in keys  # the instructor's own shortcuts are kept
+    assert {
+        "command": "notebook:show-cell-code",
+        "keys": [present.REVEAL_KEY],
+        "selector": ".jp-Notebook.jp-mod-commandMode :focus",
+    } in keys
+
+
+def test_present_unknown_assignment(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    assert cli.main(["present", "nope", "--dir", str(tmp_path), "--build-only"]) == 2
+    assert "unknown assignment 'nope'" in capsys.readouterr().err
+    assert not any(tmp_path.iterdir())
+
+
+def test_widget_theme_follows_the_presenter_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    from course_lib.widgets.breaker_widget import show_breaker
+
+    monkeypatch.delenv(present.PRESENTER_ENV, raising=False)
+    assert show_breaker().theme == "default"
+    monkeypatch.setenv(present.PRESENTER_ENV, "1")
+    widget = show_breaker()
+    assert widget.theme == "presenter" and widget.zoom == 1.0
+    assert "presenterControls" in widget._esm and "m14-widget" in widget._css
