@@ -1,4 +1,4 @@
-"""Hidden grading for notebook 03, "Retries, backoff and jitter" (instructor side, not in the wheel).
+"""Hidden grading for notebook 03, "Retries, backoff and jitter" (instructor side only).
 
 One grader per exercise. Each refuses code that borrows the reference, then
 runs the exercise's problem function from :mod:`course_lib.checks.retry` on

@@ -179,7 +179,11 @@ def reference_port(retrying_cls: Any, scenario: PortScenario) -> list[Event]:
 def _step(event: Event) -> str:
     kind = event[0]
     if kind == "call":
-        how = {"fail": "fails (ConnectionError)", "ok": "succeeds", "fatal": "fails (ValueError 404)"}
+        how = {
+            "fail": "fails (ConnectionError)",
+            "ok": "succeeds",
+            "fatal": "fails (ValueError 404)",
+        }
         return f"call {event[1]} {how[event[2]]}"
     if kind == "sleep":
         return f"sleep({event[1]:.6g})"
@@ -340,13 +344,22 @@ def record_port_async(fn: Any, scenario: PortScenario) -> list[Event]:
     settings, outcomes, seed = scenario
     events: list[Event] = []
     ready: list[Callable[..., Any]] = []
-    operation = _Operation(outcomes, events, lambda value: ready[0](0, value))
+
+    def awaitable(*value: Any) -> Any:
+        if not ready:  # called while retry_with_backoff_async(...) itself ran: not a coroutine
+            fail(
+                "retry_with_backoff_async(...) called the operation before returning: define "
+                "it with async def, so that calling it gives a coroutine to await"
+            )
+        return ready[0](0, *value)
+
+    operation = _Operation(outcomes, events, awaitable)
 
     def sleep(seconds: Any) -> Any:
         events.append(("sleep", plain(seconds, "the seconds passed to sleep", "number")))
         if len(events) > 400:
             fail("your function slept more than 100 times: does your loop ever stop?")
-        return ready[0](0)
+        return awaitable()
 
     coroutine = call(
         "retry_with_backoff_async(...)",
@@ -539,11 +552,12 @@ def _ok(message: str) -> None:
 def check_port(retry_with_backoff: Any) -> None:
     """Exercise 1: the module's example (two failures, then success), then the give-up."""
     retry = importlib.import_module("course_lib.retry")
-    for scenario in (
+    scenarios: list[PortScenario] = [
         ({}, ("fail", "fail", "ok"), 1),
         ({"max_attempts": 3}, ("fail", "fail", "fail"), 2),
         ({}, ("fatal",), 3),
-    ):
+    ]
+    for scenario in scenarios:
         require(port_problem(retry_with_backoff, scenario, retry.Retrying))
     if inspect.isfunction(retry_with_backoff):  # a real function: its chain can be read here
         require(chain_problem(_plain_cause(retry_with_backoff)))
@@ -556,7 +570,9 @@ def check_port(retry_with_backoff: Any) -> None:
 def check_async(retry_with_backoff_async: Any) -> None:
     """Exercise 2: two failures then success, awaiting each wait."""
     retry = importlib.import_module("course_lib.retry")
-    require(async_problem(retry_with_backoff_async, ({}, ("fail", "fail", "ok"), 1), retry.Retrying))
+    require(
+        async_problem(retry_with_backoff_async, ({}, ("fail", "fail", "ok"), 1), retry.Retrying)
+    )
     _ok("retry_with_backoff_async awaits its waits, so the event loop runs while it backs off")
 
 

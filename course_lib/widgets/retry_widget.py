@@ -179,7 +179,10 @@ class RetryStormWidget(anywidget.AnyWidget):
     def table(self) -> list[dict[str, Any]]:
         """One row per schedule that ran: calls, completion, peak and failed requests."""
         return [
-            {k: run[k] for k in ("name", "label", "calls", "retries", "completion", "peak", "failed")}
+            {
+                k: run[k]
+                for k in ("name", "label", "calls", "retries", "completion", "peak", "failed")
+            }
             | {"schedule": run["label"]}
             for run in self.runs
             if not run["error"]
