@@ -148,9 +148,7 @@ def test_03_solution_runs_and_the_storm_widget_plays(page: Any, lab: LabServer) 
     assert "No jitter" in peaks and "Full jitter" in peaks, peaks
 
 
-def test_03_blank_stops_at_the_stubs_and_still_shows_the_storm(
-    page: Any, lab: LabServer
-) -> None:
+def test_03_blank_stops_at_the_stubs_and_still_shows_the_storm(page: Any, lab: LabServer) -> None:
     open_notebook(page, lab, f"blank/{NAME}.ipynb")
     run = run_every_cell(page)
     assert len(run.errors) >= 6, f"expected the six test cells to fail, got {run.errors}"

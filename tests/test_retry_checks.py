@@ -148,7 +148,7 @@ def test_the_async_driver_sees_every_wait_give_control_back() -> None:
         while True:
             try:
                 return await operation()
-            except ConnectionError as error:
+            except ConnectionError:
                 attempt += 1
                 if attempt >= 3:
                     raise
