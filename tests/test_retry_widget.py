@@ -21,7 +21,7 @@ def test_four_schedules_one_bar_per_step() -> None:
     assert [run["name"] for run in w.runs] == ["none", "full", "equal", "decorrelated"]
     steps = round(float(STORM["duration"]) / STEP)
     assert w.frames == steps and all(len(run["arrivals"]) == steps for run in w.runs)
-    assert w.capacity == 75, "15 workers at 20 ms each: 75 requests per 100 ms"
+    assert w.capacity == 50, "10 workers at 20 ms each: 50 requests per 100 ms"
     assert w.hang == [10.0, 15.0] and w.selected == "none"
 
 

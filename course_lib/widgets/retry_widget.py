@@ -51,10 +51,10 @@ __all__ = ["RetryStormWidget", "STORM", "show_retry_storm"]
 _HERE = Path(__file__).resolve().parent
 
 STORM: dict[str, Any] = {
-    "clients": 300,
+    "clients": 200,
     "duration": 50.0,
-    "workers": 15,
-    "queue_limit": 30,
+    "workers": 10,
+    "queue_limit": 20,
     "hang_start": 10.0,
     "hang_duration": 5.0,
     "max_attempts": 6,
