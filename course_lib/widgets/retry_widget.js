@@ -105,6 +105,8 @@ function render({ model, el: host }) {
 
   let bars = [];
   let chartKey = "";
+  let drawnKey = null;
+  let drawnIndex = 0;
   let buttons = [];
   let rows = [];
 
@@ -146,6 +148,7 @@ function render({ model, el: host }) {
   const buildChart = (run) => {
     chart.replaceChildren();
     bars = [];
+    drawnKey = null; // new bars: colour them all on the next draw
     const arrivals = (run && run.arrivals) || [];
     const capacity = model.get("capacity");
     const top = Math.max(capacity * 1.2, ...arrivals, 1);
@@ -204,7 +207,14 @@ function render({ model, el: host }) {
     }
     const count = frameCount(model);
     const index = clampFrame(model, model.get("frame"));
-    bars.forEach((bar, i) => bar.classList.toggle("retry-bar-future", i > index));
+    // Only the bars between the frame drawn before and this one change colour.
+    const from = chartKey === drawnKey ? Math.min(drawnIndex, index) : 0;
+    const to = chartKey === drawnKey ? Math.max(drawnIndex, index) : bars.length - 1;
+    for (let i = from; i <= to && i < bars.length; i += 1) {
+      bars[i].classList.toggle("retry-bar-future", i > index);
+    }
+    drawnIndex = index;
+    drawnKey = chartKey;
     if (bars.now) {
       const x = PAD.left + (index + 1) * bars.w;
       bars.now.setAttribute("x1", x);
