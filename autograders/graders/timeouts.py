@@ -24,8 +24,9 @@ stopped before the grader returns, and every wait is bounded.
    once its budget is spent. Each grader uses the student's piece with the
    course's other piece, so one bug costs one exercise.
 6. :func:`grade_fetch_within`: the coroutine, run on an event loop inside the
-   student's own process (a quick request, a timed-out one, one cancelled by
-   its caller); the connection pool stays here and counts.
+   student's own process (:func:`course_lib.checks.timeouts.run_fetch`; a quick
+   request, a timed-out one, one cancelled by its caller); the connection pool
+   stays here and counts.
 """
 
 from __future__ import annotations
@@ -40,13 +41,11 @@ from typing import Any
 import httpx
 
 from autograders.graders._pristine import refuse_reference
-from autograders.remote import RemoteObject
 from course_lib.checks.kit import CheckFailed, call, fail, find_divergence, plain, require
 from course_lib.checks.timeouts import (
     ASYNC_CASES,
     BAD_LIMITS,
     DEADLINE_HEADER,
-    AsyncOutcome,
     budget_problem,
     choose_error_problem,
     choose_problem,
@@ -387,65 +386,11 @@ def grade_forward_headers(forward_headers: Any, *, scenarios: int = 150, seed: i
 
 # --- exercise 6 ---------------------------------------------------------------------------
 
-_SANDBOX_DRIVER = """
-import asyncio as _t04_asyncio
-
-
-async def _t04_drive(fetch_within, acquire, release, delay, seconds, cancel_after):
-    task = _t04_asyncio.ensure_future(fetch_within(acquire, release, delay, seconds))
-    if cancel_after is not None:
-        await _t04_asyncio.sleep(cancel_after)
-        task.cancel()
-    try:
-        result = await task
-    except _t04_asyncio.CancelledError:
-        return "cancelled"
-    except Exception as error:
-        return f"raised {type(error).__name__}: {error}"
-    return result if type(result) is str else repr(result)
-
-
-def _t04_run(fetch_within, acquire, release, delay, seconds, cancel_after):
-    driving = _t04_drive(fetch_within, acquire, release, delay, seconds, cancel_after)
-    return _t04_asyncio.run(driving)
-"""
-"""Runs the student's coroutine on an event loop in the student's own process (the sandbox)."""
-
-
-class _CountingPool:
-    def __init__(self) -> None:
-        self.acquired: list[int] = []
-        self.released: list[int] = []
-
-    def acquire(self) -> int:
-        self.acquired.append(len(self.acquired) + 1)
-        return self.acquired[-1]
-
-    def release(self, connection: Any) -> None:
-        self.released.append(plain(connection, "the connection given to release", "whole number"))
-
-
-def _run_in_sandbox(
-    fetch_within: RemoteObject, delay: float, seconds: float, cancel_after: float | None
-) -> AsyncOutcome:
-    session = object.__getattribute__(fetch_within, "_session")
-    error = session.exec_cell("t04-driver", _SANDBOX_DRIVER)
-    if error is not None:
-        fail(f"the grader could not start an event loop next to your code ({error})")
-    pool = _CountingPool()
-    run = session.lookup("_t04_run")
-    result = run(fetch_within, pool.acquire, pool.release, delay, seconds, cancel_after)
-    result = plain(result, "what fetch_within returned", "text")
-    return AsyncOutcome(result, pool.acquired, pool.released)
-
 
 def grade_fetch_within(fetch_within: Any) -> None:
     """Hidden grading for exercise 6: quick, timed out, cancelled by the caller, twice each."""
     refuse_reference(fetch_within, "fetch_within")
     cases = [*ASYNC_CASES, (0.0, 0.05, None, "ok"), (5.0, 0.05, 0.01, "cancelled")]
     for delay, seconds, cancel_after, want in cases:
-        if isinstance(fetch_within, RemoteObject):
-            outcome = _run_in_sandbox(fetch_within, delay, seconds, cancel_after)
-        else:
-            outcome = run_fetch(fetch_within, delay, seconds, cancel_after)
+        outcome = run_fetch(fetch_within, delay, seconds, cancel_after)
         require(fetch_problem(outcome, delay, seconds, cancel_after, want))
