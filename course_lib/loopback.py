@@ -58,6 +58,10 @@ BACKSTOP = 30.0
 
 HOST = "127.0.0.1"
 
+GRACE = 0.25
+"""Seconds a chain service waits for the next one beyond its own time left, so that a
+callee that stops at its deadline answers (504) before its caller gives up on it."""
+
 DEADLINE_HEADER = "x-deadline-ms"
 """The header that carries the remaining budget between services, in whole milliseconds."""
 
@@ -369,8 +373,9 @@ def run_chain(
     soon as ``budget_left`` says nothing is left; the last service then
     answers 200. The others call the next one with the headers
     ``forward_headers(left)`` returns (``DeadlineExceeded``: 504 without
-    calling) and an HTTP timeout of the time left. The services are stopped
-    before this returns.
+    calling) and an HTTP timeout of the time left plus :data:`GRACE` (the
+    callee stops at the same deadline and answers first). The services are
+    stopped before this returns.
 
     The student's functions are never called from two threads at once (each
     service waits for the next one before it goes on).
@@ -434,7 +439,7 @@ def run_chain(
                     answer = client.get(
                         services[index + 1].url + "/work",
                         headers=sent,
-                        timeout=min(max(left, 0.001), BACKSTOP),
+                        timeout=min(left + GRACE, BACKSTOP),
                     )
             except httpx.TimeoutException:
                 hop.outcome = "gave up waiting"

@@ -124,7 +124,9 @@ def test_solution_passes_every_test_cell_and_leaves_nothing_running(source_nb: A
 
 def _known() -> list[Path]:
     return sorted(
-        path for path in SUBMISSIONS.glob("*.toml") if "threat" not in tomllib.loads(path.read_text())
+        path
+        for path in SUBMISSIONS.glob("*.toml")
+        if "threat" not in tomllib.loads(path.read_text())
     )
 
 
