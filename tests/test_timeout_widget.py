@@ -20,7 +20,7 @@ def test_latency_widget_bins_every_sample_and_cuts_the_slower_share() -> None:
     widget = show_latencies(latencies, timeout=0.02)
     assert isinstance(widget, LatencyWidget)
     assert sum(widget.counts) == 5 and len(widget.edges) == len(widget.counts) + 1
-    assert widget.edges[0] == 0 and widget.edges[-1] >= 500
+    assert widget.edges[0] <= 10 and widget.edges[-1] >= 500  # log-spaced bins
     assert widget.sorted_ms == [10.0, 20.0, 20.0, 30.0, 500.0]
     assert widget.timeout_ms == 20.0 and widget.cut_share == 2 / 5  # strictly slower only
     widget.timeout_ms = 600.0

@@ -34,12 +34,22 @@ function slowerThan(sorted, t) {
 }
 
 function renderLatency(model, root) {
-  const top = () => {
+  // A log scale: latencies have long tails (the edges come log-spaced from the kernel).
+  const range = () => {
     const edges = model.get("edges");
-    return edges[edges.length - 1] || 1;
+    return [Math.log(edges[0] || 0.1), Math.log(edges[edges.length - 1] || 1000)];
   };
-  const x = (ms) => PAD.left + (ms / top()) * (W - PAD.left - PAD.right);
-  const msAt = (px) => Math.max(0, Math.min(top(), ((px - PAD.left) / (W - PAD.left - PAD.right)) * top()));
+  const span = W - PAD.left - PAD.right;
+  const x = (ms) => {
+    const [lo, hi] = range();
+    const v = Math.log(Math.max(ms, Math.exp(lo)));
+    return PAD.left + ((Math.min(v, hi) - lo) / (hi - lo)) * span;
+  };
+  const msAt = (px) => {
+    const [lo, hi] = range();
+    const f = Math.max(0, Math.min(1, (px - PAD.left) / span));
+    return Math.exp(lo + f * (hi - lo));
+  };
 
   const readout = el("div", { class: "timeout-readout" });
   const svg = el("svg:svg", { class: "timeout-hist", viewBox: `0 0 ${W} ${H}`, width: W, height: H });
@@ -68,13 +78,19 @@ function renderLatency(model, root) {
       }));
     });
     axis.append(el("svg:line", { x1: PAD.left, x2: W - PAD.right, y1: base, y2: base }));
-    for (let k = 0; k <= 5; k++) {
-      const ms = (top() * k) / 5;
-      axis.append(el("svg:text", { x: x(ms), y: base + 14, "text-anchor": "middle" }, `${Math.round(ms)}`));
+    const [lo, hi] = range();
+    for (let decade = Math.pow(10, Math.floor(lo / Math.LN10)); decade <= Math.exp(hi); decade *= 10) {
+      for (const m of [1, 2, 5]) {
+        const ms = decade * m;
+        if (ms < Math.exp(lo) || ms > Math.exp(hi)) continue;
+        axis.append(el("svg:line", { x1: x(ms), x2: x(ms), y1: base, y2: base + 4 }));
+        axis.append(el("svg:text", { x: x(ms), y: base + 15, "text-anchor": "middle" },
+          ms >= 1000 ? `${ms / 1000} s` : `${ms}`));
+      }
     }
-    axis.append(el("svg:text", { x: W - PAD.right, y: H - 4, "text-anchor": "end" }, "latency (ms)"));
+    axis.append(el("svg:text", { x: W - PAD.right, y: H - 2, "text-anchor": "end" }, "latency (ms, log scale)"));
     axis.append(el("svg:text", { x: 4, y: PAD.top + 4 }, `${most}`));
-    slider.max = String(Math.ceil(top()));
+    slider.max = "1000";
   }
 
   function drawLine() {
@@ -82,7 +98,7 @@ function renderLatency(model, root) {
     const sorted = model.get("sorted_ms") || [];
     const cut = slowerThan(sorted, t);
     const share = sorted.length ? cut / sorted.length : 0;
-    const px = x(Math.min(t, top()));
+    const px = x(t);
     for (const bar of bars.children) {
       bar.setAttribute("data-cut", Number(bar.getAttribute("data-lo")) >= t ? "1" : "0");
     }
@@ -96,13 +112,13 @@ function renderLatency(model, root) {
     label.setAttribute("x", Math.min(px + 6, W - 120));
     label.setAttribute("y", PAD.top + 10);
     label.textContent = `timeout ${Math.round(t)} ms`;
-    slider.value = String(Math.round(t));
+    slider.value = String(Math.round(((x(t) - PAD.left) / span) * 1000));
     readout.setAttribute("data-cut-share", share.toFixed(4));
     readout.textContent = `Timeout ${t.toFixed(0)} ms: cuts ${(100 * share).toFixed(1)}% of the requests (${cut} of ${sorted.length} slower).`;
   }
 
   function set(ms) {
-    model.set("timeout_ms", Math.round(ms * 10) / 10);
+    model.set("timeout_ms", Math.round(ms * 10) / 10 || 0.1);
     model.save_changes();
     drawLine();
   }
@@ -125,7 +141,7 @@ function renderLatency(model, root) {
     dragging = false;
   });
   svg.addEventListener("click", (event) => { if (!dragging) set(pointerMs(event)); });
-  slider.addEventListener("input", () => set(Number(slider.value)));
+  slider.addEventListener("input", () => set(msAt(PAD.left + (Number(slider.value) / 1000) * span)));
 
   drawStatic();
   drawLine();
@@ -136,7 +152,7 @@ function renderLatency(model, root) {
 function renderBudget(model, root) {
   const controls = el("div", { class: "budget-controls" });
   const play = el("button", { class: "budget-play", title: "Play" }, "▶");
-  const next = el("button", { class: "budget-next", title: "Next hop" }, "⏭");
+  const next = el("button", { class: "budget-next", title: "Next hop" }, "Next hop");
   const slider = el("input", { type: "range", class: "budget-frame-slider", min: 0, step: 1 });
   const frameLabel = el("span", { class: "budget-frame-label" });
   controls.append(play, next, slider, frameLabel);
@@ -170,16 +186,16 @@ function renderBudget(model, root) {
         const shown = i < frame;
         const g = el("svg:g", { class: "budget-hop", "data-hop": hop.name, "data-shown": shown ? 1 : 0 });
         const y = 4 + 26 * i;
-        const scale = (ms) => ((ms || 0) / biggest) * (W - 240);
+        const scale = (ms) => ((ms || 0) / biggest) * (W - 370);
         g.append(el("svg:text", { x: 4, y: y + 15 }, hop.name));
         if (shown) {
           const budget = hop.budget_ms || 0;
           const spent = Math.min(budget, hop.worked_ms || 0);
           g.append(el("svg:rect", { class: "budget-left", x: 24, y, width: scale(budget), height: 18 }));
           g.append(el("svg:rect", { class: "budget-spent", x: 24, y, width: scale(spent), height: 18 }));
-          const passed = hop.forwarded_ms === null ? "" : `, passed on ${hop.forwarded_ms} ms`;
+          const passed = hop.forwarded_ms === null ? "" : `, sent ${hop.forwarded_ms}`;
           g.append(el("svg:text", { x: 30 + scale(budget), y: y + 14, class: "budget-text" },
-            `${budget.toFixed(0)} ms, worked ${spent.toFixed(0)} ms${passed}: ${hop.outcome}`));
+            `had ${budget.toFixed(0)} ms, worked ${spent.toFixed(0)}${passed}: ${hop.outcome}`));
         }
         svg.append(g);
       });

@@ -9,7 +9,8 @@ histogram's bins and the sorted samples in milliseconds; the hops of each chain
 run) and the browser only draws it, so a saved notebook stays small and the
 view redraws without a round trip to the kernel.
 
-* :class:`LatencyWidget`: drag the red line (or use the slider); the share of
+* :class:`LatencyWidget`: a histogram on a log scale of milliseconds (latencies
+  have long tails); drag the red line (or use the slider); the share of
   samples slower than the line, the requests such a timeout would cut, is
   shown. ``timeout_ms`` is synced both ways; :attr:`LatencyWidget.cut_share`
   computes the same share in Python.
@@ -44,17 +45,24 @@ from course_lib.loopback import ChainRun
 __all__ = ["BudgetWidget", "LatencyWidget", "show_budget", "show_latencies"]
 
 _HERE = Path(__file__).resolve().parent
-_BINS = 40
+_BINS = 48
 
 
 def _histogram(samples_ms: Sequence[float], bins: int) -> tuple[list[float], list[int]]:
-    """Edges and counts of ``bins`` equal bins from 0 to just above the largest sample."""
-    top = max(samples_ms) if samples_ms else 1.0
-    width = (top * 1.0001 or 1.0) / bins
+    """Edges and counts of ``bins`` bins of equal width on a log scale (latency has a long tail).
+
+    The edges run from just below the smallest sample (at least 0.1 ms) to just above the
+    largest; a sample below 0.1 ms counts in the first bin.
+    """
+    low = max(min(samples_ms), 0.1) * 0.999
+    high = max(max(samples_ms) * 1.001, low * 10)
+    ratio = (high / low) ** (1 / bins)
+    edges = [low * ratio**i for i in range(bins + 1)]
     counts = [0] * bins
     for value in samples_ms:
-        counts[min(int(value / width), bins - 1)] += 1
-    return [round(i * width, 3) for i in range(bins + 1)], counts
+        index = 0 if value <= low else int(math.log(value / low) / math.log(ratio))
+        counts[min(max(index, 0), bins - 1)] += 1
+    return [round(edge, 4) for edge in edges], counts
 
 
 class LatencyWidget(anywidget.AnyWidget):
