@@ -359,7 +359,7 @@ def run_chain(
     budget_left: Callable[..., object],
     forward_headers: Callable[..., object],
     budget_ms: int,
-    work: Sequence[float] = (0.1, 0.1, 0.15),
+    work: Sequence[float] = (0.05, 0.05, 0.08),
     *,
     names: str = "ABC",
     default: float = 10.0,

@@ -316,14 +316,15 @@ def _course_forward_headers(left: float) -> dict[str, str]:
     return {DEADLINE_HEADER: str(ms)}
 
 
-_CHAIN_WORK = (0.1, 0.1, 0.15)
+_CHAIN_WORK = (0.05, 0.05, 0.08)
+_WORK_TEXT = " + ".join(f"{w * 1000:g}" for w in _CHAIN_WORK) + " ms of work"
 
 
 def _check_chain(
     budget_left: Callable[..., Any], forward_headers: Callable[..., Any], blame: str
 ) -> None:
     """The chain A -> B -> C on real services: a short budget stops it, a long one does not."""
-    for budget_ms, want in ((300, 504), (3000, 200)):
+    for budget_ms, want in ((150, 504), (3000, 200)):
         run = run_chain(budget_left, forward_headers, budget_ms, _CHAIN_WORK)
         if run.error is not None:
             fail(f"On three real services A -> B -> C, {run.error} ({blame})")
@@ -335,7 +336,7 @@ def _check_chain(
             )
             fail(
                 f"On three real services A -> B -> C, a request with a {budget_ms} ms budget "
-                f"and 100 + 100 + 150 ms of work got {run.status} {run.body!r}, expected "
+                f"and {_WORK_TEXT} got {run.status} {run.body!r}, expected "
                 f"{want}{why} ({blame})"
             )
 
