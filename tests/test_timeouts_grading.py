@@ -135,6 +135,7 @@ def test_every_known_bug_has_its_message() -> None:
     assert len(EXPECTED_MESSAGES) >= 6
 
 
+@pytest.mark.slow  # each runs every hidden grader, real loopback servers included (~5 s)
 @pytest.mark.parametrize("path", _known(), ids=lambda p: p.stem)
 def test_known_bug_fails_exactly_its_exercise(path: Path, source_nb: Any) -> None:
     known = tomllib.loads(path.read_text())
