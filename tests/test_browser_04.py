@@ -195,5 +195,5 @@ def test_04_blank_shows_only_the_stubs(page: Any, lab: LabServer) -> None:
         assert "NotImplementedError" in text and STUB_MESSAGE in text, text
     budget = page.locator(f"{NOTEBOOK} .timeout-widget[data-kind='budget']")
     budget.wait_for(state="visible", timeout=SLOW_MS)
-    assert "not written yet" in budget.locator(".budget-error").first.inner_text()
+    assert STUB_MESSAGE in budget.locator(".budget-error").first.inner_text()
     screenshot(page, "04-blank-budget", budget)

@@ -60,7 +60,7 @@ def test_budget_widget_shows_a_stub_or_a_crash_as_one_line() -> None:
     widget = show_budget(
         [_run(500, "NotImplementedError: Not written yet: replace this line"), KeyError("x")]
     )
-    assert widget.runs[0]["error"] == "not written yet: Not written yet: replace this line"
+    assert widget.runs[0]["error"] == "Not written yet: replace this line"
     assert widget.runs[1]["error"] == "KeyError: 'x'" and widget.runs[1]["hops"] == []
 
 

@@ -178,8 +178,8 @@ function renderBudget(model, root) {
     const biggest = Math.max(1, ...runs.flatMap((r) => r.hops.map((h) => h.budget_ms || 0)));
     for (const run of runs) {
       const row = el("div", { class: "budget-run", "data-status": run.status });
-      row.append(el("div", { class: "budget-title" },
-        `${run.label}: ${run.status ? run.status + " " + run.body : ""}`));
+      const answer = run.error ? `${run.status || ""}` : `${run.status} ${run.body}`;
+      row.append(el("div", { class: "budget-title" }, `${run.label}: ${answer}`));
       if (run.error) row.append(el("div", { class: "budget-error" }, run.error));
       const svg = el("svg:svg", { viewBox: `0 0 ${W} ${26 * Math.max(1, run.hops.length) + 6}`, width: W });
       run.hops.forEach((hop, i) => {
@@ -188,7 +188,10 @@ function renderBudget(model, root) {
         const y = 4 + 26 * i;
         const scale = (ms) => ((ms || 0) / biggest) * (W - 370);
         g.append(el("svg:text", { x: 4, y: y + 15 }, hop.name));
-        if (shown) {
+        if (shown && hop.budget_ms === null) {
+          g.append(el("svg:text", { x: 24, y: y + 14, class: "budget-text" },
+            hop.outcome === "error" ? "error (above)" : "not reached"));
+        } else if (shown) {
           const budget = hop.budget_ms || 0;
           const spent = Math.min(budget, hop.worked_ms || 0);
           g.append(el("svg:rect", { class: "budget-left", x: 24, y, width: scale(budget), height: 18 }));
