@@ -9,9 +9,12 @@ nothing in notebook 07. Each must score 0 points: an exercise whose answer is on
 teaches nothing and grades nothing.
 
 A block is pasted two ways: as Python code as it is (when it is Python), and as text, as the
-string an answer cell assigns (``DIAGRAM = '''...'''``, for every name the released answer
-cell assigns at its top level). A control submission (the solution) must score full marks in
-the same batch, so a grader that failed everything would not pass this test.
+string an answer cell assigns (``DIAGRAM = '''...'''``, for every name the solution's answer
+cell sets to a string). Pastes that cannot earn anything are not graded (they grade as the
+blank does, 0, which selfcheck shows): code that binds none of the names the answer cells
+define (only answer cells run when a submission is graded), and text where no answer is a
+string. A control submission (the solution) must score full marks in the same batch, so a
+grader that failed everything would not pass this test.
 
 Graded with ``sandbox=False`` (the engine's ``--no-sandbox``): what is under test is what the
 notebook shows, not the sandbox (``tests/test_sandbox.py`` and the selfcheck's hostile
@@ -68,32 +71,76 @@ def shown_blocks(nb: Any, name: str = "") -> list[tuple[str, str, bool]]:
     return [b for text, b in blocks.items() if text]
 
 
-def _assigned_names(source: str) -> list[str]:
+def text_answer_names(source: str) -> set[str]:
+    """Names the solution's answer cell sets to a string: where pasted text could score."""
     try:
         tree = ast.parse(source)
     except SyntaxError:
-        return []
-    return [
+        return set()
+    return {
         target.id
         for node in tree.body
         if isinstance(node, ast.Assign)
+        and isinstance(node.value, ast.Constant | ast.JoinedStr)
+        and (not isinstance(node.value, ast.Constant) or isinstance(node.value.value, str))
         for target in node.targets
         if isinstance(target, ast.Name)
-    ]
+    }
 
 
-def pasted(nb: Any, text: str, *, as_code: bool) -> Any | None:
-    """The released notebook with ``text`` in every answer cell (``None``: nowhere to put it)."""
+def defined_names(source: str) -> set[str] | None:
+    """Every name ``source`` binds anywhere (defs, classes, assignments, imports, ...).
+
+    ``None`` when that cannot be told from the text: a syntax error, or code that binds
+    names indirectly (``globals()``, ``exec``, ``setattr``, ``__builtins__``).
+    """
+    if any(word in source for word in ("globals(", "exec(", "setattr(", "__builtins__")):
+        return None
+    try:
+        tree = ast.parse(source)
+    except SyntaxError:
+        return None
+    names: set[str] = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef):
+            names.add(node.name)
+        elif isinstance(node, ast.Name) and isinstance(node.ctx, ast.Store):
+            names.add(node.id)
+        elif isinstance(node, ast.Import | ast.ImportFrom):
+            names.update((a.asname or a.name).split(".")[0] for a in node.names)
+    return names
+
+
+def could_score(block: str, answer_names: set[str]) -> bool:
+    """Could this block, pasted as code into every answer cell, earn anything?
+
+    Only the answer cells of a submission run when it is graded, and the test cells use
+    the names the answer cells define: a block that binds none of those names grades as
+    the blank notebook does (0 points, which the selfcheck shows for every assignment).
+    """
+    names = defined_names(block)
+    return names is None or bool(names & answer_names)
+
+
+def pasted(
+    nb: Any, text: str, *, as_code: bool, text_names: dict[str, set[str]] | None = None
+) -> Any | None:
+    """The released notebook with ``text`` in every answer cell (``None``: nowhere to put it).
+
+    As code, ``text`` replaces each answer cell. As text, it becomes the value of each
+    name that answer cell's solution sets to a string (``text_names``: grade_id -> names).
+    """
     result = copy.deepcopy(nb)
     changed = False
     for cell in result.cells:
-        if not nbgrader_metadata(cell).get("solution"):
+        meta = nbgrader_metadata(cell)
+        if not meta.get("solution"):
             continue
         if as_code:
             cell.source = text
             changed = True
-        elif names := _assigned_names(cell.source):
-            cell.source = "\n".join(f"{name} = {text!r}" for name in dict.fromkeys(names))
+        elif names := sorted((text_names or {}).get(meta.get("grade_id", ""), set())):
+            cell.source = "\n".join(f"{name} = {text!r}" for name in names)
             changed = True
     return result if changed else None
 
@@ -128,9 +175,19 @@ def test_nothing_a_released_notebook_shows_scores_a_point(
         "control-solution": ("the solution", solution_notebook(_read(source), blank))
     }
     assert shown_blocks(blank), f"the released {assignment} shows nothing?"
+    answer_names: set[str] = set()
+    text_names: dict[str, set[str]] = {}
+    for cell in _read(source).cells:
+        meta = nbgrader_metadata(cell)
+        if meta.get("solution") and cell.cell_type == "code":
+            answer_names |= defined_names(cell.source) or set()
+            text_names[meta["grade_id"]] = text_answer_names(cell.source)
+    assert answer_names, f"{assignment}'s answer cells define nothing?"
     for number, (where, text, is_code) in enumerate(every_block):
         for as_code in (True, False) if is_code else (False,):
-            nb = pasted(blank, text, as_code=as_code)
+            if as_code and not could_score(text, answer_names):
+                continue
+            nb = pasted(blank, text, as_code=as_code, text_names=text_names)
             if nb is not None:
                 how = "as code" if as_code else "as text"
                 candidates[f"block{number}-{'code' if as_code else 'text'}"] = (
