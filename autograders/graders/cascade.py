@@ -103,7 +103,7 @@ def grade_occupancy(occupancy: Any, *, scenarios: int = 150, seed: int = 1001) -
         return rate, rng.choice([rng.randint(1, 5000), rng.randint(0, 400) / 8])
 
     _find(
-        lambda c: occupancy_problem(occupancy, *c, reference=ref),
+        lambda c: occupancy_problem(occupancy, c[0], c[1], reference=ref),
         generate,
         scenarios=scenarios,
         seed=seed,

@@ -162,7 +162,9 @@ def check_exhaustion(time_to_exhaustion: Any) -> None:
 
 
 def _describe_chain(chain: Sequence[Mapping[str, Any]]) -> str:
-    return " -> ".join(f"{s['name']}[{s['workers']} workers, {s['latency_ms']:g} ms]" for s in chain)
+    return " -> ".join(
+        f"{s['name']}[{s['workers']} workers, {s['latency_ms']:g} ms]" for s in chain
+    )
 
 
 def first_out_problem(
@@ -261,9 +263,7 @@ def timeout_problem(timeout_ms: Any, still_broken: Any, seed: int = NOTEBOOK_SEE
         return f"TIMEOUT_MS should be a number of milliseconds above 0, got {timeout:g}"
     listed = plain(still_broken, "STILL_BROKEN")
     if not isinstance(listed, list | tuple):
-        return (
-            f"STILL_BROKEN should be a list of names from {list(CASCADE_PARTS)}, got {listed!r}"
-        )
+        return f"STILL_BROKEN should be a list of names from {list(CASCADE_PARTS)}, got {listed!r}"
     unknown = [p for p in listed if p not in CASCADE_PARTS]
     if unknown:
         return f"STILL_BROKEN names {unknown[0]!r}; use names from {list(CASCADE_PARTS)}"
@@ -371,7 +371,4 @@ def check_drain(drain_time: Any) -> None:
         (10, 120, 100, 1000, 5),  # 100/s < 120/s even when healthy: never
     ]:
         require(drain_problem(drain_time, *case))
-    print(
-        "✓ drain_time counts the backlog the spike left and clears it at the spare capacity"
-    )
-
+    print("✓ drain_time counts the backlog the spike left and clears it at the spare capacity")

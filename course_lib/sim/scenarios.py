@@ -199,7 +199,7 @@ class CascadeResult:
         busy = m.window(self.spike_start, self.spike_end)["in_flight"]
         if not busy:
             return 0.0
-        return sum(n >= m.workers for n in busy) / len(busy)
+        return float(sum(n >= m.workers for n in busy) / len(busy))
 
     def broken_parts(self) -> list[str]:
         """What the fault broke: the names in :data:`CASCADE_PARTS` that were not healthy.
@@ -303,7 +303,9 @@ def cascade(
         raise ValueError(f"fault must be one of {CASCADE_FAULTS}, got {fault!r}")
     if timeout is not None:
         if protected:
-            raise ValueError("timeout is for unprotected runs (a timeout only); protected has its own")
+            raise ValueError(
+                "timeout is for unprotected runs (a timeout only); protected has its own"
+            )
         check_number("timeout", timeout, min_inclusive=False)
     sim = Simulation(seed, sample_interval=sample_interval)
     if protected:
@@ -371,7 +373,9 @@ class BacklogResult:
     @property
     def backlog_at_end(self) -> int:
         """Requests waiting for a worker at the first sample at or after the spike's end."""
-        for t, queued in zip(self.metrics.series["time"], self.metrics.series["queued"], strict=True):
+        for t, queued in zip(
+            self.metrics.series["time"], self.metrics.series["queued"], strict=True
+        ):
             if t >= self.spike_end - 1e-9:
                 return int(queued)
         return 0
@@ -379,7 +383,9 @@ class BacklogResult:
     @property
     def drained_after(self) -> float | None:
         """Seconds after the spike's end until the first sample with nobody waiting, or None."""
-        for t, queued in zip(self.metrics.series["time"], self.metrics.series["queued"], strict=True):
+        for t, queued in zip(
+            self.metrics.series["time"], self.metrics.series["queued"], strict=True
+        ):
             if t >= self.spike_end - 1e-9 and queued == 0:
                 return round(float(t) - self.spike_end, 9)
         return None

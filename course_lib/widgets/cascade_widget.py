@@ -43,7 +43,14 @@ import anywidget
 import traitlets
 
 from course_lib.sim.events import RequestFinished
-from course_lib.sim.scenarios import CASCADE_FAULTS, GATEWAY, ORDERS, PAYMENTS, CascadeResult, cascade
+from course_lib.sim.scenarios import (
+    CASCADE_FAULTS,
+    GATEWAY,
+    ORDERS,
+    PAYMENTS,
+    CascadeResult,
+    cascade,
+)
 
 __all__ = [
     "PLAY_INTERVAL_MS",
@@ -77,7 +84,7 @@ def _ms(seconds: float | None) -> float | None:
 
 
 def _route_ratios(run: CascadeResult, times: list[float]) -> dict[str, list[float | None]]:
-    """Per sample interval ``(previous, t]``: share of each route's gateway requests that succeeded."""
+    """Per sample interval ``(previous, t]``: the share of each route's requests that succeeded."""
     interval = run.sim.sample_interval
     counts = {route: [[0, 0] for _ in times] for route in ROUTES}
     for event in run.trace.of_type(RequestFinished):
