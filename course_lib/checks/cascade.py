@@ -254,9 +254,17 @@ def _parts_text(parts: Sequence[str]) -> str:
 
 
 def timeout_problem(timeout_ms: Any, still_broken: Any, seed: int = NOTEBOOK_SEED) -> str | None:
-    """What is wrong with ``TIMEOUT_MS`` / ``STILL_BROKEN`` in the cascade run with ``seed``."""
+    """What is wrong with ``TIMEOUT_MS`` / ``STILL_BROKEN`` in the cascade run with ``seed``.
+
+    Raises:
+        NotImplementedError: either is still ``None`` (the answer cell's placeholder).
+    """
     from course_lib.sim.scenarios import CASCADE_PARTS, cascade
 
+    if timeout_ms is None or still_broken is None:
+        raise NotImplementedError(
+            "Not written yet: set TIMEOUT_MS and STILL_BROKEN in Exercise 4's answer cell"
+        )
     timeout = _number(timeout_ms, "TIMEOUT_MS")
     assert timeout is not None
     if timeout <= 0:

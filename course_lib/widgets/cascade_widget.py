@@ -59,6 +59,7 @@ __all__ = [
     "CascadeWidget",
     "record_frames",
     "show_cascade",
+    "show_timeout",
 ]
 
 PLAY_INTERVAL_MS = 150
@@ -231,3 +232,27 @@ class CascadeWidget(anywidget.AnyWidget):
 def show_cascade(timeout_ms: Any = None, **kwargs: Any) -> CascadeWidget:
     """The cascade before and after protection; see :class:`CascadeWidget` for the arguments."""
     return CascadeWidget(timeout_ms, **kwargs)
+
+
+def show_timeout(timeout_ms: Any, *, seed: int = 1) -> CascadeWidget:
+    """Notebook 00, Exercise 4: print what a timeout-only run broke, and show it beside none.
+
+    Args:
+        timeout_ms: The timeout on ``orders -> payments``, in milliseconds.
+        seed: The simulation's seed (the notebook's, 1, by default).
+
+    Raises:
+        NotImplementedError: ``timeout_ms`` is None (the exercise is not written yet).
+    """
+    if timeout_ms is None:
+        raise NotImplementedError("Not written yet: set TIMEOUT_MS in Exercise 4's answer cell")
+    widget = CascadeWidget(timeout_ms, seed=seed)
+    if type(timeout_ms) in (int, float) and math.isfinite(timeout_ms) and timeout_ms > 0:
+        run = cascade(False, seed, timeout=timeout_ms / 1000)
+        print(f"with a {timeout_ms:g} ms timeout, broken: {run.broken_parts()}")
+        for name in SERVICES:
+            print(f"  {name:>8} pool full {run.full_share(name):.0%} of the spike")
+        for route in ROUTES:
+            ok = run.during_spike(route)
+            print(f"  {route} ok during the spike: {'-' if ok is None else f'{ok:.0%}'}")
+    return widget
