@@ -8,7 +8,7 @@ compare what it draws with the frames the kernel recorded (recomputed here from
 the same seeded simulation). Screenshots go to ``test-artifacts/browser/``.
 
 DOM hooks relied on (``course_lib/widgets/cascade_widget.js``): ``.cascade-widget``
-(``data-frame``, ``data-fault``), ``.cascade-play``, ``.cascade-slider``,
+(``data-frame``, ``data-fault``), ``.cascade-play``, ``.cascade-frame-slider``,
 ``.cascade-fault-outage``, ``.cascade-fault-text``, ``.cascade-panel``
 (``data-frame``, ``data-label``), ``.cascade-service`` (``data-service``,
 ``data-busy``), ``.cascade-slot`` / ``.cascade-slot-busy``, ``.cascade-route``
@@ -110,7 +110,7 @@ def _shows(widget: Any) -> dict[str, Any]:
 
 def _go_to(widget: Any, frame: int) -> None:
     """Drag the slider to ``frame`` (sets the value and fires ``input``, as a drag does)."""
-    widget.locator(".cascade-slider").evaluate(
+    widget.locator(".cascade-frame-slider").evaluate(
         "(s, v) => { s.value = String(v); s.dispatchEvent(new Event('input')); }", frame
     )
     widget.page.wait_for_function(

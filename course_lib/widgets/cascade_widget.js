@@ -148,14 +148,14 @@ function drawPanel(parts, panel, index) {
 // --- the widget ----------------------------------------------------------------------
 
 function render({ model, el: host }) {
-  const root = el("div", { class: "cascade-widget" });
+  const root = el("div", { class: "cascade-widget", "data-course-widget": "cascade" });
   host.append(root);
 
   const controls = el("div", { class: "cascade-controls" });
   const play = el("button", { class: "cascade-play", type: "button" });
   const prev = el("button", { class: "cascade-prev", type: "button", title: "previous 0.5 s" }, "◀");
   const next = el("button", { class: "cascade-next", type: "button", title: "next 0.5 s" }, "▶");
-  const slider = el("input", { class: "cascade-slider", type: "range", min: 0, step: 1 });
+  const slider = el("input", { class: "cascade-frame-slider", type: "range", min: 0, step: 1 });
   const label = el("span", { class: "cascade-frame-label" });
   controls.append(play, prev, next, slider, label);
 

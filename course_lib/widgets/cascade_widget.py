@@ -22,9 +22,10 @@ Synced traits: ``panels`` (one dict per panel: ``label``, ``error``,
 ``services`` (name and workers), ``frames``), ``frame``, ``playing``,
 ``interval_ms``, ``fault``, ``recovery``, ``fault_text``.
 
-DOM hooks (for the browser tests and for styling): ``.cascade-widget`` (its
-``data-frame`` is the frame drawn, ``data-fault`` the fault shown),
-``.cascade-play``, ``.cascade-prev``, ``.cascade-next``, ``.cascade-slider``,
+DOM hooks (for the browser tests, the benchmark and styling): ``.cascade-widget`` (its
+``data-frame`` is the frame drawn, ``data-fault`` the fault shown, and
+``data-course-widget="cascade"`` tells ``benchmarks/bench_widgets.py`` the hooks' prefix),
+``.cascade-play``, ``.cascade-prev``, ``.cascade-next``, ``.cascade-frame-slider``,
 ``.cascade-frame-label``, ``.cascade-fault-spike``, ``.cascade-fault-outage``,
 ``.cascade-recovery`` (``aria-pressed``), ``.cascade-panel`` (``data-label``),
 ``.cascade-service`` (``data-service``, ``data-busy``), ``.cascade-slot`` (and
