@@ -259,7 +259,7 @@ def timeout_problem(timeout_ms: Any, still_broken: Any, seed: int = NOTEBOOK_SEE
     Raises:
         NotImplementedError: either is still ``None`` (the answer cell's placeholder).
     """
-    from course_lib.sim.scenarios import CASCADE_PARTS, cascade
+    from course_lib.sim.scenarios import CASCADE_PARTS, cached_cascade
 
     if timeout_ms is None or still_broken is None:
         raise NotImplementedError(
@@ -275,7 +275,7 @@ def timeout_problem(timeout_ms: Any, still_broken: Any, seed: int = NOTEBOOK_SEE
     unknown = [p for p in listed if p not in CASCADE_PARTS]
     if unknown:
         return f"STILL_BROKEN names {unknown[0]!r}; use names from {list(CASCADE_PARTS)}"
-    run = cascade(False, seed, timeout=timeout / 1000.0)
+    run = cached_cascade(False, seed, timeout=timeout / 1000.0)
     where = f"with TIMEOUT_MS = {timeout:g} on orders -> payments (simulation seed {seed})"
     before = run.success_ratio("/checkout", end=run.spike_start)
     if before is not None and before < 0.95:

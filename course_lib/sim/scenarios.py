@@ -19,6 +19,7 @@ the numbers a lesson talks about, read back from that trace and those metrics.
 
 from __future__ import annotations
 
+import functools
 import math
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -42,6 +43,7 @@ __all__ = [
     "ContentionResult",
     "StormResult",
     "backlog",
+    "cached_cascade",
     "cascade",
     "compare_backoffs",
     "compare_contention",
@@ -347,6 +349,24 @@ def cascade(
         end = min(end, max(spike_start, recovery_at))
     sim.run(until=duration)
     return CascadeResult(protected, seed, spike_start, end, duration, sim, timeout, fault)
+
+
+@functools.lru_cache(maxsize=32)
+def cached_cascade(
+    protected: bool,
+    seed: int = 0,
+    *,
+    timeout: float | None = None,
+    fault: str = "spike",
+    recovery_at: float | None = None,
+) -> CascadeResult:
+    """:func:`cascade` with the default topology and protection, run once per process.
+
+    The widget, the checks and the graders of notebook 00 ask for the same few
+    seeded runs again and again; a run is deterministic, so the first result is
+    kept (32 at most) and shared. Treat it as read-only.
+    """
+    return cascade(protected, seed, timeout=timeout, fault=fault, recovery_at=recovery_at)
 
 
 @dataclass(frozen=True)

@@ -50,7 +50,7 @@ from course_lib.sim.scenarios import (
     ORDERS,
     PAYMENTS,
     CascadeResult,
-    cascade,
+    cached_cascade,
 )
 
 __all__ = [
@@ -139,7 +139,7 @@ def _panel(label: str, **kwargs: Any) -> dict[str, Any]:
     """A panel: the run's frames, or a one-line error if the run could not be made."""
     services = [{"name": name, "workers": 0} for name in SERVICES]
     try:
-        run = cascade(**kwargs)
+        run = cached_cascade(**kwargs)
     except Exception as error:  # noqa: BLE001 - shown in the panel, not raised
         text = f"{type(error).__name__}: {error}"
         text = text if len(text) <= _MAX_TEXT else text[: _MAX_TEXT - 1] + "…"
@@ -249,7 +249,7 @@ def show_timeout(timeout_ms: Any, *, seed: int = 1) -> CascadeWidget:
         raise NotImplementedError("Not written yet: set TIMEOUT_MS in Exercise 4's answer cell")
     widget = CascadeWidget(timeout_ms, seed=seed)
     if type(timeout_ms) in (int, float) and math.isfinite(timeout_ms) and timeout_ms > 0:
-        run = cascade(False, seed, timeout=timeout_ms / 1000)
+        run = cached_cascade(False, seed, timeout=timeout_ms / 1000)
         print(f"with a {timeout_ms:g} ms timeout, broken: {run.broken_parts()}")
         for name in SERVICES:
             print(f"  {name:>8} pool full {run.full_share(name):.0%} of the spike")
