@@ -7,7 +7,13 @@ the numbers a lesson talks about, read back from that trace and those metrics.
 * :func:`cascade`: gateway -> orders -> payments, and a latency spike in
   payments. Unprotected, the spike holds orders' workers, then every gateway
   worker, and the gateway's *other* route (``/catalog``) fails too. Protected
-  (timeouts, a breaker, a bulkhead), ``/catalog`` does not notice.
+  (timeouts, a breaker, a bulkhead), ``/catalog`` does not notice. Variants:
+  a timeout only (``timeout=``), an outage instead of the spike, an early
+  recovery; :meth:`CascadeResult.broken_parts` says what broke.
+  :func:`cached_cascade` shares seeded runs within a process (notebook 00's
+  widget, checks and graders).
+* :func:`backlog`: one pool, a latency spike, and the queue it leaves behind
+  (notebook 00 compares its drain with ``course_lib.cascade.drain_time``).
 * :func:`retry_storm`: a closed-loop population of clients and one service
   that hangs, then resets every connection at once. Without jitter the
   retries come back in synchronised waves; with jitter they spread out.
