@@ -82,6 +82,18 @@ def first_out_own_latency(
     return first
 
 
+def first_out_ties_to_the_back(
+    chain: list[dict[str, Any]], rate: float, extra: float, tte: Callable[..., Any]
+) -> tuple[str, float] | None:
+    first = None
+    for i, service in enumerate(chain):
+        hold = sum(s["latency_ms"] for s in chain[i:])
+        seconds = tte(service["workers"], rate, hold, hold + extra)
+        if seconds is not None and (first is None or seconds <= first[1]):
+            first = (service["name"], seconds)
+    return first
+
+
 def drain(workers: int, rate: float, normal: float, spike: float, spike_s: float) -> float | None:
     healthy, slow = workers * 1000 / normal, workers * 1000 / spike
     if rate >= healthy:
@@ -125,6 +137,12 @@ def test_visible_checks_pass_right_answers(capsys: pytest.CaptureFixture[str]) -
         (checks.check_exhaustion, exhaustion_never_none, "never runs out"),
         (checks.check_first_out, first_out_slow_one, "expected 'orders'"),
         (checks.check_first_out, first_out_own_latency, "waits for everything below it"),
+        (
+            checks.check_first_out,
+            first_out_ties_to_the_back,
+            "'gateway' and 'payments' both run out after 0 s; on a tie, name the service "
+            "nearer the front.",
+        ),
         (checks.check_drain, drain_without_backlog, "requests wait when the spike ends"),
         (checks.check_drain, drain_forgets_arrivals, "while new ones keep arriving"),
     ],
@@ -194,6 +212,7 @@ def test_hidden_graders_pass_right_answers() -> None:
         (graders.grade_exhaustion, exhaustion_never_none, "never runs out"),
         (graders.grade_first_out, first_out_slow_one, "first_to_run_out"),
         (graders.grade_first_out, first_out_own_latency, "first_to_run_out"),
+        (graders.grade_first_out, first_out_ties_to_the_back, "on a tie, name the service"),
         (graders.grade_drain, drain_without_backlog, "drain_time"),
         (graders.grade_drain, drain_forgets_arrivals, "keep arriving"),
     ],

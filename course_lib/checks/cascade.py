@@ -167,6 +167,28 @@ def _describe_chain(chain: Sequence[Mapping[str, Any]]) -> str:
     )
 
 
+def _tied_with(
+    chain: Sequence[Mapping[str, Any]],
+    rate_per_s: float,
+    extra_ms: float,
+    seconds: float,
+    reference: types.ModuleType,
+) -> list[str]:
+    """The names of the services of ``chain`` (front first) that run out after ``seconds``."""
+    before, after = reference.hold_times(chain), reference.hold_times(chain, extra_ms)
+    tied = []
+    for service, old, new in zip(chain, before, after, strict=True):
+        own = reference.time_to_exhaustion(int(service["workers"]), rate_per_s, old, new)
+        if own is not None and _close(own, seconds):
+            tied.append(str(service["name"]))
+    return tied
+
+
+def _names_text(names: Sequence[str]) -> str:
+    quoted = [repr(name) for name in names]
+    return quoted[0] if len(quoted) == 1 else ", ".join(quoted[:-1]) + " and " + quoted[-1]
+
+
 def first_out_problem(
     first_to_run_out: Any,
     chain: Sequence[Mapping[str, Any]],
@@ -216,10 +238,16 @@ def first_out_problem(
             f"{_g(expected[1])} s.{hint}"
         )
     if got[0] != expected[0]:
+        tied = _tied_with(chain, rate_per_s, extra_ms, expected[1], reference)
+        if got[0] in tied:
+            both = "both" if len(tied) == 2 else "all"
+            return (
+                f"{what} named {got[0]!r} {story}; {_names_text(tied)} {both} run out after "
+                f"{_g(expected[1])} s; on a tie, name the service nearer the front."
+            )
         return (
             f"{what} named {got[0]!r} {story}; expected {expected[0]!r}, after "
-            f"{_g(expected[1])} s (the pool with the fewest spare workers among those that "
-            f"fill).{hint}"
+            f"{_g(expected[1])} s (the pool that is full soonest).{hint}"
         )
     if not _close(float(got[1]), expected[1]):
         return (
@@ -230,19 +258,26 @@ def first_out_problem(
 
 
 def check_first_out(first_to_run_out: Any) -> None:
-    """Visible check for exercise 3: the simulation's chain and three variations."""
+    """Visible check for exercise 3: the simulation's chain, three variations and a tie."""
     big_payments = [dict(SIM_CHAIN[0]), dict(SIM_CHAIN[1]), {**SIM_CHAIN[2], "workers": 50}]
     slow_gateway = [{**SIM_CHAIN[0], "workers": 8, "latency_ms": 50}, *SIM_CHAIN[1:]]
+    # gateway (2.4 busy of 2) and payments (1.2 busy of 1) are full before the jump: a tie at 0 s
+    two_full = [
+        {**SIM_CHAIN[0], "workers": 2, "latency_ms": 50},
+        dict(SIM_CHAIN[1]),
+        {**SIM_CHAIN[2], "workers": 1, "latency_ms": 60},
+    ]
     for chain, rate, extra in [
         (SIM_CHAIN, 20, 2000),
         (big_payments, 20, 2000),
         (slow_gateway, 20, 2000),
+        (two_full, 20, 2000),
         (SIM_CHAIN, 20, 100),
     ]:
         require(first_out_problem(first_to_run_out, chain, rate, extra))
     print(
         "✓ first_to_run_out counts the time a caller waits downstream, and finds the pool "
-        "that fills first (or none)"
+        "that fills first (the front one on a tie, or none)"
     )
 
 
