@@ -95,10 +95,15 @@ def test_a_bad_timeout_is_a_one_line_message_in_its_panel(bad: object) -> None:
     assert "\n" not in after["error"]
 
 
-def test_show_timeout_prints_the_judgement(capsys: pytest.CaptureFixture[str]) -> None:
+def test_show_timeout_prints_the_pools_but_not_what_is_broken(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
     show_timeout(200)
     out = capsys.readouterr().out
-    assert "broken: ['payments', '/checkout']" in out
+    assert "  payments pool full 100.0% of the spike" in out, out
+    assert "/catalog ok during the spike: 100.0%" in out, out
+    assert "broken" not in out and "/checkout ok during" not in out, out
+    assert "'payments'" not in out and "['" not in out, out
     with pytest.raises(NotImplementedError, match="Not written yet"):
         show_timeout(None)
 

@@ -236,7 +236,11 @@ def show_cascade(timeout_ms: Any = None, **kwargs: Any) -> CascadeWidget:
 
 
 def show_timeout(timeout_ms: Any, *, seed: int = 1) -> CascadeWidget:
-    """Notebook 00, Exercise 4: print what a timeout-only run broke, and show it beside none.
+    """Notebook 00, Exercise 4: print how a timeout-only run's pools fared, and show it beside none.
+
+    It prints what judges ``TIMEOUT_MS`` (how long each pool was full, /checkout
+    before the spike, /catalog during it), never the list of broken parts that
+    ``STILL_BROKEN`` must name.
 
     Args:
         timeout_ms: The timeout on ``orders -> payments``, in milliseconds.
@@ -250,10 +254,11 @@ def show_timeout(timeout_ms: Any, *, seed: int = 1) -> CascadeWidget:
     widget = CascadeWidget(timeout_ms, seed=seed)
     if type(timeout_ms) in (int, float) and math.isfinite(timeout_ms) and timeout_ms > 0:
         run = cached_cascade(False, seed, timeout=timeout_ms / 1000)
-        print(f"with a {timeout_ms:g} ms timeout, broken: {run.broken_parts()}")
+        print(f"with a {timeout_ms:g} ms timeout on orders -> payments, and nothing else:")
         for name in SERVICES:
-            print(f"  {name:>8} pool full {run.full_share(name):.0%} of the spike")
-        for route in ROUTES:
-            ok = run.during_spike(route)
-            print(f"  {route} ok during the spike: {'-' if ok is None else f'{ok:.0%}'}")
+            print(f"  {name:>8} pool full {run.full_share(name):.1%} of the spike")
+        before = run.success_ratio("/checkout", end=run.spike_start)
+        catalog = run.during_spike("/catalog")
+        print(f"  /checkout ok before the spike: {'-' if before is None else f'{before:.1%}'}")
+        print(f"  /catalog ok during the spike: {'-' if catalog is None else f'{catalog:.1%}'}")
     return widget
