@@ -1,25 +1,26 @@
 """Back-of-the-envelope arithmetic of a cascading failure (the module's notes, section 1).
 
-Four small formulas, the ones notebook 00 asks students to write and then
-compare with the simulation (:func:`course_lib.sim.scenarios.cascade`):
+Four small formulas that predict what the simulation
+(:func:`course_lib.sim.scenarios.cascade`) shows; notebook 00's visible checks
+compare with them, and its hidden graders with a pristine copy:
 
-* :func:`occupancy`: Little's law, busy workers = arrival rate x latency. Rates
+* :func:`in_flight`: Little's law, busy workers = arrival rate x latency. Rates
   are per **second**, latencies in **milliseconds** (as a dashboard shows them),
   so the formula divides by 1,000.
-* :func:`time_to_exhaustion`: after a latency jump, how long until a pool of
+* :func:`seconds_until_full`: after a latency jump, how long until a pool of
   ``workers`` is full. The model: from the jump on, every request in the pool,
   the ones already there included, waits for the new latency (the dependency
   stalls), so nothing leaves for a while and the pool fills at the arrival rate
-  from its old occupancy: ``(workers - occupancy(rate, old)) / rate``. It fills
-  at all only if the new occupancy reaches the pool (``occupancy(rate, new) >=
+  from its old occupancy: ``(workers - in_flight(rate, old)) / rate``. It fills
+  at all only if the new occupancy reaches the pool (``in_flight(rate, new) >=
   workers``). The simulation's :class:`~course_lib.sim.faults.LatencySpike`
   slows only the work that starts after the jump, so there the pool fills at
   most ``old`` milliseconds later than this says.
-* :func:`first_to_run_out`: in a chain of services where each caller *holds its
+* :func:`first_pool_full`: in a chain of services where each caller *holds its
   worker while it waits* for everything below it, which pool is full first
   when the last service slows down.
-* :func:`drain_time`: how long after a spike the backlog built up during it
-  takes to clear, while new requests keep arriving.
+* :func:`backlog_clear_seconds`: how long after a spike the backlog built up
+  during it takes to clear, while new requests keep arriving.
 
 Everything is pure arithmetic on plain numbers: no clock, no simulation.
 """
@@ -33,11 +34,11 @@ from course_lib._validate import check_int, check_number
 
 __all__ = [
     "CHAIN_KEYS",
-    "drain_time",
-    "first_to_run_out",
+    "backlog_clear_seconds",
+    "first_pool_full",
     "hold_times",
-    "occupancy",
-    "time_to_exhaustion",
+    "in_flight",
+    "seconds_until_full",
 ]
 
 CHAIN_KEYS = ("name", "workers", "latency_ms")
@@ -46,7 +47,7 @@ CHAIN_KEYS = ("name", "workers", "latency_ms")
 ExhaustionFormula = Callable[[int, float, float, float], "float | None"]
 
 
-def occupancy(rate_per_s: float, latency_ms: float) -> float:
+def in_flight(rate_per_s: float, latency_ms: float) -> float:
     """Little's law: requests in flight = arrival rate x latency.
 
     Args:
@@ -61,7 +62,7 @@ def occupancy(rate_per_s: float, latency_ms: float) -> float:
     return rate * latency / 1000.0
 
 
-def time_to_exhaustion(
+def seconds_until_full(
     workers: int, rate_per_s: float, old_latency_ms: float, new_latency_ms: float
 ) -> float | None:
     """Seconds from a latency jump until all ``workers`` are busy (see the module docstring).
@@ -74,15 +75,15 @@ def time_to_exhaustion(
 
     Returns:
         ``0.0`` if the pool is already full at the old latency; ``None`` if the new
-        latency never fills it (``occupancy(rate, new) < workers``); otherwise
-        ``(workers - occupancy(rate, old)) / rate``.
+        latency never fills it (``in_flight(rate, new) < workers``); otherwise
+        ``(workers - in_flight(rate, old)) / rate``.
     """
     check_int("workers", workers, minimum=1)
     rate = check_number("rate_per_s", rate_per_s, min_inclusive=False)
-    before = occupancy(rate, old_latency_ms)
+    before = in_flight(rate, old_latency_ms)
     if before >= workers:
         return 0.0
-    if occupancy(rate, new_latency_ms) < workers:
+    if in_flight(rate, new_latency_ms) < workers:
         return None
     return (workers - before) / rate
 
@@ -121,11 +122,11 @@ def hold_times(chain: Sequence[Mapping[str, Any]], extra_ms: float = 0.0) -> lis
     return holds[::-1]
 
 
-def first_to_run_out(
+def first_pool_full(
     chain: Sequence[Mapping[str, Any]],
     rate_per_s: float,
     extra_ms: float,
-    exhaustion: ExhaustionFormula = time_to_exhaustion,
+    exhaustion: ExhaustionFormula = seconds_until_full,
 ) -> tuple[str, float] | None:
     """Which service of ``chain`` runs out of workers first when the last one slows down.
 
@@ -139,7 +140,7 @@ def first_to_run_out(
         rate_per_s: Arrivals per second (> 0).
         extra_ms: Milliseconds the spike adds to the last service's latency.
         exhaustion: The time-to-exhaustion formula to use (default
-            :func:`time_to_exhaustion`).
+            :func:`seconds_until_full`).
 
     Returns:
         ``(name, seconds)`` of the first service to run out (on a tie, the one
@@ -155,7 +156,7 @@ def first_to_run_out(
     return first
 
 
-def drain_time(
+def backlog_clear_seconds(
     workers: int,
     rate_per_s: float,
     normal_latency_ms: float,

@@ -10,13 +10,11 @@ from __future__ import annotations
 
 import pytest
 
-from course_lib.cascade import (
-    drain_time,
-    first_to_run_out,
-    hold_times,
-    occupancy,
-    time_to_exhaustion,
-)
+from course_lib.cascade import backlog_clear_seconds as drain_time
+from course_lib.cascade import first_pool_full as first_to_run_out
+from course_lib.cascade import hold_times
+from course_lib.cascade import in_flight as occupancy
+from course_lib.cascade import seconds_until_full as time_to_exhaustion
 from course_lib.sim.scenarios import CASCADE_PARTS, backlog, cascade
 
 SIM_CHAIN = [
@@ -109,7 +107,7 @@ def test_drain_time(case: tuple[int, float, float, float, float], expected: floa
         (lambda: occupancy(-1, 10), "rate_per_s"),
         (lambda: occupancy(1, -10), "latency_ms"),
         (lambda: time_to_exhaustion(0, 1, 1, 2), "workers"),
-        (lambda: time_to_exhaustion(2.5, 1, 1, 2), "workers"),
+        (lambda: time_to_exhaustion(2.5, 1, 1, 2), "workers"),  # type: ignore[arg-type]
         (lambda: time_to_exhaustion(2, 0, 1, 2), "rate_per_s"),
         (lambda: drain_time(2, 1, 0, 2, 1), "normal_latency_ms"),
         (lambda: drain_time(2, 1, 1, 2, -1), "spike_s"),

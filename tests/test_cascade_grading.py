@@ -264,18 +264,18 @@ def test_the_hidden_timeout_grader_judges_other_seeds() -> None:
 
 def test_hidden_graders_refuse_the_reference() -> None:
     with pytest.raises(CheckFailed, match="course_lib"):
-        graders.grade_occupancy(reference.occupancy)
+        graders.grade_occupancy(reference.in_flight)
 
     def borrows(rate: float, latency: float) -> float:
-        return reference.occupancy(rate, latency)
+        return reference.in_flight(rate, latency)
 
     with pytest.raises(CheckFailed, match="Write it yourself"):
         graders.grade_occupancy(borrows)
 
 
 def test_the_graders_compare_with_a_pristine_reference(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(reference, "occupancy", lambda rate, latency: rate * latency)
-    monkeypatch.setattr(reference, "drain_time", lambda *args: 0.0)
+    monkeypatch.setattr(reference, "in_flight", lambda rate, latency: rate * latency)
+    monkeypatch.setattr(reference, "backlog_clear_seconds", lambda *args: 0.0)
     graders.grade_occupancy(occupancy)
     graders.grade_drain(drain)
     with pytest.raises(CheckFailed):

@@ -79,7 +79,7 @@ def occupancy_problem(
     what = f"occupancy({rate_per_s:g}, {latency_ms:g})"
     got = _number(call(what, occupancy, rate_per_s, latency_ms), what)
     assert got is not None
-    expected = reference.occupancy(rate_per_s, latency_ms)
+    expected = reference.in_flight(rate_per_s, latency_ms)
     if _close(got, expected):
         return None
     hint = ""
@@ -115,13 +115,13 @@ def exhaustion_problem(
     args = (workers, rate_per_s, old_latency_ms, new_latency_ms)
     what = "time_to_exhaustion({}, {:g}, {:g}, {:g})".format(*args)
     got = _number(call(what, time_to_exhaustion, *args), what, none=True)
-    expected = reference.time_to_exhaustion(*args)
+    expected = reference.seconds_until_full(*args)
     if got is not None and expected is not None and _close(got, expected):
         return None
     if got is None and expected is None:
         return None
-    before = reference.occupancy(rate_per_s, old_latency_ms)
-    after = reference.occupancy(rate_per_s, new_latency_ms)
+    before = reference.in_flight(rate_per_s, old_latency_ms)
+    after = reference.in_flight(rate_per_s, new_latency_ms)
     story = (
         f"{workers} workers, {rate_per_s:g} requests/s, latency {old_latency_ms:g} ms -> "
         f"{new_latency_ms:g} ms (occupancy {before:.4g} -> {after:.4g})"
@@ -178,7 +178,7 @@ def _tied_with(
     before, after = reference.hold_times(chain), reference.hold_times(chain, extra_ms)
     tied = []
     for service, old, new in zip(chain, before, after, strict=True):
-        own = reference.time_to_exhaustion(int(service["workers"]), rate_per_s, old, new)
+        own = reference.seconds_until_full(int(service["workers"]), rate_per_s, old, new)
         if own is not None and _close(own, seconds):
             tied.append(str(service["name"]))
     return tied
@@ -198,7 +198,7 @@ def first_out_problem(
 ) -> str | None:
     """What is wrong with ``first_to_run_out(chain, rate, extra_ms, exhaustion)``, or None.
 
-    The student's function is given the reference's ``time_to_exhaustion`` (from
+    The student's function is given the reference's ``seconds_until_full`` (from
     ``reference``) as its fourth argument, so a mistake in exercise 2 does not
     cost exercise 3 too.
     """
@@ -206,11 +206,11 @@ def first_out_problem(
     what = f"first_to_run_out(chain, {rate_per_s:g}, {extra_ms:g}, time_to_exhaustion)"
     sent = [dict(s) for s in chain]
     got = plain(
-        call(what, first_to_run_out, sent, rate_per_s, extra_ms, reference.time_to_exhaustion),
+        call(what, first_to_run_out, sent, rate_per_s, extra_ms, reference.seconds_until_full),
         what,
         none=True,
     )
-    expected = reference.first_to_run_out(chain, rate_per_s, extra_ms, reference.time_to_exhaustion)
+    expected = reference.first_pool_full(chain, rate_per_s, extra_ms, reference.seconds_until_full)
     story = (
         f"for the chain {_describe_chain(chain)} at {rate_per_s:g} requests/s, with "
         f"{extra_ms:g} ms added to {names[-1]}"
@@ -385,7 +385,7 @@ def drain_problem(
     args = (workers, rate_per_s, normal_latency_ms, spike_latency_ms, spike_s)
     what = "drain_time({}, {:g}, {:g}, {:g}, {:g})".format(*args)
     got = _number(call(what, drain_time, *args), what, none=True)
-    expected = reference.drain_time(*args)
+    expected = reference.backlog_clear_seconds(*args)
     if got is None and expected is None:
         return None
     if got is not None and expected is not None and _close(got, expected):

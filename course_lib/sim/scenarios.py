@@ -13,7 +13,7 @@ the numbers a lesson talks about, read back from that trace and those metrics.
   :func:`cached_cascade` shares seeded runs within a process (notebook 00's
   widget, checks and graders).
 * :func:`backlog`: one pool, a latency spike, and the queue it leaves behind
-  (notebook 00 compares its drain with ``course_lib.cascade.drain_time``).
+  (notebook 00 compares its drain with ``course_lib.cascade.backlog_clear_seconds``).
 * :func:`retry_storm`: a closed-loop population of clients and one service
   that hangs, then resets every connection at once. Without jitter the
   retries come back in synchronised waves; with jitter they spread out.
@@ -435,7 +435,7 @@ def backlog(
     ``normal_latency`` seconds of work (constant), or ``spike_latency`` while the
     spike lasts. During the spike the pool completes ``workers / spike_latency``
     requests per second; the rest queue up. After it, the queue shrinks by
-    ``workers / normal_latency - rate`` per second (:func:`course_lib.cascade.drain_time`
+    ``workers / normal_latency - rate`` per second (:func:`course_lib.cascade.backlog_clear_seconds`
     predicts it). The requests that started their work before the spike ended
     still take ``spike_latency``, so the simulation drains a little later than
     that formula says.
