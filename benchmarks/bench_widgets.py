@@ -73,6 +73,11 @@ TARGET_SAVED_BYTES = 1_000_000
 WIDGET_VIEW = "application/vnd.jupyter.widget-view+json"
 WIDGET_STATE = "application/vnd.jupyter.widget-state+json"
 NOTEBOOK = ".jp-NotebookPanel:not(.lm-mod-hidden)"
+#: A course widget's root: the breaker's, or any view marking itself with
+#: ``data-course-widget="PREFIX"`` whose hooks follow the breaker's names with that prefix
+#: (``.PREFIX-panel[data-frame]``, ``.PREFIX-next``, ``.PREFIX-frame-slider``,
+#: ``.PREFIX-frame-label``), e.g. the cascade widget's ``data-course-widget="cascade"``.
+WIDGET_ROOT = ".breaker-widget, [data-course-widget]"
 
 
 def widget_notebooks() -> list[Path]:
@@ -101,28 +106,31 @@ _WATCH_JS = """() => {
             if (!(i in window.__bench.output) && cell.querySelector(
                     '[data-mime-type="application/vnd.jupyter.widget-view+json"]'))
                 window.__bench.output[i] = now;
-            if (!(i in window.__bench.shown)
-                && cell.querySelector('.breaker-widget .breaker-panel[data-frame]'))
+            const root = cell.querySelector(WIDGET_ROOT);
+            if (!(i in window.__bench.shown) && root && root.querySelector(
+                    '.' + (root.getAttribute('data-course-widget') || 'breaker')
+                    + '-panel[data-frame]'))
                 window.__bench.shown[i] = now;
         });
     };
     window.__benchObserver = new MutationObserver(look);
     window.__benchObserver.observe(document.body, {subtree: true, childList: true,
         attributes: true, characterData: true});
-}""".replace("NOTEBOOK", NOTEBOOK)
+}""".replace("NOTEBOOK", NOTEBOOK).replace("WIDGET_ROOT", repr(WIDGET_ROOT))
 
 _REDRAW_JS = """async ([index, how]) => {
     const cell = [...document.querySelectorAll('NOTEBOOK .jp-CodeCell')][index];
-    const widget = cell.querySelector('.breaker-widget');
-    const panel = widget.querySelector('.breaker-panel');
+    const widget = cell.querySelector(WIDGET_ROOT);
+    const p = widget.getAttribute('data-course-widget') || 'breaker';
+    const panel = widget.querySelector('.' + p + '-panel');
     const before = Number(panel.getAttribute('data-frame'));
     const paint = () => new Promise(r => requestAnimationFrame(() => requestAnimationFrame(r)));
     await paint();
     const t0 = performance.now();
     if (how === 'next') {
-        widget.querySelector('.breaker-next').click();
+        widget.querySelector('.' + p + '-next').click();
     } else {
-        const slider = widget.querySelector('.breaker-frame-slider');
+        const slider = widget.querySelector('.' + p + '-frame-slider');
         slider.value = String(before + 3);
         slider.dispatchEvent(new Event('input', {bubbles: true}));
     }
@@ -133,29 +141,34 @@ _REDRAW_JS = """async ([index, how]) => {
     }
     await paint();
     return performance.now() - t0;
-}""".replace("NOTEBOOK", NOTEBOOK)
+}""".replace("NOTEBOOK", NOTEBOOK).replace("WIDGET_ROOT", repr(WIDGET_ROOT))
 
 _SHOWN_JS = """(index) => {
     const cell = [...document.querySelectorAll('NOTEBOOK .jp-CodeCell')][index];
-    const widget = cell && cell.querySelector('.breaker-widget');
+    const widget = cell && cell.querySelector(WIDGET_ROOT);
     if (!widget) return null;
-    const panels = [...widget.querySelectorAll('.breaker-panel')];
+    const k = widget.getAttribute('data-course-widget') || 'breaker';
+    const panels = [...widget.querySelectorAll('.' + k + '-panel')];
     return {
-        slider: Number(widget.querySelector('.breaker-frame-slider').value),
-        label: widget.querySelector('.breaker-frame-label').textContent,
+        slider: Number(widget.querySelector('.' + k + '-frame-slider').value),
+        label: widget.querySelector('.' + k + '-frame-label').textContent,
         drawn: panels.map(p => Number(p.getAttribute('data-frame'))),
-        states: panels.map(p => p.querySelector('.breaker-state').getAttribute('data-state')),
+        states: panels.map(p => {
+            const s = p.querySelector('.breaker-state');
+            return s ? s.getAttribute('data-state') : null;
+        }),
         rejected: panels.map(p => {
             const r = p.querySelector('.breaker-rejected');
             return r ? r.getAttribute('data-rejected') : null;
         }),
+        text: k === 'breaker' ? null : panels.map(p => p.textContent),
     };
-}""".replace("NOTEBOOK", NOTEBOOK)
+}""".replace("NOTEBOOK", NOTEBOOK).replace("WIDGET_ROOT", repr(WIDGET_ROOT))
 
 
 _WIDGET_CELLS_JS = """() => [...document.querySelectorAll('NOTEBOOK .jp-CodeCell')]
-    .map((c, i) => c.querySelector('.breaker-widget') ? i : -1)
-    .filter(i => i >= 0)""".replace("NOTEBOOK", NOTEBOOK)
+    .map((c, i) => c.querySelector(WIDGET_ROOT) ? i : -1)
+    .filter(i => i >= 0)""".replace("NOTEBOOK", NOTEBOOK).replace("WIDGET_ROOT", repr(WIDGET_ROOT))
 
 
 def _widget_cells(page: Any) -> list[int]:
@@ -198,7 +211,7 @@ def bench_in_browser(page: Any, server: Any, relative: str, name: str) -> list[d
             }
         )
         cell = page.locator(f"{NOTEBOOK} .jp-CodeCell").nth(index)
-        screenshot(page, f"bench-{name}-widget{n + 1}", cell.locator(".breaker-widget"))
+        screenshot(page, f"bench-{name}-widget{n + 1}", cell.locator(WIDGET_ROOT).first)
         # Leave each widget on another frame than the one it was saved with.
         page.evaluate(_REDRAW_JS, [index, "next"])
     print(f"  Run All Cells: {run_all_s:.1f} s (server round trips included)")
