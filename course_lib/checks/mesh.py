@@ -14,7 +14,7 @@ run the same comparison against a pristine copy on many generated scenarios:
 6. ``worst_case(policy)`` -> :func:`check_worst_case`
 7. ``amplification(tries_per_layer, budget_percent)`` -> :func:`check_amplification`
 8. ``ejections(responses, ...)`` -> :func:`check_ejections`
-9. ``OWNER`` (a dict: concern -> ``"mesh"`` or ``"app"``) -> :func:`check_owner_shape`
+9. ``layer_owners()`` (a dict: concern -> ``"mesh"`` or ``"app"``) -> :func:`check_owner_shape`
 
 Every value read from the student's code goes through :func:`plain` first.
 """
@@ -392,22 +392,24 @@ def check_ejections(ejections: Any) -> None:
 
 
 def owner_shape_problem(owner: Any) -> str | None:
-    """``OWNER`` is a dict answering every concern with ``"mesh"`` or ``"app"``, or the problem."""
+    """``layer_owners()`` returned a dict answering every concern with ``"mesh"`` or ``"app"``, or the problem."""
     if type(owner) is not dict:
-        return f"OWNER should be a dict (concern -> 'mesh' or 'app'), got {owner!r:.80}"
-    keys = [plain(k, "a key of OWNER", "text") for k in owner]
+        return (
+            f"layer_owners() should return a dict (concern -> 'mesh' or 'app'), got {owner!r:.80}"
+        )
+    keys = [plain(k, "a key of layer_owners()", "text") for k in owner]
     missing = [c for c in CONCERNS if c not in keys]
     extra = [k for k in keys if k not in CONCERNS]
     if missing or extra:
-        return f"OWNER should have exactly the concerns listed; missing {missing}, unknown {extra}"
+        return f"layer_owners() should have exactly the concerns listed; missing {missing}, unknown {extra}"
     for concern in CONCERNS:
-        answer = plain(owner[concern], f"OWNER[{concern!r}]", "text")
+        answer = plain(owner[concern], f"layer_owners()[{concern!r}]", "text")
         if answer not in ("mesh", "app"):
-            return f"OWNER[{concern!r}] should be 'mesh' or 'app', got {answer!r}"
+            return f"layer_owners()[{concern!r}] should be 'mesh' or 'app', got {answer!r}"
     return None
 
 
 def check_owner_shape(owner: Any) -> None:
     """Visible check for exercise 9: every concern answered with ``"mesh"`` or ``"app"``."""
     require(owner_shape_problem(owner))
-    print(f"✓ OWNER answers all {len(CONCERNS)} concerns with 'mesh' or 'app'")
+    print(f"✓ layer_owners() answers all {len(CONCERNS)} concerns with 'mesh' or 'app'")

@@ -177,7 +177,7 @@ function drawPanel(model, panel, frame, maxMs) {
     svg.appendChild(
       el("svg:rect", {
         class: "mesh-try",
-        "data-outcome": outcome,
+        "data-outcome": done ? outcome : "running",
         "data-done": done ? "1" : "0",
         x: x(start),
         y,
