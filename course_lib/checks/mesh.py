@@ -392,7 +392,7 @@ def check_ejections(ejections: Any) -> None:
 
 
 def owner_shape_problem(owner: Any) -> str | None:
-    """``layer_owners()`` returned a dict answering every concern with ``"mesh"`` or ``"app"``, or the problem."""
+    """None if ``owner`` answers every concern with ``"mesh"`` or ``"app"``, else the problem."""
     if type(owner) is not dict:
         return (
             f"layer_owners() should return a dict (concern -> 'mesh' or 'app'), got {owner!r:.80}"
@@ -401,7 +401,10 @@ def owner_shape_problem(owner: Any) -> str | None:
     missing = [c for c in CONCERNS if c not in keys]
     extra = [k for k in keys if k not in CONCERNS]
     if missing or extra:
-        return f"layer_owners() should have exactly the concerns listed; missing {missing}, unknown {extra}"
+        return (
+            f"layer_owners() should have exactly the concerns listed; missing {missing}, "
+            f"unknown {extra}"
+        )
     for concern in CONCERNS:
         answer = plain(owner[concern], f"layer_owners()[{concern!r}]", "text")
         if answer not in ("mesh", "app"):
