@@ -108,8 +108,9 @@ def test_the_reported_scenario_is_short() -> None:
     with pytest.raises(CheckFailed) as caught:
         graders.grade_simulate(_run(sources)["simulate"])
     message = str(caught.value)
-    # shrunk to one retry: attempts 1, a single condition, no timeouts left to blame
-    assert "attempts 1" in message and "try 2" in message or "1 tries" in message, message
+    # shrunk to the smallest case: one retry allowed, one condition, the retry missing
+    assert "attempts 1," in message and "retryOn 5xx," in message, message
+    assert "your timeline has 1 tries" in message and "expected 2" in message, message
 
 
 def test_a_stub_passes_through() -> None:

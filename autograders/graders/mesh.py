@@ -231,14 +231,20 @@ def _sim_scenario(rng: random.Random) -> SimScenario:
 
 
 def _sim_smaller(scenario: SimScenario) -> Iterator[SimScenario]:
+    """Simpler scenarios: a simpler policy, fewer tries and draws, quicker answers, 0 draws."""
     policy, tries, draws = scenario
     for simpler in _policy_simpler(policy):
         yield simpler, tries, draws
+    if len(tries) > 1:
+        yield policy, tries[:-1], draws
+    if len(draws) > 1:
+        yield policy, tries, draws[:-1]
     for i, (outcome, ms) in enumerate(tries):
         if outcome != "hang" and ms > 0:
             yield policy, [*tries[:i], [outcome, ms // 2 // 10 * 10], *tries[i + 1 :]], draws
     for i, draw in enumerate(draws):
         if draw > 0:
+            yield policy, tries, [*draws[:i], 0, *draws[i + 1 :]]
             yield policy, tries, [*draws[:i], draw // 1000, *draws[i + 1 :]]
 
 

@@ -247,6 +247,8 @@ def simulate_problem(
         want = ref.simulate(policy, tries, draws)
     except ValueError:
         return None  # not a complete scenario (a shrunk one can run out of tries)
+    if want["ended_at"] is None:
+        return None  # a hang that no timeout ends: the exercise promises there is none
     scenario = (
         f"with {describe_policy(policy)}, upstream tries {_describe_tries(tries)} and "
         f"back-off draws {list(draws)}"
