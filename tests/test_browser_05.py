@@ -124,8 +124,8 @@ _STEP_JS = """async () => {
 
 def _panels(page: Any) -> list[dict[str, Any]]:
     panels: list[dict[str, Any]] = page.evaluate(
-        """(scope) => [...document.querySelectorAll(scope + ' .mesh-widget .mesh-panel')]
-            .map(p => ({
+        """(scope) => [...document.querySelector(scope + ' .mesh-widget')
+                .querySelectorAll('.mesh-panel')].map(p => ({
                 kind: p.className.includes('mesh-panel-student') ? 'student' : 'reference',
                 frame: Number(p.getAttribute('data-frame')),
                 tries: [...p.querySelectorAll('.mesh-try')].map(t => [
@@ -162,8 +162,8 @@ def test_solution_runs_and_its_widget_plays(page: Any, lab: LabServer) -> None:
 
     widget.locator(".mesh-play").click()
     page.wait_for_function(
-        """(scope) => [...document.querySelectorAll(scope + ' .mesh-widget .mesh-panel')]
-            .every(p => p.querySelector('.mesh-status').getAttribute('data-status') !== '')""",
+        """(scope) => [...document.querySelector(scope + ' .mesh-widget')
+                .querySelectorAll('.mesh-panel')].every(p => p.querySelector('.mesh-status').getAttribute('data-status') !== '')""",
         arg=NOTEBOOK,
         timeout=SLOW_MS,
     )
@@ -184,11 +184,11 @@ def test_solution_runs_and_its_widget_plays(page: Any, lab: LabServer) -> None:
     step_ms = page.evaluate(_STEP_JS)
     assert step_ms >= 0, "a click on 'next' was never drawn"
     levels = page.evaluate(
-        """(scope) => [...document.querySelectorAll(scope + ' .mesh-tree-level')]
-            .map(l => l.getAttribute('data-requests'))""",
+        """(scope) => [...document.querySelectorAll(scope + ' .mesh-widget')].map(w =>
+            [...w.querySelectorAll('.mesh-tree-level')].map(l => l.getAttribute('data-requests')))""",
         NOTEBOOK,
     )
-    assert levels == ["1", "3", "9", "27"]
+    assert levels == [["1", "3", "9", "27"], ["1", "3", "12", "36", "144"]]
     done = marks["done"].get(str(marks["cell"]))
     after_kernel = max(0.0, (marks["shown"] - done) / 1000) if done is not None else None
     print(

@@ -308,3 +308,23 @@ def test_ejection_is_capped_by_max_ejection_time() -> None:
     got = ejections(responses, consecutive_5xx=1, interval_ms=1000, base_ejection_ms=100_000)
     durations = [back - out for out, back in got]
     assert durations[:4] == [100_000, 200_000, 300_000, 300_000]
+
+
+def test_the_notebook_states_the_simulations_worst_case_numbers() -> None:
+    """The notebook's hand calculation says what the reference computes for the module's policy."""
+    from pathlib import Path
+
+    text = (
+        Path(__file__).resolve().parent.parent
+        / "notebooks"
+        / "05-service-mesh"
+        / "05-service-mesh.md"
+    ).read_text(encoding="utf-8")
+    numbers = worst_case(MODULE)
+    assert f"1 + A = **{numbers['max_requests']}**" in text
+    assert f"min(3000, 4272) = **{numbers['latency_ms']} ms**" in text
+    assert f"So **{numbers['tries_if_all_hang']}** tries, not 4" in text
+    no_route = worst_case({**MODULE.as_dict(), "timeout_ms": None})
+    assert f"4000 + 272 = {no_route['latency_ms']} ms" in text
+    assert "3 × 3 × 3 = 27" in text and amplification([3, 3, 3]) == 27
+    assert "3 × 4 × 3 × 4 = **144**" in text and amplification([3, 4, 3, 4]) == 144
