@@ -163,7 +163,8 @@ def test_solution_runs_and_its_widget_plays(page: Any, lab: LabServer) -> None:
     widget.locator(".mesh-play").click()
     page.wait_for_function(
         """(scope) => [...document.querySelector(scope + ' .mesh-widget')
-                .querySelectorAll('.mesh-panel')].every(p => p.querySelector('.mesh-status').getAttribute('data-status') !== '')""",
+                .querySelectorAll('.mesh-panel')]
+            .every(p => p.querySelector('.mesh-status').getAttribute('data-status') !== '')""",
         arg=NOTEBOOK,
         timeout=SLOW_MS,
     )
@@ -185,7 +186,8 @@ def test_solution_runs_and_its_widget_plays(page: Any, lab: LabServer) -> None:
     assert step_ms >= 0, "a click on 'next' was never drawn"
     levels = page.evaluate(
         """(scope) => [...document.querySelectorAll(scope + ' .mesh-widget')].map(w =>
-            [...w.querySelectorAll('.mesh-tree-level')].map(l => l.getAttribute('data-requests')))""",
+            [...w.querySelectorAll('.mesh-tree-level')]
+                .map(l => l.getAttribute('data-requests')))""",
         NOTEBOOK,
     )
     assert levels == [["1", "3", "9", "27"], ["1", "3", "12", "36", "144"]]
