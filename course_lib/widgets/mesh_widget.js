@@ -212,7 +212,9 @@ function drawPanel(model, panel, frame, maxMs) {
     el(
       "div",
       { class: "mesh-status", "data-status": finished ? String(panel.status) : "" },
-      finished ? `client gets ${panel.status} at ${panel.ended_at} ms` : "request under way",
+      finished
+        ? `result: ${panel.status} after ${panel.ended_at} ms, ${tries.length} upstream requests`
+        : "request under way",
     ),
   );
   return box;
@@ -236,7 +238,7 @@ function drawTree(model) {
   );
   const height = 34 + 40 * (layers.length + 1);
   const svg = el("svg:svg", { viewBox: `0 0 ${WIDTH} ${height}`, width: "100%", role: "img" });
-  const rows = [{ name: "client", requests: 1, tries: 1 }, ...layers];
+  const rows = [{ name: "user", requests: 1, tries: 1 }, ...layers];
   rows.forEach((row, level) => {
     const y = 20 + 40 * level;
     const count = Math.round(row.requests * 1000) / 1000;
@@ -247,9 +249,9 @@ function drawTree(model) {
       group.appendChild(el("svg:circle", { cx: 150 + spacing * i, cy: y, r: Math.min(5, spacing / 2.2), fill: COLORS.node }));
     }
     group.appendChild(el("svg:text", { x: 6, y: y + 4, class: "mesh-tree-name" },
-      level === 0 ? "client" : `${rows[level - 1].name} -> ${row.name}`));
+      level === 0 ? "one user request" : `${row.name} makes ${row.tries} tries`));
     group.appendChild(el("svg:text", { x: WIDTH - 6, y: y + 4, class: "mesh-tree-count" },
-      level === 0 ? "1 request" : `x${row.tries} = ${count}`));
+      level === 0 ? "1" : `x${row.tries} = ${count} requests`));
     svg.appendChild(group);
   });
   box.appendChild(svg);
@@ -288,7 +290,7 @@ function render({ model, el: host }) {
     slider.max = String(Math.max(0, count - 1));
     slider.value = String(frame);
     label.textContent = `step ${frame + 1} / ${count}`;
-    play.textContent = model.get("playing") ? "⏸ Pause" : "▶ Play";
+    play.textContent = model.get("playing") ? "Pause" : "▶ Play";
     root.setAttribute("data-frame", String(frame));
     const p = model.get("policy") || {};
     const ms = (v) => (v === null || v === undefined ? "none" : `${v} ms`);

@@ -48,8 +48,9 @@ PLAY_INTERVAL_MS = 700
 DEFAULT_TRIES: tuple[tuple[str, int], ...] = (("hang", 0), ("hang", 0), ("200", 300), ("200", 1))
 """payment-service hangs twice, then answers in 300 ms."""
 
-DEFAULT_LAYERS: tuple[tuple[str, int], ...] = (("gateway", 3), ("orders", 3), ("payments", 3))
-"""The module's chain, each caller making 3 tries: 3 x 3 x 3."""
+DEFAULT_LAYERS: tuple[tuple[str, int], ...] = (("client", 3), ("gateway", 3), ("orders", 3))
+"""The callers of the module's chain (client -> gateway -> orders -> payments), each making
+3 tries: 3 x 3 x 3 = 27 requests reach payments."""
 
 _HERE = Path(__file__).resolve().parent
 _MAX_TEXT = 200
@@ -127,7 +128,7 @@ class MeshWidget(anywidget.AnyWidget):
         tries: What the upstream does with each try (``[outcome, ms]``).
         draws: The back-off draws; seeded ones (seed 5) if ``None``.
         simulate: A student's ``simulate(policy, tries, draws)`` to show beside the reference.
-        layers: ``(name, tries)`` per layer of the amplification tree.
+        layers: ``(caller, tries)`` per layer of the amplification tree, outermost first.
         budget_percent: A retry budget at every layer of the tree, or ``None``.
 
     Raises:
