@@ -751,8 +751,9 @@ def ejections(
       service") at or after that time;
     * while ejected the host gets no traffic: those responses never happen.
 
-    (Envoy also lowers the multiplier again while a host stays healthy; this model
-    never forgets an ejection, and has one host, so ``maxEjectionPercent`` never binds.)
+    (This model never forgets an ejection: the multiplier only grows, up to the cap.
+    How a given Envoy version lets it decay while a host stays healthy is not modelled.
+    It has one host, so ``maxEjectionPercent`` never binds.)
 
     Returns:
         ``[[ejected_at, returned_at], ...]``.
