@@ -643,29 +643,43 @@ def simulate(
 def worst_case(policy: MeshPolicy | Mapping[str, Any]) -> dict[str, int | None]:
     """The worst-case numbers of one request under ``policy``, over every upstream behaviour.
 
-    * ``max_requests``: ``1 + attempts`` (fast retriable failures always fit);
-    * ``latency_ms``: the latest the request can end: every try hangs to its per-try
-      timeout and every back-off takes its longest (``ceiling - 1`` ms), bounded by
-      the route timeout; ``None`` if nothing bounds it;
+    A try is retried only if :func:`should_retry` says so; in particular a try that
+    hangs ends as a per-try timeout, which only ``5xx``, ``gateway-error`` and
+    ``reset`` retry (ENVOY_ROUTER, "x-envoy-retry-on": they cover an upstream that
+    "does not respond at all (disconnect/reset/read timeout)"; ``connect-failure``
+    and ``refused-stream`` do not).
+
+    * ``max_requests``: ``1 + attempts`` if ``retry_on`` names any condition (quick
+      failures it retries always fit, back-offs can be 0 ms), else 1;
+    * ``latency_ms``: the latest the request can end, bounded by the route timeout:
+      ``max_requests`` tries and the longest back-offs (``ceiling - 1`` ms). The last
+      try runs to its per-try timeout; a retried try too if per-try timeouts are
+      retried, else it ends with a retriable answer 1 ms before its timeout (an
+      answer counts only strictly before it). With no per-try timeout only the route
+      timeout bounds it; ``None`` if nothing does;
     * ``tries_if_all_hang``: the most tries when every try hangs (back-offs of 0 ms):
-      ``min(1 + attempts, ceil(timeout / perTryTimeout))``; ``None`` if nothing ends
-      the first try.
+      ``min(1 + attempts, ceil(timeout / perTryTimeout))`` if per-try timeouts are
+      retried, else 1; ``None`` if nothing ends the first try.
 
     For the module's policy: ``4``, ``3000`` and ``3``.
     """
     rules = _policy_of(policy)
-    max_requests = 1 + rules.attempts
+    max_requests = 1 + rules.attempts if rules.retry_on else 1
+    hangs_retried = should_retry("per-try-timeout", rules.retry_on)
     per_try, timeout = rules.per_try_timeout_ms, rules.timeout_ms
     latency: int | None
     if per_try is None:
         latency = timeout
     else:
-        backoffs = sum(backoff_ceiling_ms(n) - 1 for n in range(1, rules.attempts + 1))
-        unbounded = max_requests * per_try + backoffs
+        retried_try = per_try if hangs_retried else per_try - 1
+        backoffs = sum(backoff_ceiling_ms(n) - 1 for n in range(1, max_requests))
+        unbounded = (max_requests - 1) * retried_try + per_try + backoffs
         latency = unbounded if timeout is None else min(timeout, unbounded)
     hang: int | None
     if per_try is None:
         hang = None if timeout is None else 1
+    elif not hangs_retried:
+        hang = 1
     elif timeout is None:
         hang = max_requests
     else:
