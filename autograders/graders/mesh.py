@@ -8,7 +8,8 @@ policies, outcome sequences and draws, through the problem functions of
 :mod:`course_lib.checks.mesh`, and fails with the shortest diverging scenario
 (:func:`~course_lib.checks.kit.find_divergence`):
 
-1. :func:`grade_read_policy`: variants of the module's VirtualService, typos, bad YAML
+1. :func:`grade_read_policy`: variants of the module's VirtualService, typos, bad YAML,
+   bad values (a value where a mapping belongs, empty ``retryOn`` conditions)
 2. :func:`grade_should_retry`: every outcome under every single condition, then random lists
 3. :func:`grade_backoff`: retries 1 to 12
 4. :func:`grade_simulate`: random policies, upstream behaviours and draws
@@ -106,7 +107,12 @@ _RETRIES_LINES = ("      attempts: {a}\n", "      perTryTimeout: {p}\n", '      
 
 
 def _virtual_service(rng: random.Random) -> str:
-    """A VirtualService like the module's, with random values, parts left out, maybe a fault."""
+    """A VirtualService like the module's, with random values, parts left out, maybe a fault.
+
+    The faults: a misspelt field, a YAML syntax error, a bad duration, a single value
+    (or nothing) where a mapping belongs, a bare ``retries:``, an empty ``retryOn``
+    condition.
+    """
     ref = _reference()
     timeout = rng.choice(["3.000s", "3s", "250ms", "1.5s", "2m", "1h", None])
     per_try = rng.choice(["1.000s", "1s", "100ms", "0.5s", None])
@@ -153,6 +159,20 @@ def _virtual_service(rng: random.Random) -> str:
             lines[11] = bad  # the timeout line
         else:
             lines.insert(11, bad)
+    elif fault < 0.52:  # a single value where a mapping belongs
+        lines[2:4] = [rng.choice(["metadata: foo\n", "metadata:\n"])]
+    elif fault < 0.59:  # a bare retries: with nothing under it
+        cut = lines.index("    retries:\n") if "    retries:\n" in lines else len(lines)
+        lines[cut:] = ["    retries:\n"]
+    elif fault < 0.66:  # an empty retryOn condition
+        empty = rng.choice(['""', '"5xx,,reset"', '"5xx,"', ""])
+        found = next((i for i, line in enumerate(lines) if "retryOn" in line), None)
+        if found is None:
+            if "    retries:\n" not in lines:
+                lines.append("    retries:\n")
+            lines.append(f"      retryOn: {empty}\n")
+        else:
+            lines[found] = f"      retryOn: {empty}\n"
     return "".join(lines)
 
 

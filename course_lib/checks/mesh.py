@@ -14,9 +14,11 @@ run the same comparison against a pristine copy on many generated scenarios:
 6. ``worst_case(policy)`` -> :func:`check_worst_case`
 7. ``amplification(tries_per_layer, budget_percent)`` -> :func:`check_amplification`
 8. ``ejections(responses, ...)`` -> :func:`check_ejections`
-9. ``layer_owners()`` (a dict: concern -> ``"mesh"`` or ``"app"``) -> :func:`check_owner_shape`
+9. ``layer_owners()`` (a dict: concern -> ``"mesh"`` or ``"app"``) -> :func:`check_layer_owners`
 
-Every value read from the student's code goes through :func:`plain` first.
+Every value read from the student's code goes through :func:`plain` first, and every
+check first refuses an answer that uses a ``course_lib`` module absent when the notebook
+is graded (:func:`~course_lib.checks.kit.require_no_course_lib`).
 """
 
 from __future__ import annotations
@@ -28,7 +30,14 @@ from types import ModuleType
 from typing import Any, Final
 
 from course_lib import mesh
-from course_lib.checks.kit import CheckFailed, call, fail, plain, require
+from course_lib.checks.kit import (
+    CheckFailed,
+    call,
+    fail,
+    plain,
+    require,
+    require_no_course_lib,
+)
 
 __all__ = [
     "CONCERNS",
@@ -38,6 +47,7 @@ __all__ = [
     "check_backoff",
     "check_ejections",
     "check_headers",
+    "check_layer_owners",
     "check_owner_shape",
     "check_read_policy",
     "check_should_retry",
@@ -153,6 +163,7 @@ def read_policy_problem(read_policy: Any, ref: ModuleType, text: str) -> str | N
 
 def check_read_policy(read_policy: Any) -> None:
     """Visible check for exercise 1: the module's policy, and one misspelt field."""
+    require_no_course_lib(read_policy, "read_policy")
     require(read_policy_problem(read_policy, mesh, mesh.MODULE_POLICY_YAML))
     typo = mesh.MODULE_POLICY_YAML.replace("perTryTimeout", "perTryTimout")
     require(read_policy_problem(read_policy, mesh, typo))
@@ -185,6 +196,7 @@ _VISIBLE_RETRIES: Final = (
 
 def check_should_retry(should_retry: Any) -> None:
     """Visible check for exercise 2: five outcomes, with the module's and other conditions."""
+    require_no_course_lib(should_retry, "should_retry")
     for outcome, retry_on in _VISIBLE_RETRIES:
         require(should_retry_problem(should_retry, mesh, outcome, retry_on))
     print("✓ should_retry agrees with Envoy on 503, 404, a per-try timeout, 500 and 409")
@@ -205,6 +217,7 @@ def backoff_problem(backoff_ceiling_ms: Any, ref: ModuleType, retry_number: int)
 
 def check_backoff(backoff_ceiling_ms: Any) -> None:
     """Visible check for exercise 3: the first three retries (25, 75, 175 ms)."""
+    require_no_course_lib(backoff_ceiling_ms, "backoff_ceiling_ms")
     for n in (1, 2, 3):
         require(backoff_problem(backoff_ceiling_ms, mesh, n))
     print("✓ backoff_ceiling_ms gives 25, 75 and 175 ms for the first three retries")
@@ -273,6 +286,7 @@ def simulate_problem(
 
 def check_simulate(simulate: Any) -> None:
     """Visible check for exercise 4: the module's policy when payment-service hangs."""
+    require_no_course_lib(simulate, "simulate")
     policy = mesh.parse_virtual_service(mesh.MODULE_POLICY_YAML).as_dict()
     require(simulate_problem(simulate, mesh, policy, [["hang", 0]] * 4, [7, 50, 100]))
     require(
@@ -299,6 +313,7 @@ def headers_problem(
 
 def check_headers(apply_headers: Any) -> None:
     """Visible check for exercise 5: two headers on the module's policy."""
+    require_no_course_lib(apply_headers, "apply_headers")
     policy = mesh.parse_virtual_service(mesh.MODULE_POLICY_YAML).as_dict()
     headers = {"x-envoy-max-retries": "1", "x-envoy-upstream-rq-per-try-timeout-ms": "5000"}
     require(headers_problem(apply_headers, mesh, policy, headers))
@@ -323,10 +338,20 @@ def worst_case_problem(worst_case: Any, ref: ModuleType, policy: Mapping[str, An
 
 
 def check_worst_case(worst_case: Any) -> None:
-    """Visible check for exercise 6: the module's policy (4 requests, 3000 ms, 3 tries)."""
+    """Visible check for exercise 6: the module's policy (4 requests, 3000 ms, 3 tries).
+
+    Then the same policy retrying only failed connections (a hung try is not retried),
+    and retrying nothing.
+    """
+    require_no_course_lib(worst_case, "worst_case")
     policy = mesh.parse_virtual_service(mesh.MODULE_POLICY_YAML).as_dict()
     require(worst_case_problem(worst_case, mesh, policy))
-    print("✓ worst_case of the module's policy: 4 requests at most, 3000 ms, 3 tries if all hang")
+    for retry_on in (["connect-failure"], []):
+        require(worst_case_problem(worst_case, mesh, {**policy, "retry_on": retry_on}))
+    print(
+        "✓ worst_case of the module's policy: 4 requests at most, 3000 ms, 3 tries if all "
+        "hang; 1 hung try when retryOn is connect-failure, 1 request when it is empty"
+    )
 
 
 # --- exercise 7: amplification --------------------------------------------------------------
@@ -346,6 +371,7 @@ def amplification_problem(
 
 def check_amplification(amplification: Any) -> None:
     """Visible check for exercise 7: 3 x 3 x 3, and with a 20% budget."""
+    require_no_course_lib(amplification, "amplification")
     require(amplification_problem(amplification, mesh, [3, 3, 3], None))
     require(amplification_problem(amplification, mesh, [3, 3, 3], 20.0))
     print("✓ amplification: 27 requests for 3 layers of 3 tries; 1.728 with a 20% budget")
@@ -383,6 +409,7 @@ def ejections_problem(
 
 def check_ejections(ejections: Any) -> None:
     """Visible check for exercise 8: a host that fails for 100 s, one request a second."""
+    require_no_course_lib(ejections, "ejections")
     responses = [[1000 * i, True] for i in range(100)] + [
         [1000 * i, False] for i in range(100, 130)
     ]
@@ -418,3 +445,9 @@ def check_owner_shape(owner: Any) -> None:
     """Visible check for exercise 9: every concern answered with ``"mesh"`` or ``"app"``."""
     require(owner_shape_problem(owner))
     print(f"✓ layer_owners() answers all {len(CONCERNS)} concerns with 'mesh' or 'app'")
+
+
+def check_layer_owners(layer_owners: Any) -> None:
+    """Visible check for exercise 9: no ``course_lib`` inside; every concern answered."""
+    require_no_course_lib(layer_owners, "layer_owners")
+    check_owner_shape(call("layer_owners()", layer_owners))
