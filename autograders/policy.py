@@ -3,7 +3,7 @@
 ``course_lib`` ships to students with the course's own implementation of every
 pattern. A submission that calls that implementation instead of its own code
 would match it without implementing anything, so the graders split its modules
-in two, by ONE list:
+in two, by ONE list (kept in :mod:`course_lib.checks.kit`, see below):
 
 * :data:`INFRASTRUCTURE_MODULES`, free to use: errors, clocks, events, the
   replay helpers, the breaker's vocabulary and the settings validators implement
@@ -26,17 +26,17 @@ from __future__ import annotations
 
 from typing import Final
 
+from course_lib.checks.kit import FREE_MODULES
+
 __all__ = ["INFRASTRUCTURE_MODULES", "is_free", "is_reference"]
 
-INFRASTRUCTURE_MODULES: Final[tuple[str, ...]] = (
-    "errors",
-    "clock",
-    "events",
-    "replay",
-    "breaker_vocabulary",
-    "_validate",
-)
-"""``course_lib`` modules a submission may use freely: they implement no pattern."""
+INFRASTRUCTURE_MODULES: Final[tuple[str, ...]] = FREE_MODULES
+"""``course_lib`` modules a submission may use freely: they implement no pattern.
+
+The list itself lives in :data:`course_lib.checks.kit.FREE_MODULES`, so that the
+visible checks (which ship to students without ``autograders``) can warn about an
+answer that imports anything else (:func:`course_lib.checks.kit.require_no_course_lib`).
+"""
 
 
 def _short(module: str) -> str | None:

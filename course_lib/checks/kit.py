@@ -36,12 +36,16 @@ cell shows the "Not written yet" line the student expects.
 
 from __future__ import annotations
 
+import dis
 import math
 import random
+import sys
+import types
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from typing import Any, Final, NoReturn, TypeVar
 
 __all__ = [
+    "FREE_MODULES",
     "KINDS",
     "CheckFailed",
     "call",
@@ -49,6 +53,7 @@ __all__ = [
     "find_divergence",
     "plain",
     "require",
+    "require_no_course_lib",
     "shorter_sequences",
     "shrink",
 ]
@@ -293,3 +298,152 @@ def find_divergence(
             scenario = shrink(scenario, lambda s: _message(problem, s) is not None, smaller)
         return _message(problem, scenario)
     return None
+
+
+# --- answers that lean on course_lib ------------------------------------------------------
+
+FREE_MODULES: Final[tuple[str, ...]] = (
+    "errors",
+    "clock",
+    "events",
+    "replay",
+    "breaker_vocabulary",
+    "_validate",
+)
+"""The ``course_lib`` modules an answer cell may import: they implement no pattern.
+
+THE list: ``autograders.policy.INFRASTRUCTURE_MODULES`` is this tuple. When a
+notebook is graded, every other ``course_lib`` module is missing from the sandbox
+that runs the answer cells, so an answer importing one fails there.
+"""
+
+
+def _non_free(module: str) -> bool:
+    """True for ``course_lib.<m>...`` where ``<m>`` is not in :data:`FREE_MODULES`."""
+    parts = module.split(".")
+    return parts[0] == "course_lib" and len(parts) > 1 and parts[1] not in FREE_MODULES
+
+
+def _loaded_non_free() -> list[types.ModuleType]:
+    return [
+        module
+        for name, module in list(sys.modules.items())
+        if _non_free(name) and isinstance(module, types.ModuleType)
+    ]
+
+
+def _origin(value: Any) -> str | None:
+    """The non-free ``course_lib`` module ``value`` comes from, if any.
+
+    A module, function or class says where it is from (``__name__`` /
+    ``__module__``); other values (a tuple of sentences, a dict) are recognised
+    as the very object a loaded non-free module holds. Plain scalars are never
+    traced: equal small numbers and strings can be the same object by chance.
+    """
+    if isinstance(value, types.ModuleType):
+        return value.__name__ if _non_free(value.__name__) else None
+    if isinstance(value, type | types.FunctionType | types.BuiltinFunctionType):
+        origin = str(getattr(value, "__module__", "") or "")
+        return origin if _non_free(origin) else None
+    if value is None or type(value) in (int, float, bool, str, bytes):
+        return None
+    if type(value) in (tuple, frozenset) and not value:  # one shared empty object
+        return None
+    for module in _loaded_non_free():
+        if any(held is value for held in vars(module).values()):
+            return module.__name__
+    return None
+
+
+def _functions_of(obj: Any) -> Iterator[types.FunctionType]:
+    """The plain functions behind ``obj``: itself, or a class's methods and properties."""
+    if isinstance(obj, types.MethodType):
+        obj = obj.__func__
+    if type(obj) is types.FunctionType:
+        yield obj
+        return
+    if not isinstance(obj, type):
+        return
+    for klass in obj.__mro__:
+        if klass is object or klass.__module__ == "builtins":
+            continue
+        for value in vars(klass).values():
+            if isinstance(value, staticmethod | classmethod):
+                value = value.__func__
+            parts: tuple[Any, ...] = (value,)
+            if isinstance(value, property):
+                parts = (value.fget, value.fset, value.fdel)
+            yield from (part for part in parts if type(part) is types.FunctionType)
+
+
+def _code_uses(code: types.CodeType) -> Iterator[tuple[str, str]]:
+    """``("global", name)`` for each global a code object loads, ``("import", module)``
+    for each module it imports (nested functions included)."""
+    for instruction in dis.get_instructions(code):
+        if not isinstance(instruction.argval, str):
+            continue
+        if instruction.opname in ("LOAD_GLOBAL", "LOAD_NAME"):
+            yield "global", instruction.argval
+        elif instruction.opname == "IMPORT_NAME":
+            yield "import", instruction.argval
+    for const in code.co_consts:
+        if isinstance(const, types.CodeType):
+            yield from _code_uses(const)
+
+
+def _course_lib_use(obj: Any) -> str | None:
+    """How ``obj`` (a function or class) relies on a non-free ``course_lib`` module, if it does."""
+    if isinstance(obj, type):
+        for base in obj.__mro__[1:]:
+            found = _origin(base)
+            if found:
+                return f"is built on {base.__qualname__} from {found}"
+    found = _origin(obj)
+    if found:
+        return f"is {found}'s own"
+    for func in _functions_of(obj):
+        for kind, name in set(_code_uses(func.__code__)):
+            if kind == "import" and _non_free(name):
+                return f"imports {name}"
+            if kind == "global" and name in func.__globals__:
+                found = _origin(func.__globals__[name])
+                if found:
+                    return f"uses {name!r} from {found}"
+        for cell in func.__closure__ or ():
+            try:
+                found = _origin(cell.cell_contents)
+            except ValueError:  # an empty cell
+                continue
+            if found:
+                return f"uses a captured value from {found}"
+    return None
+
+
+def require_no_course_lib(obj: Any, what: str) -> None:
+    """Fail if an answer relies on a ``course_lib`` module that is absent when it is graded.
+
+    Answer cells are graded in a sandbox where only :data:`FREE_MODULES` of
+    ``course_lib`` exist, so an answer that imports or uses anything else works in
+    the notebook and fails (``ModuleNotFoundError``) when graded. This finds it
+    first: ``obj`` (a function or class; a class's methods too) is refused if it
+    is from such a module, subclasses something from one, imports one, or uses a
+    global or captured value that one holds (e.g. a tuple imported from it).
+    Anything else (e.g. the grader's proxy of an object kept in the sandbox) passes.
+
+    Args:
+        obj: The student's function or class.
+        what: How to name it in the message, e.g. ``"layer_owners"``.
+
+    Raises:
+        CheckFailed: e.g. ``"layer_owners uses 'CONCERNS' from course_lib.checks.mesh: ..."``.
+    """
+    kind = type(obj)  # not isinstance(): a proxy must not be asked for its __class__
+    if kind not in (types.FunctionType, types.MethodType) and not issubclass(kind, type):
+        return
+    found = _course_lib_use(obj)
+    if found:
+        fail(
+            f"{what} {found}: answer cells must not use course_lib (except "
+            f"{', '.join(f'course_lib.{m}' for m in FREE_MODULES)}); it is not there when "
+            "your notebook is graded. Write the values into your answer instead."
+        )
