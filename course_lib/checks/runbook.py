@@ -227,7 +227,11 @@ def fire_problem(
         else:
             below = [v for v in recent if not v > rule["above"]]
             why = f"the window's last {n} samples include {below[0]!r}, not above {rule['above']:g}"
-        return f"{shown} returned True; expected False: {why} (one spike is not an incident)"
+            if below[0] == rule["above"]:
+                why += " (strictly above: reaching the level is not enough)"
+            elif recent[-1] > rule["above"]:
+                why += " (one spike is not an incident)"
+        return f"{shown} returned True; expected False: {why}"
     above = rule["above"]
     return f"{shown} returned False; expected True: the last {n} samples are all above {above:g}"
 
@@ -285,23 +289,40 @@ def run_rules_problem(
         return None
     metrics = sorted({rule["metric"] for rule in rules})
     streams = "; ".join(f"{m} (t: value) {_stream_text(samples, m)}" for m in metrics)
-    rule = rules[0]
-    levels = (
-        f"fire above {rule['above']:g}, clear below {rule['clear_below']:g}, "
-        f"window {rule['for_seconds']:g} s"
+    levels = "; ".join(
+        f"{r['name']}: fire above {r['above']:g}, clear below {r['clear_below']:g}, "
+        f"window {r['for_seconds']:g} s"
+        for r in rules
     )
-    for index, want in enumerate(expected):
-        if index >= len(got) or got[index] != want:
-            have = got[index] if index < len(got) else "nothing more"
-            return (
-                f"{shown} ({levels}) over {streams}: event {index + 1} is {have!r}; expected "
-                f"{want!r}. A rule fires once, stays firing, and resolves only when its whole "
-                "window is below its clear level"
-            )
+    index = next(
+        (i for i, want in enumerate(expected) if i >= len(got) or got[i] != want), len(expected)
+    )
+    have: Any = got[index] if index < len(got) else "no event"
+    want: Any = expected[index] if index < len(expected) else "no event"
+    firing: set[str] = set()
+    for event in expected[:index]:
+        if event[0] == "fire":
+            firing.add(event[2])
+        else:
+            firing.discard(event[2])
+    if isinstance(have, tuple) and have and have[0] == "fire" and len(have) > 2:
+        if have[2] in firing:
+            hint = "A firing rule does not fire again before it resolved (one page per incident)"
+        else:
+            hint = "A rule fires only when its whole window is strictly above its level"
+    elif isinstance(have, tuple) and have and have[0] == "resolve":
+        hint = (
+            "A firing rule resolves only when its whole window is strictly below its clear "
+            "level (hysteresis), not when it dips below the firing level"
+        )
+    else:
+        hint = (
+            "A rule fires once its whole window is above its level, and resolves once its whole "
+            "window is below its clear level"
+        )
     return (
-        f"{shown} ({levels}) over {streams}: expected only {expected!r}, but then came "
-        f"{got[len(expected)]!r}. A firing rule does not fire again (one page per incident), and "
-        "it resolves only when its whole window is below its clear level"
+        f"{shown} ({levels}) over {streams}: event {index + 1} is {have!r}; expected {want!r}. "
+        f"{hint}"
     )
 
 
@@ -493,6 +514,12 @@ def drain_problem(
         for plan in plans:
             box = _open(outbox_cls, path, f"after {', '.join(lives) or 'the puts'}, a restart")
             before = _size(box, f"after {', '.join(lives) or 'the puts'} and a restart")
+            if not lives and before != count:
+                return (
+                    f"after putting {count} checkouts and a restart, size() is {before}: a "
+                    "checkout must be committed to the file before put returns, or a crash "
+                    "loses it"
+                )
             try:
                 delivered = box.drain(gateway.charge)
             except ProcessKilled:
