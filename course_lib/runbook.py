@@ -483,7 +483,7 @@ def simulate_incident(seed: int = 6, *, minutes: int = 30, drain_batch: int = 12
     charged: set[str] = set()
     written = 0
     with tempfile.TemporaryDirectory(prefix="runbook-") as folder:
-        outbox = Outbox(Path(folder) / "outbox.sqlite3")
+        outbox = Outbox(Path(folder) / "outbox.sqlite3", synchronous="OFF")
 
         def charge(key: str, checkout_id: str, amount_cents: int) -> None:
             charged.add(key)
