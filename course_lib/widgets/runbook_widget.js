@@ -333,7 +333,7 @@ function render({ model, el: host }) {
     drawChart(svg, model.get("incident") || {}, student);
     studentError.textContent = student.error || "";
     studentError.hidden = !student.error;
-    divergence.textContent = student.divergence || (student.events ? "" : "Run show_incident(rules=RULES, run_rules=run_rules) to see your rules here.");
+    divergence.textContent = student.divergence || (student.events ? "" : "Pass run_rules=run_rules to show_incident to see your rules here.");
     slider.max = String(Math.max(0, frameCount(model) - 1));
     drawFrame();
   };

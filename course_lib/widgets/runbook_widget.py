@@ -171,9 +171,7 @@ class IncidentWidget(anywidget.AnyWidget):
         student: dict[str, Any] = {}
         if run_rules is not None:
             student = self._student(rules, run_rules)
-        super().__init__(
-            incident=incident_json(self.run), student=student, interval_ms=interval_ms
-        )
+        super().__init__(incident=incident_json(self.run), student=student, interval_ms=interval_ms)
 
     def _student(self, rules: Any, run_rules: Callable[..., Any]) -> dict[str, Any]:
         """The student's events over the same samples, or the one-line error they raised."""
@@ -189,9 +187,7 @@ class IncidentWidget(anywidget.AnyWidget):
             mine = events[index] if index < len(events) else None
             theirs = reference[index] if index < len(reference) else None
             if mine != theirs:
-                divergence = (
-                    f"Event {index + 1}: yours is {_said(mine)}, the reference's is {_said(theirs)}."
-                )
+                divergence = f"Event {index + 1}: yours is {_said(mine)}, the reference's is {_said(theirs)}."
                 break
         return {"events": events, "error": "", "divergence": divergence}
 
