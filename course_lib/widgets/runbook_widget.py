@@ -50,8 +50,10 @@ from course_lib.runbook import (
     TARGET_RTO,
     TRIAGE_RULES,
     IncidentRun,
-    run_rules as reference_run_rules,
     simulate_incident,
+)
+from course_lib.runbook import (
+    run_rules as reference_run_rules,
 )
 
 __all__ = ["PLAY_INTERVAL_MS", "IncidentWidget", "incident_json", "show_incident"]
@@ -187,7 +189,10 @@ class IncidentWidget(anywidget.AnyWidget):
             mine = events[index] if index < len(events) else None
             theirs = reference[index] if index < len(reference) else None
             if mine != theirs:
-                divergence = f"Event {index + 1}: yours is {_said(mine)}, the reference's is {_said(theirs)}."
+                divergence = (
+                    f"Event {index + 1}: yours is {_said(mine)}, "
+                    f"the reference's is {_said(theirs)}."
+                )
                 break
         return {"events": events, "error": "", "divergence": divergence}
 
