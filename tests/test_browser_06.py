@@ -103,7 +103,7 @@ def test_06_solution_widget_plays(page: Any, lab: LabServer) -> None:
     )
 
     widget = page.locator(".runbook-widget").first
-    widget.locator(".runbook-cursor").wait_for(timeout=SLOW_MS)
+    widget.locator(".runbook-cursor").wait_for(state="attached", timeout=SLOW_MS)
     assert page.locator(".runbook-widget").count() == 1
     lanes = widget.locator(".runbook-lane").evaluate_all("ls => ls.map(l => l.dataset.lane)")
     assert lanes == ["metrics", "rules", "student", "breaker", "outbox"]
@@ -115,7 +115,8 @@ def test_06_solution_widget_plays(page: Any, lab: LabServer) -> None:
     assert rules == ["payment-api-timeout", "primary-db-crash", "redis-cpu-saturation"]
     assert student.evaluate_all("fs => fs.map(f => f.dataset.rule)") == rules
     assert "same moments" in widget.locator(".runbook-divergence").inner_text()
-    assert "RTO 125 s" in widget.inner_text() and "RPO 5 s" in widget.inner_text()
+    text = widget.evaluate("w => w.textContent")
+    assert "RTO 125 s" in text and "RPO 5 s" in text
     before = _shows(widget)
     assert before["drawn"] == 0 and before["slider"] == 0
     assert before["state"] == "closed" and before["size"] == 0
@@ -153,7 +154,7 @@ def test_06_blank_stops_at_the_stubs_and_the_widget_says_so(page: Any, lab: LabS
             "the blank version shows an error other than the course's code stub:\n" + text
         )
     widget = page.locator(".runbook-widget").first
-    widget.locator(".runbook-cursor").wait_for(timeout=SLOW_MS)
+    widget.locator(".runbook-cursor").wait_for(state="attached", timeout=SLOW_MS)
     message = widget.locator(".runbook-student-error").inner_text()
     assert message.startswith("Your run_rules raised NotImplementedError")
     assert "\n" not in message.strip()

@@ -182,7 +182,7 @@ function drawChart(svg, data, student) {
       g.append(
         el(
           "svg:text",
-          { x: LEFT - 8, y: legendY, class: "runbook-legend", fill: COLORS[metric] },
+          { x: LEFT - 8, y: legendY, class: "runbook-legend", style: `fill: ${COLORS[metric]}` },
           METRIC_LABELS[metric],
         ),
       );
