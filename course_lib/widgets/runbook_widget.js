@@ -323,10 +323,21 @@ function render({ model, el: host }) {
   controls.append(play, prev, next, slider, label);
 
   const svg = el("svg:svg", { class: "runbook-chart", width: "100%", role: "img" });
+  const legend = el("div", { class: "runbook-marks-legend" });
+  for (const [name, text] of [
+    ["last_replicated", "last replicated write"],
+    ["crash", "primary crash"],
+    ["detected", "detected"],
+    ["rerouted", "traffic back (end of the RTO)"],
+  ]) {
+    const item = el("span", { class: "runbook-marks-legend-item" });
+    item.append(el("span", { class: "runbook-swatch", style: `border-color: ${COLORS[name]}` }), text);
+    legend.append(item);
+  }
   const readout = el("div", { class: "runbook-readout" });
   const studentError = el("div", { class: "runbook-student-error" });
   const divergence = el("div", { class: "runbook-divergence" });
-  root.append(controls, svg, readout, studentError, divergence);
+  root.append(controls, svg, legend, readout, studentError, divergence);
 
   const drawStatic = () => {
     const student = model.get("student") || {};
