@@ -443,14 +443,15 @@ def simulate_incident(seed: int = 6, *, minutes: int = 30, drain_batch: int = 12
     """A seeded 30-minute incident: a payment outage, then a database crash and failover.
 
     Checkouts arrive every second. From t=300 s the payment API times out for
-    most calls for 6 minutes; the payment breaker
-    (:class:`~course_lib.breaker.CircuitBreaker`, a 60 s time window, so it opens
-    when the rule on 504s fires) opens and
-    checkouts go to an :class:`~course_lib.outbox.Outbox` in a temporary SQLite
-    file; once the breaker is closed again the outbox drains ``drain_batch``
-    checkouts per sample. The primary database crashes at t=1200 s
-    (:func:`incident_timeline` with its defaults) and a short Redis CPU spike at
-    t=900 s tests the rules' windows.
+    90% of the calls for 6 minutes. The payment breaker
+    (:class:`~course_lib.breaker.CircuitBreaker` with a 60 s time window and an
+    85% threshold, so it opens about when the rule on 504s fires, after a minute)
+    opens; a checkout it refuses, or whose call timed out, goes to an
+    :class:`~course_lib.outbox.Outbox` in a temporary SQLite file; once the
+    breaker is closed again the outbox drains ``drain_batch`` checkouts per
+    sample. A one-sample Redis CPU spike at t=900 s tests the rules' windows; the
+    primary database crashes at t=1200 s (:func:`incident_timeline`'s defaults
+    otherwise) and Redis saturates from t=1500 s to t=1580 s.
 
     Args:
         seed: Seeds the traffic and the failures.
