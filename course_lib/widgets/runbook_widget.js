@@ -10,6 +10,8 @@ const SVG = "http://www.w3.org/2000/svg";
 const WIDTH = 900;
 const LEFT = 150;
 const RIGHT = 12;
+// width of one character of a firing label (10px font), an upper estimate
+const LABEL_CHAR = 6.2;
 const LANES = [
   { id: "metrics", label: "metrics", height: 90 },
   { id: "rules", label: "reference rules", height: 54 },
@@ -209,11 +211,19 @@ function drawChart(svg, data, student) {
       });
       bar.append(el("svg:title", {}, `${span.rule} (${span.severity}): ${span.action}`));
       g.append(bar);
+      // a label that would run past the chart's right edge ends at the edge instead
+      const text = `${span.severity} ${span.action}`;
+      const fits = x(span.start) + 3 + text.length * LABEL_CHAR <= WIDTH - RIGHT;
       g.append(
         el(
           "svg:text",
-          { x: x(span.start) + 3, y: top + 3 + row * rowH + rowH - 5, class: "runbook-firing-label" },
-          `${span.severity} ${span.action}`,
+          {
+            x: fits ? x(span.start) + 3 : WIDTH - RIGHT - 2,
+            y: top + 3 + row * rowH + rowH - 5,
+            "text-anchor": fits ? "start" : "end",
+            class: "runbook-firing-label",
+          },
+          text,
         ),
       );
     }
