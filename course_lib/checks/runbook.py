@@ -613,9 +613,18 @@ def status_problem(
     expected = ref.outbox_status(history)
     shown = f"outbox_status({[tuple(h) for h in history]})"
     got = plain(call(shown, outbox_status, [list(h) for h in history]), shown, "text")
-    if got != expected:
-        return f"{shown} is {got!r}; expected {expected!r}"
-    return None
+    if got == expected:
+        return None
+    hint = ""
+    if expected == "empty":
+        hint = ": size 0 is always 'empty', whatever the breaker and the samples before"
+    elif "stuck" in (got, expected):
+        hint = (
+            ": decide in this order: 'empty', 'queueing', 'stuck', 'draining'. With the last "
+            "four samples a, b, c, d all closed, it is stuck when d's size >= a's (compare with "
+            "three samples ago, not with the one before)"
+        )
+    return f"{shown} is {got!r}; expected {expected!r}{hint}"
 
 
 def check_outbox_status(outbox_status: Any) -> None:
@@ -626,6 +635,9 @@ def check_outbox_status(outbox_status: Any) -> None:
         [(9, "open"), (9, "half_open"), (6, "closed")],
         [(9, "open"), (6, "closed"), (6, "closed"), (6, "closed"), (6, "closed")],
         [(9, "open"), (6, "closed"), (3, "closed"), (7, "closed"), (1, "closed")],
+        [(5, "open"), (0, "closed"), (0, "closed"), (0, "closed"), (0, "closed")],
+        [(9, "open"), (5, "closed"), (7, "closed"), (8, "closed"), (6, "closed")],
+        [(9, "closed"), (6, "closed"), (6, "closed"), (6, "closed")],
     ]
     for history in histories:
         require(status_problem(outbox_status, history))
