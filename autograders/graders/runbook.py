@@ -11,8 +11,9 @@ on seeded, generated scenarios, and fails with the shortest one that goes wrong:
 3. :func:`grade_rules`: the triage table, key by key
 4. :func:`grade_should_fire`: random streaky histories around random levels and windows
 5. :func:`grade_run_rules`: random metric streams through one to three random rules
-6. :func:`grade_outbox`: puts and restarts on a real SQLite file
-7. :func:`grade_drain`: drains killed before and after a charge, restarted, on a real file
+6. :func:`grade_outbox`: puts and restarts on real SQLite files (no key twice, across files)
+7. :func:`grade_drain`: drains killed before and after a charge, restarted, on a real file;
+   drains whose charge raises (the error must propagate, the row stay waiting)
 8. :func:`grade_outbox_status`: random size histories through open, half-open and closed
 """
 
@@ -31,6 +32,7 @@ from course_lib.checks.runbook import (
     knobs_problem,
     objectives_problem,
     outbox_problem,
+    refused_problem,
     rules_problem,
     run_rules_problem,
     status_problem,
@@ -202,17 +204,18 @@ def grade_run_rules(run_rules: Any, *, scenarios: int = 80, seed: int = 605) -> 
 def grade_outbox(outbox_cls: Any) -> None:
     """Hidden grading for exercise 6: puts and restarts in several orders, on real files."""
     refuse_reference(outbox_cls, "Outbox")
+    keys: dict[str, str] = {}  # no key twice, across every file: the partner sees them all
     for plan in (
         [1, "restart"],
         ["restart", 0, 1, "restart"],
         [5, "restart", "restart", 2],
         [3, 3, "restart", 4, "restart"],
     ):
-        require(outbox_problem(outbox_cls, plan))
+        require(outbox_problem(outbox_cls, plan, keys))
 
 
 def grade_drain(outbox_cls: Any, *, scenarios: int = 6, seed: int = 607) -> None:
-    """Hidden grading for exercise 7: random kills before and after charges, then restarts."""
+    """Hidden grading for exercise 7: random kills around charges, restarts, refused charges."""
     refuse_reference(outbox_cls, "Outbox")
     fixed: list[tuple[int, list[tuple[int, bool] | None]]] = [
         (1, []),
@@ -229,6 +232,8 @@ def grade_drain(outbox_cls: Any, *, scenarios: int = 6, seed: int = 607) -> None
         fixed.append((count, crashes))
     for count, crashes in fixed:
         require(drain_problem(outbox_cls, count, crashes))
+    for count, refuse_at in ((1, 1), (4, 3), (3, 1)):
+        require(refused_problem(outbox_cls, count, refuse_at))
 
 
 # --- exercise 8 ---------------------------------------------------------------------------

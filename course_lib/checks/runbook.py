@@ -8,7 +8,7 @@ One check per exercise (the student's piece -> its check):
 4. ``should_fire`` (a rule's window) -> :func:`check_should_fire`
 5. ``run_rules`` (dedup, hysteresis) -> :func:`check_run_rules`
 6. ``Outbox`` (``put``, ``size``: durable in SQLite) -> :func:`check_outbox`
-7. ``Outbox.drain`` (at least once, idempotency keys) -> :func:`check_drain`
+7. ``Outbox.drain`` (at least once, idempotency keys, errors propagate) -> :func:`check_drain`
 8. ``outbox_status`` (what "monitor outbox size" watches for) -> :func:`check_outbox_status`
 
 Each exercise's *problem* function runs the student's code on one scenario
@@ -53,12 +53,14 @@ __all__ = [
     "check_rules",
     "check_run_rules",
     "check_should_fire",
+    "PaymentRefused",
     "drain_problem",
     "fire_problem",
     "knobs_problem",
     "objectives_problem",
     "outbox_problem",
     "outbox_path",
+    "refused_problem",
     "rules_problem",
     "run_rules_problem",
     "status_problem",
@@ -468,10 +470,18 @@ def _checkouts(count: int, start: int = 1) -> list[tuple[str, int]]:
     return [(f"checkout-{i}", 100 * i + 99) for i in range(start, start + count)]
 
 
-def outbox_problem(outbox_cls: Any, plan: Sequence[Any]) -> str | None:
+def outbox_problem(
+    outbox_cls: Any, plan: Sequence[Any], others: dict[str, str] | None = None
+) -> str | None:
     """Run ``plan`` on the student's ``Outbox``: ``int`` puts that many checkouts, ``"restart"``
     opens a new ``Outbox`` on the same file. After every step the size must be right.
+
+    Every put must return a key no other put returned: ``others`` maps the keys
+    the puts of other outbox files returned to their checkout ids, and gets this
+    file's keys added. The checkout ids restart at ``"checkout-1"`` in every
+    file, so a key made from the checkout id (or the row number) repeats.
     """
+    others = {} if others is None else others
     with _fresh_path("put") as path:
         box = _open(outbox_cls, path, "a new outbox")
         story: list[str] = []
@@ -485,6 +495,14 @@ def outbox_problem(outbox_cls: Any, plan: Sequence[Any]) -> str | None:
                 for checkout in _checkouts(step, written + 1):
                     key = _put(box, checkout, "after " + (", ".join(story) or "nothing"))
                     key = plain(key, f"put({checkout[0]!r}, ...)'s idempotency key", "text")
+                    if key in others:
+                        return (
+                            f"put({checkout[0]!r}, ...) returned the key {key!r}, which another "
+                            f"outbox file already gave its {others[key]}. The payment partner "
+                            "sees the keys of every outbox, so a key must be new everywhere "
+                            "(e.g. uuid.uuid4().hex), not made from the checkout id or the row "
+                            "number"
+                        )
                     if not key or key in keys:
                         return (
                             f"put({checkout[0]!r}, ...) returned the key {key!r}, "
@@ -492,6 +510,7 @@ def outbox_problem(outbox_cls: Any, plan: Sequence[Any]) -> str | None:
                             "checkout needs its own idempotency key"
                         )
                     keys.add(key)
+                    others[key] = checkout[0]
                 written += step
                 story.append(f"{step} put{'s' if step != 1 else ''}")
             said = ", ".join(story)
@@ -511,8 +530,10 @@ def outbox_problem(outbox_cls: Any, plan: Sequence[Any]) -> str | None:
 
 
 def check_outbox(outbox_cls: Any) -> None:
-    """Visible check for exercise 6: puts, a restart, more puts, a restart."""
-    require(outbox_problem(outbox_cls, [2, "restart", 3, "restart", "restart"]))
+    """Visible check for exercise 6: puts, a restart, more puts, a restart; a second file."""
+    keys: dict[str, str] = {}
+    require(outbox_problem(outbox_cls, [2, "restart", 3, "restart", "restart"], keys))
+    require(outbox_problem(outbox_cls, [2], keys))
     print("✓ Outbox keeps every checkout in the SQLite file, committed, with its own key")
 
 
@@ -611,9 +632,73 @@ def drain_problem(
     return None
 
 
+class PaymentRefused(ConnectionRefusedError):
+    """The payment partner refused a charge (raised by :func:`refused_problem`'s ``charge``)."""
+
+
+def refused_problem(outbox_cls: Any, count: int, refuse_at: int) -> str | None:
+    """Put ``count`` checkouts; drain with a ``charge`` that raises at its ``refuse_at``-th call.
+
+    ``drain`` must stop there and let the error out: the checkouts charged
+    before it delivered, the refused one and the later ones waiting, charge
+    not called again. A second drain, with a partner that accepts, must then
+    deliver every waiting checkout, and each checkout is charged once.
+    """
+    checkouts = _checkouts(count)
+    gateway = Gateway()
+    calls: list[str] = []
+
+    def refusing(key: Any, checkout_id: Any, amount_cents: Any) -> str:
+        calls.append(str(checkout_id))
+        if len(calls) == refuse_at:
+            raise PaymentRefused(f"the partner refused {checkout_id}")
+        return gateway.charge(key, checkout_id, amount_cents)
+
+    put = f"{count} checkout{'s' if count != 1 else ''} put"
+    story = f"{put}, then a drain whose charge {refuse_at} raised PaymentRefused"
+    waiting = count - refuse_at + 1
+    with _fresh_path("refuse") as path:
+        box = _open(outbox_cls, path, "a new outbox")
+        for checkout in checkouts:
+            _put(box, checkout, f"putting {count} checkouts")
+        try:
+            returned = box.drain(refusing)
+        except NotImplementedError:
+            raise
+        except Exception as error:  # noqa: BLE001 - the refusal, let out as the exercise asks
+            if len(calls) < refuse_at:
+                return f"{put}, then drain(charge) raised {type(error).__name__}: {error}"
+        else:
+            return (
+                f"{story}: drain returned {returned!r}. If charge raises, drain must stop and "
+                "let the error propagate: the caller has to know the partner refused, and the "
+                "row stays waiting"
+            )
+        if len(calls) > refuse_at:
+            return f"{story}: drain called charge again after it raised; stop at the first error"
+        size = _size(box, f"{story}, size()")
+        if size != waiting:
+            return (
+                f"{story}: size() is {size}; expected {waiting}: the refused checkout and the "
+                "ones after it stay waiting"
+            )
+        again = f"{story}, then a drain with a partner that accepts"
+        got = plain(
+            call(f"{again}: drain(charge)", box.drain, gateway.charge), again, "whole number"
+        )
+        if got != waiting:
+            return f"{again}: drain returned {got!r}; expected {waiting}, every waiting checkout"
+        per_id = Counter(str(checkout_id) for _key, checkout_id, _amount in gateway.charges)
+        for checkout_id, _amount in checkouts:
+            if per_id[checkout_id] != 1:
+                return f"{again}: {checkout_id} was charged {per_id[checkout_id]} times; expected 1"
+    return None
+
+
 def check_drain(outbox_cls: Any) -> None:
-    """Visible check for exercise 7: a clean drain, then kills before and after a charge."""
+    """Visible check for exercise 7: a clean drain, a refused charge, kills around a charge."""
     require(drain_problem(outbox_cls, 3, []))
+    require(refused_problem(outbox_cls, 3, 2))
     require(drain_problem(outbox_cls, 4, [(2, True), (1, False)]))
     print(
         "✓ drain charges every checkout once, oldest first, across kills before and after a "
