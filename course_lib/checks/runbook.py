@@ -105,7 +105,7 @@ def objectives_problem(
     got = _dict_of(call(shown, objectives, dict(timeline)), shown)
     for key, why in (
         ("rto", "from the crash to the moment traffic reaches the new primary (rerouted_at)"),
-        ("rpo", "from the last replicated write to the crash: detection loses nothing more"),
+        ("rpo", "from the last replicated write (last_replicated_at) to the crash"),
     ):
         if key not in got:
             return f"{shown} has no {key!r}; it should return {{'rto': ..., 'rpo': ...}}"
