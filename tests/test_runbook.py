@@ -5,6 +5,7 @@ No test sleeps or reads a clock: timelines and metric streams are plain data.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import random
 from pathlib import Path
@@ -255,3 +256,63 @@ def test_knob_check_refuses_non_plain_answers() -> None:
         checks.knobs_problem(
             {"check_interval": Word("x"), "replication": "rpo", "automated": "rto"}
         )
+
+
+def test_run_rules_check_names_events_grouped_by_rule() -> None:
+    def rules_outside(rules: Any, samples: Any) -> list[tuple[Any, ...]]:
+        return [event for rule in rules for event in runbook.run_rules([rule], samples)]
+
+    with pytest.raises(CheckFailed, match="loop over the samples outside and over the rules"):
+        checks.check_run_rules(rules_outside)
+
+
+def test_run_rules_check_names_a_resolve_without_hysteresis() -> None:
+    def no_hysteresis(rules: Any, samples: Any) -> list[tuple[Any, ...]]:
+        flat = [{**rule, "clear_below": rule["above"]} for rule in rules]
+        return runbook.run_rules(flat, samples)
+
+    with pytest.raises(CheckFailed, match="not on a single sample below it"):
+        checks.check_run_rules(no_hysteresis)
+
+
+def test_outbox_check_refuses_a_key_made_from_the_checkout_id() -> None:
+    class KeyIsCheckoutId(Outbox):
+        def put(self, checkout_id: str, amount_cents: int, key: str | None = None) -> str:
+            return super().put(checkout_id, amount_cents, key=checkout_id)
+
+    with pytest.raises(CheckFailed, match="another outbox file already gave its checkout-1"):
+        checks.check_outbox(KeyIsCheckoutId)
+
+
+def test_drain_check_wants_a_refused_charge_to_come_out() -> None:
+    class Swallows(Outbox):
+        def drain(self, charge: Any, *, limit: int | None = None) -> int:
+            def quiet(key: str, checkout_id: str, amount_cents: int) -> None:
+                with contextlib.suppress(checks.PaymentRefused):
+                    charge(key, checkout_id, amount_cents)
+
+            return super().drain(quiet)
+
+    with pytest.raises(CheckFailed, match="stop and let the error propagate"):
+        checks.check_drain(Swallows)
+    assert checks.refused_problem(Outbox, 4, 3) is None
+
+
+def test_status_check_says_which_word_wins() -> None:
+    def stuck_first(history: Any) -> str:
+        recent = history[-4:]
+        closed = len(recent) == 4 and all(s == "closed" for _, s in recent)
+        if closed and recent[-1][0] >= recent[0][0]:
+            return "stuck"
+        return runbook.outbox_status(history)
+
+    def against_the_one_before(history: Any) -> str:
+        word = runbook.outbox_status(history)
+        if word in ("stuck", "draining"):
+            return "stuck" if history[-1][0] >= history[-2][0] else "draining"
+        return word
+
+    with pytest.raises(CheckFailed, match="size 0 is always 'empty'"):
+        checks.check_outbox_status(stuck_first)
+    with pytest.raises(CheckFailed, match="not with the one before"):
+        checks.check_outbox_status(against_the_one_before)

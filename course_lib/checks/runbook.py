@@ -360,7 +360,7 @@ def _stream(metric: str, values: Sequence[float], start: float = 10.0) -> list[d
 
 
 def check_run_rules(run_rules: Any) -> None:
-    """Visible check for exercise 5: fire once, hover around the level, clear, fire again."""
+    """Visible check for exercise 5: fire once, hover, clear, fire again; two rules at once."""
     ref = _reference()
     payment = ref.TRIAGE_RULES[0]
     # above 5% for a minute, then hovering around 5%, then clear, then a second incident
