@@ -114,6 +114,15 @@ def test_06_solution_widget_plays(page: Any, lab: LabServer) -> None:
     rules = reference.evaluate_all("fs => fs.map(f => f.dataset.rule)")
     assert rules == ["payment-api-timeout", "primary-db-crash", "redis-cpu-saturation"]
     assert student.evaluate_all("fs => fs.map(f => f.dataset.rule)") == rules
+    # every firing label ends inside the chart, whose right edge is where the level lines
+    # end (the last label, P2 read-from-replicas, used to run past it)
+    right = max(
+        widget.locator(".runbook-level").evaluate_all("ls => ls.map(l => l.x2.baseVal.value)")
+    )
+    ends = widget.locator(".runbook-firing-label").evaluate_all(
+        "ls => ls.map(l => l.getBBox().x + l.getBBox().width)"
+    )
+    assert len(ends) == 6 and max(ends) <= right, (ends, right)
     assert "same moments" in widget.locator(".runbook-divergence").inner_text()
     text = widget.evaluate("w => w.textContent")
     assert "RTO 125 s" in text and "RPO 5 s" in text
