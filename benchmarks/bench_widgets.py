@@ -5,13 +5,13 @@ For every notebook in ``notebooks/`` that displays a course widget (its source u
 
 1. **first display**: Run > Run All Cells in headless Chromium; for each widget cell, the
    time from the kernel's reply (the cell's prompt shows ``[n]``) until the widget has
-   drawn its first frame (``.breaker-panel[data-frame]``), 0 if it was drawn before the
+   drawn (a panel with ``data-frame``, or an SVG: :data:`WIDGET_ROOT`), 0 if it was drawn before the
    reply came; also from the widget's output reaching the page (its view module loaded
    and run), and from the Run All click (every earlier cell's kernel work included);
 2. **step redraw**: the time from a click on the widget's "next" button, and from a move
    of its frame slider, until the next animation frame after the new frame is drawn;
-3. **reload**: step a few frames, reload the page, and check that the widget draws the
-   frame its controls show (slider value = frame drawn, the panels' state as before);
+3. **reload**: step a few frames, reload the page, and check that the widget draws what it
+   drew before (the frames of its panels, its slider, its text);
 4. **saved state**: the notebook executed headless with nbclient and
    ``store_widget_state=True`` (what nbconvert or a plain ``nbgrader autograde`` save):
    the bytes of each widget's saved model state, and of the whole notebook.
@@ -73,11 +73,15 @@ TARGET_SAVED_BYTES = 1_000_000
 WIDGET_VIEW = "application/vnd.jupyter.widget-view+json"
 WIDGET_STATE = "application/vnd.jupyter.widget-state+json"
 NOTEBOOK = ".jp-NotebookPanel:not(.lm-mod-hidden)"
-#: A course widget's root: the breaker's, or any view marking itself with
-#: ``data-course-widget="PREFIX"`` whose hooks follow the breaker's names with that prefix
-#: (``.PREFIX-panel[data-frame]``, ``.PREFIX-next``, ``.PREFIX-frame-slider``,
-#: ``.PREFIX-frame-label``), e.g. the cascade widget's ``data-course-widget="cascade"``.
-WIDGET_ROOT = ".breaker-widget, [data-course-widget]"
+#: Where a widget draws: the output of a cell showing a widget view. Every course widget
+#: follows one convention inside it (breaker, cascade, bulkhead, retry storm, timeout budget,
+#: mesh, runbook): each panel it draws carries ``data-frame`` (the frame drawn), a button whose
+#: class ends in ``-next`` steps, and a range input (the first one, or one whose class holds
+#: ``frame``) moves to a frame. A widget with no ``data-frame`` (the timeout histogram) is timed
+#: for its first display only.
+WIDGET_ROOT = '.jp-OutputArea-output[data-mime-type="application/vnd.jupyter.widget-view+json"]'
+#: A widget is drawn once its root holds one of these.
+DRAWN = "[data-frame], svg"
 
 
 def widget_notebooks() -> list[Path]:
@@ -94,7 +98,8 @@ def widget_notebooks() -> list[Path]:
 
 # --- in the browser ---------------------------------------------------------------------
 
-_WATCH_JS = """() => {
+_WATCH_JS = (
+    """() => {
     const cells = () => [...document.querySelectorAll('NOTEBOOK .jp-CodeCell')];
     window.__bench = {start: performance.now(), done: {}, output: {}, shown: {}};
     const look = () => {
@@ -107,32 +112,48 @@ _WATCH_JS = """() => {
                     '[data-mime-type="application/vnd.jupyter.widget-view+json"]'))
                 window.__bench.output[i] = now;
             const root = cell.querySelector(WIDGET_ROOT);
-            if (!(i in window.__bench.shown) && root && root.querySelector(
-                    '.' + (root.getAttribute('data-course-widget') || 'breaker')
-                    + '-panel[data-frame]'))
+            if (!(i in window.__bench.shown) && root && root.querySelector(DRAWN))
                 window.__bench.shown[i] = now;
         });
     };
     window.__benchObserver = new MutationObserver(look);
     window.__benchObserver.observe(document.body, {subtree: true, childList: true,
         attributes: true, characterData: true});
-}""".replace("NOTEBOOK", NOTEBOOK).replace("WIDGET_ROOT", repr(WIDGET_ROOT))
+}""".replace("NOTEBOOK", NOTEBOOK)
+    .replace("WIDGET_ROOT", repr(WIDGET_ROOT))
+    .replace("DRAWN", repr(DRAWN))
+)
 
-_REDRAW_JS = """async ([index, how]) => {
+#: The JS helpers that find a widget's hooks (see :data:`WIDGET_ROOT`).
+_HOOKS_JS = """
+    const hooks = (widget) => {
+        const ranges = [...widget.querySelectorAll('input[type=range]')];
+        return {
+            panels: [...widget.querySelectorAll('[data-frame]')],
+            next: widget.querySelector('button[class$="-next"], [class*="-next "]'),
+            slider: ranges.find(r => /frame/.test(r.className)) || ranges[0] || null,
+            label: widget.querySelector('[class$="-frame-label"]'),
+        };
+    };
+"""
+
+_REDRAW_JS = (
+    """async ([index, how]) => {
+    HOOKS
     const cell = [...document.querySelectorAll('NOTEBOOK .jp-CodeCell')][index];
     const widget = cell.querySelector(WIDGET_ROOT);
-    const p = widget.getAttribute('data-course-widget') || 'breaker';
-    const panel = widget.querySelector('.' + p + '-panel');
+    const h = hooks(widget);
+    if (!h.panels.length || !h.next || !h.slider) return null;  // nothing to step
+    const panel = h.panels[0];
     const before = Number(panel.getAttribute('data-frame'));
     const paint = () => new Promise(r => requestAnimationFrame(() => requestAnimationFrame(r)));
     await paint();
     const t0 = performance.now();
     if (how === 'next') {
-        widget.querySelector('.' + p + '-next').click();
+        h.next.click();
     } else {
-        const slider = widget.querySelector('.' + p + '-frame-slider');
-        slider.value = String(before + 3);
-        slider.dispatchEvent(new Event('input', {bubbles: true}));
+        h.slider.value = String(before + 3);
+        h.slider.dispatchEvent(new Event('input', {bubbles: true}));
     }
     const want = how === 'next' ? before + 1 : before + 3;
     while (Number(panel.getAttribute('data-frame')) !== want) {
@@ -141,29 +162,28 @@ _REDRAW_JS = """async ([index, how]) => {
     }
     await paint();
     return performance.now() - t0;
-}""".replace("NOTEBOOK", NOTEBOOK).replace("WIDGET_ROOT", repr(WIDGET_ROOT))
+}""".replace("NOTEBOOK", NOTEBOOK)
+    .replace("WIDGET_ROOT", repr(WIDGET_ROOT))
+    .replace("HOOKS", _HOOKS_JS)
+)
 
-_SHOWN_JS = """(index) => {
+_SHOWN_JS = (
+    """(index) => {
+    HOOKS
     const cell = [...document.querySelectorAll('NOTEBOOK .jp-CodeCell')][index];
     const widget = cell && cell.querySelector(WIDGET_ROOT);
     if (!widget) return null;
-    const k = widget.getAttribute('data-course-widget') || 'breaker';
-    const panels = [...widget.querySelectorAll('.' + k + '-panel')];
+    const h = hooks(widget);
     return {
-        slider: Number(widget.querySelector('.' + k + '-frame-slider').value),
-        label: widget.querySelector('.' + k + '-frame-label').textContent,
-        drawn: panels.map(p => Number(p.getAttribute('data-frame'))),
-        states: panels.map(p => {
-            const s = p.querySelector('.breaker-state');
-            return s ? s.getAttribute('data-state') : null;
-        }),
-        rejected: panels.map(p => {
-            const r = p.querySelector('.breaker-rejected');
-            return r ? r.getAttribute('data-rejected') : null;
-        }),
-        text: k === 'breaker' ? null : panels.map(p => p.textContent),
+        slider: h.slider ? Number(h.slider.value) : null,
+        label: h.label ? h.label.textContent : null,
+        drawn: h.panels.map(p => Number(p.getAttribute('data-frame'))),
+        text: h.panels.map(p => p.textContent),
     };
-}""".replace("NOTEBOOK", NOTEBOOK).replace("WIDGET_ROOT", repr(WIDGET_ROOT))
+}""".replace("NOTEBOOK", NOTEBOOK)
+    .replace("WIDGET_ROOT", repr(WIDGET_ROOT))
+    .replace("HOOKS", _HOOKS_JS)
+)
 
 
 _WIDGET_CELLS_JS = """() => [...document.querySelectorAll('NOTEBOOK .jp-CodeCell')]
@@ -224,21 +244,24 @@ def bench_in_browser(page: Any, server: Any, relative: str, name: str) -> list[d
     reload_notebook(page)
     for result, index in zip(results, indices, strict=True):
         try:
+            frames = len(before[index]["drawn"]) if before[index] else 0
             page.wait_for_function(
-                f"() => {{ const r = ({_SHOWN_JS})({index}); return r && r.drawn.length > 0; }}",
+                f"() => {{ const r = ({_SHOWN_JS})({index}); "
+                f"return r && r.drawn.length >= {min(frames, 1)}; }}",
                 timeout=60_000,
             )
             after = page.evaluate(_SHOWN_JS, index)
         except Exception as error:  # noqa: BLE001 - reported, not raised
             after = {"error": str(error).splitlines()[0]}
-        ok = (
-            "error" not in after
-            and all(d == after["slider"] for d in after["drawn"])
-            and after == before[index]
-        )
+        ok = "error" not in after and after == before[index]
         result["reload_ok"] = ok
         result["reload_detail"] = {"before": before[index], "after": after}
     return results
+
+
+def _ms(value: float | None) -> str:
+    """A redraw time for the table; ``n/a`` for a widget with no frames to step."""
+    return "     n/a" if value is None else f"{value:>5.0f} ms"
 
 
 # --- headless ---------------------------------------------------------------------------
@@ -293,8 +316,11 @@ def saved_state(notebook_path: Path, workdir: Path) -> dict[str, Any]:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--chromium", default="/usr/bin/chromium")
+    parser.add_argument(
+        "--assignment", "-a", action="append", help="only this assignment (repeatable)"
+    )
     args = parser.parse_args()
-    notebooks = widget_notebooks()
+    notebooks = [n for n in widget_notebooks() if not args.assignment or n.stem in args.assignment]
     if not notebooks:
         print("no notebook in notebooks/ uses course_lib.widgets")
         return 0
@@ -340,15 +366,17 @@ def main() -> int:
             f"{result['notebook']:<24} {result['widget']:>2} "
             f"{result['first_display_s']:>12.2f} s {result['output_to_drawn_s']:>12.2f} s "
             f"{result['from_run_all_s']:>13.2f} s "
-            f"{result['step_ms']:>5.0f} ms {result['slider_ms']:>5.0f} ms "
+            f"{_ms(result['step_ms'])} {_ms(result['slider_ms'])} "
             f"{size / 1e3:>9.1f} kB {'yes' if result['reload_ok'] else 'NO':>7}"
         )
         if not result["reload_ok"]:
             print("     reload:", json.dumps(result["reload_detail"]))
         met &= (
             result["first_display_s"] <= TARGET_FIRST_DISPLAY_S
-            and 0 <= result["step_ms"] <= TARGET_REDRAW_MS
-            and 0 <= result["slider_ms"] <= TARGET_REDRAW_MS
+            and all(
+                ms is None or 0 <= ms <= TARGET_REDRAW_MS
+                for ms in (result["step_ms"], result["slider_ms"])
+            )
             and size <= TARGET_SAVED_BYTES
             and result["reload_ok"]
         )
