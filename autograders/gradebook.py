@@ -28,14 +28,16 @@ server extensions, seconds of imports): see :func:`nbgrader_module`.
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import importlib
 import importlib.util
 import json
+import re
 import sys
 import types
 import warnings
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -53,9 +55,11 @@ __all__ = [
     "late_penalty",
     "nbgrader_module",
     "open_gradebook",
+    "open_shared",
     "parse_timestamp",
     "record_result",
     "record_ungradable",
+    "shared",
     "snapshot",
 ]
 
@@ -80,7 +84,7 @@ LATE_METHODS = ("none", "zero")
 """nbgrader's ``LateSubmissionPlugin.penalty_method`` values."""
 
 
-def _quiet_jsonschema() -> None:
+def quiet_jsonschema() -> None:
     """Skip ``rfc3987_syntax`` (1.4 s to build a grammar) when nbformat loads jsonschema.
 
     jsonschema uses it only to check the ``iri`` string formats, which no notebook schema
@@ -99,7 +103,7 @@ def nbgrader_module(name: str) -> Any:
     place empty (with ``__path__`` and ``__version__``); any other attribute asked of it
     runs the real ``__init__`` then, so nothing that needs it breaks.
     """
-    _quiet_jsonschema()
+    quiet_jsonschema()
     if "nbgrader" not in sys.modules:
         spec = importlib.util.find_spec("nbgrader")
         if spec is None or spec.submodule_search_locations is None or spec.origin is None:
@@ -126,8 +130,39 @@ def nbgrader_module(name: str) -> Any:
     return importlib.import_module(f"nbgrader.{name}")
 
 
+_REVISION = re.compile(r"^(down_revision|revision)\s*=\s*['\"]?([0-9a-f]*)['\"]?", re.MULTILINE)
+
+
+def _alembic_head(api: Any) -> Callable[[], str]:
+    """nbgrader's ``get_alembic_version`` without running the ``alembic`` program.
+
+    A new gradebook is stamped with the head revision of nbgrader's migrations; nbgrader asks
+    the ``alembic`` command for it (a subprocess, and ``alembic: not found`` when the venv's
+    ``bin/`` is not on PATH). The head is the one revision no other revision follows; it is
+    read from the migration files themselves. Anything unexpected falls back to nbgrader's.
+    """
+    original: Callable[[], str] = api.get_alembic_version
+    versions = Path(api.__file__).parent / "alembic" / "versions"
+
+    def head() -> str:
+        revisions, parents = set(), set()
+        for path in versions.glob("*.py"):
+            found = dict(_REVISION.findall(path.read_text(encoding="utf-8")))
+            if found.get("revision"):
+                revisions.add(found["revision"])
+            if found.get("down_revision"):
+                parents.add(found["down_revision"])
+        heads = revisions - parents
+        return heads.pop() if len(heads) == 1 else original()
+
+    return head
+
+
 def _api() -> Any:
     api = nbgrader_module("api")
+    if not getattr(api.get_alembic_version, "_m14", False):
+        api.get_alembic_version = _alembic_head(api)
+        api.get_alembic_version._m14 = True
     warnings.filterwarnings("ignore", module=r"nbgrader\.api")  # SAWarning chatter
     return api
 
@@ -137,7 +172,33 @@ def open_gradebook(db_url: str) -> Any:
     return _api().Gradebook(db_url, COURSE_ID)
 
 
-_open = open_gradebook
+_SHARED: dict[str, Any] = {}
+
+
+@contextlib.contextmanager
+def shared(db_url: str) -> Iterator[None]:
+    """Inside this block every function here uses ONE open gradebook on ``db_url``.
+
+    Opening nbgrader's ``Gradebook`` (an engine, a table check) costs tens of milliseconds;
+    a batch records hundreds of rows. Only the one thread that writes may use it.
+    """
+    if db_url in _SHARED:
+        yield
+        return
+    gb = open_gradebook(db_url)
+    _SHARED[db_url] = gb
+    try:
+        yield
+    finally:
+        del _SHARED[db_url]
+        gb.close()
+
+
+def open_shared(db_url: str) -> Any:
+    """The gradebook of an enclosing :func:`shared` block, else a new one (use with ``with``)."""
+    if db_url in _SHARED:
+        return contextlib.nullcontext(_SHARED[db_url])
+    return open_gradebook(db_url)
 
 
 def parse_timestamp(text: str) -> dt.datetime:
@@ -234,7 +295,7 @@ def ensure_assignment(db_url: str, assignment: Assignment, duedate: dt.datetime 
         duedate: naive UTC due date, or ``None`` to leave the gradebook's as it is.
     """
     api = _api()
-    with _open(db_url) as gb:
+    with open_shared(db_url) as gb:
         fields = {} if duedate is None else {"duedate": duedate}
         gb.update_or_create_assignment(assignment.name, **fields)
         try:
@@ -258,7 +319,7 @@ def add_students(
     nbgrader's export lists students by name, then in the order they were added; adding a
     batch's students up front keeps ``grades.csv``'s order however the grading finishes.
     """
-    with _open(db_url) as gb:
+    with open_shared(db_url) as gb:
         for student in dict.fromkeys(students):
             info = {k: v for k, v in roster.get(student, {}).items() if v}
             gb.update_or_create_student(student, **info)
@@ -349,7 +410,7 @@ def record_result(
     done = Recorded()
     owner = _answer_of_tests(assignment)
     comments: dict[str, list[str]] = {}
-    with _open(db_url) as gb:
+    with open_shared(db_url) as gb:
         submission = _submission(gb, result.assignment, result.student, when)
         for test in result.tests:
             try:
@@ -415,7 +476,7 @@ def record_ungradable(
     """Store a submission that could not be graded: every test cell scores 0, as nbgrader
     does for a missing notebook; each answer cell's comment says why."""
     done = Recorded()
-    with _open(db_url) as gb:
+    with open_shared(db_url) as gb:
         submission = _submission(gb, assignment, student, when)
         nb = gb.find_submission_notebook(notebook, assignment, student)
         for grade in nb.grades:
@@ -439,7 +500,7 @@ def record_ungradable(
 def export_csv(db_url: str, path: Path) -> Path:
     """Write ``path`` exactly as ``nbgrader export`` would (its ``CsvExportPlugin``)."""
     plugin = nbgrader_module("plugins.export").CsvExportPlugin
-    with _open(db_url) as gb:
+    with open_shared(db_url) as gb:
         plugin(to=str(path)).export(gb)
     return path
 
@@ -448,7 +509,7 @@ def snapshot(db_url: str, pairs: Iterable[tuple[str, str]]) -> dict[tuple[str, s
     """Every stored value of the given ``(assignment, student)`` submissions, for comparison."""
     api = _api()
     rows: dict[tuple[str, str], Sequence[Any]] = {}
-    with _open(db_url) as gb:
+    with open_shared(db_url) as gb:
         for assignment, student in pairs:
             try:
                 submission = gb.find_submission(assignment, student)

@@ -26,6 +26,7 @@ in fresh workers and then recorded as ungradable.
 from __future__ import annotations
 
 import atexit
+import contextlib
 import hashlib
 import importlib
 import json
@@ -43,6 +44,9 @@ from typing import Any
 from tqdm import tqdm
 
 from autograders.assignments import NOTEBOOKS, Assignment, discover
+from autograders.gradebook import quiet_jsonschema
+
+quiet_jsonschema()  # worker processes import nbformat (the engine) through this module
 
 __all__ = [
     "STATE_FILE",
@@ -382,7 +386,6 @@ def grade_all(
         raise GradeError(
             f"unknown assignment(s) {', '.join(unknown)}; known: {', '.join(known) or 'none'}"
         )
-    out.mkdir(parents=True, exist_ok=True)
     url = db_url or f"sqlite:///{(out / 'gradebook.db').resolve()}"
     autograded_dir = autograded or autograded_folder(url, out)
     state_path = out / STATE_FILE
@@ -396,7 +399,8 @@ def grade_all(
     titles = {name: exercise_titles(a.read()) for name, a in known.items()}
     report = BatchReport()
 
-    with tempfile.TemporaryDirectory(prefix="m14-collect-") as work:
+    with contextlib.ExitStack() as stack:
+        work = stack.enter_context(tempfile.TemporaryDirectory(prefix="m14-collect-"))
         found = collect(submissions_dir, list(known), Path(work))
         report.matched = found.report
         report.skipped = [f"{path}: {why}" for path, why in found.unmatched]
@@ -423,6 +427,8 @@ def grade_all(
             ]
             return _sha("\n".join(parts).encode())
 
+        out.mkdir(parents=True, exist_ok=True)
+        stack.enter_context(gradebook.shared(url))  # opened once the input is known to be good
         needed = sorted({c.assignment for c in items if c.assignment in known})
         for name in sorted(set(needed) | set(settings.duedates)):
             gradebook.ensure_assignment(url, known[name], settings.duedates.get(name))
@@ -513,11 +519,11 @@ def grade_all(
             on_result=write,
             limits=limits,
         )
-    report.graded = batch.graded
-    report.failures.extend(batch.failures)
-    report.sheets = sheets.write_sheets(
-        url, out, state=state, course_assignments=list(known), titles=titles
-    )
+        report.graded = batch.graded
+        report.failures.extend(batch.failures)
+        report.sheets = sheets.write_sheets(
+            url, out, state=state, course_assignments=list(known), titles=titles
+        )
     return report
 
 

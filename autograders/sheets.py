@@ -85,7 +85,7 @@ def write_sheets(
     by_student: list[list[Any]] = []
     by_exercise: list[list[Any]] = []
     canvas: list[list[Any]] = []
-    with gradebook.open_gradebook(db_url) as gb:
+    with gradebook.open_shared(db_url) as gb:
         in_book = {a.name: a for a in gb.assignments}
         columns = [a for a in course_assignments if a in in_book]
         columns += sorted(a for a in in_book if a not in columns)
