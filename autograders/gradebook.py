@@ -389,8 +389,8 @@ def _finish(gb: Any, submission: Any, notebook: str, method: str, done: Recorded
 def record_result(
     db_url: str,
     result: Any,
-    assignment: Assignment,
-    when: dt.datetime | None,
+    assignment: Assignment | None = None,
+    when: dt.datetime | None = None,
     *,
     late_method: str = "none",
 ) -> Recorded:
@@ -399,7 +399,8 @@ def record_result(
     Args:
         db_url: the gradebook (the assignment's rows must exist: :func:`ensure_assignment`).
         result: ``NotebookResult`` with ``assignment``, ``notebook``, ``student``, ``tests``.
-        assignment: the source assignment (which answer cell each test cell follows).
+        assignment: the source assignment (which answer cell each test cell follows; without
+            it the comments are left as they are).
         when: the submission's timestamp (naive UTC, from ``timestamp.txt``), or ``None``.
         late_method: nbgrader's ``LateSubmissionPlugin.penalty_method``.
 
@@ -408,7 +409,7 @@ def record_result(
     """
     api = _api()
     done = Recorded()
-    owner = _answer_of_tests(assignment)
+    owner = _answer_of_tests(assignment) if assignment is not None else {}
     comments: dict[str, list[str]] = {}
     with open_shared(db_url) as gb:
         submission = _submission(gb, result.assignment, result.student, when)
@@ -439,8 +440,8 @@ def record_result(
         submitted_nb = gb.find_submission_notebook(
             result.notebook, result.assignment, result.student
         )
-        unanswered = _unanswered(result, assignment)
-        for comment in submitted_nb.comments:
+        unanswered = _unanswered(result, assignment) if assignment is not None else set()
+        for comment in submitted_nb.comments if assignment is not None else []:
             name = comment.cell.name
             lines = (["No response."] if name in unanswered else []) + comments.get(name, [])
             comment.auto_comment = "\n\n".join(lines) or None
@@ -468,8 +469,8 @@ def record_ungradable(
     assignment: str,
     notebook: str,
     student: str,
-    when: dt.datetime | None,
-    reason: str,
+    when: dt.datetime | None = None,
+    reason: str = "the submission could not be graded",
     *,
     late_method: str = "none",
 ) -> Recorded:
