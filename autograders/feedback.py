@@ -198,8 +198,10 @@ def parse_timeline(message: str) -> Timeline | None:
     """Read a call-by-call story out of a grader's message, if it tells one.
 
     The graders word their shortest diverging scenario as "With SETTINGS: after CALL, CALL,
-    ..., the call at T (...): your breaker did X; the reference did Y". When the history is
-    listed call by call (``t=...`` items, or "no earlier calls"), it becomes a
+    ..., the call at T (...): your breaker did X; the reference did Y" (see
+    ``course_lib.checks.breaker.machine_problem``). When every item of the history names its
+    time (``success at t=1s``, ``2 failures from t=3s``) or there is "no earlier calls", it
+    becomes a
     :class:`Timeline`; any other message gives ``None`` (the page shows the message alone).
     """
     found = _STORY.match(message.strip())
@@ -213,10 +215,10 @@ def parse_timeline(message: str) -> Timeline | None:
         calls: tuple[str, ...] = ()
     else:
         calls = tuple(item.strip() for item in history.split(", "))
-        if not all(item.startswith("t=") for item in calls):
+        if not all("t=" in item for item in calls):  # every call (or run of calls) has a time
             return None
     return Timeline(
-        setting=(found["setting"] or "").strip(),
+        setting=re.sub(r"^[Ww]ith\s+", "", (found["setting"] or "").strip()),
         calls=calls,
         last=found["last"].strip(),
         yours=verdict["yours"].strip().rstrip("."),
