@@ -215,6 +215,10 @@ def collect(
         root.mkdir(parents=True, exist_ok=True)
         _safe_extract(source, root)
         prefix = f"{source.name}:"
+        entries = [p for p in root.iterdir() if p.name not in _SKIP_DIRS]
+        if len(entries) == 1 and entries[0].is_dir():  # a zip of one folder: look inside it
+            root = entries[0]
+            prefix += f"{root.name}/"
     found = Collection()
     notebooks = _notebooks(root)
     if not notebooks:

@@ -97,6 +97,18 @@ def test_lms_names_in_a_zip(tmp_path: Path) -> None:
     ]
 
 
+def test_a_zip_of_one_folder_is_read_inside_it(tmp_path: Path) -> None:
+    download = tmp_path / "submitted.zip"
+    with zipfile.ZipFile(download, "w") as zf:
+        zf.writestr(f"submitted/alice/{A}/{A}.ipynb", "{}")
+        zf.writestr(f"submitted/alice/{A}/timestamp.txt", "2026-01-10 11:00:00 UTC")
+    found = collect(download, KNOWN, tmp_path / "w", parse_time=_parse)
+    assert [(c.student, c.assignment, c.origin) for c in found.items] == [
+        ("alice", A, f"submitted.zip:submitted/alice/{A}/{A}.ipynb")
+    ]
+    assert found.items[0].timestamp == dt.datetime(2026, 1, 10, 11, 0)
+
+
 def test_two_files_for_one_submission_grade_the_exact_name(tmp_path: Path) -> None:
     _touch(tmp_path / "d" / f"alice_{A}-Copy1.ipynb")
     _touch(tmp_path / "d" / f"alice_{A}.ipynb")
