@@ -183,7 +183,20 @@ def test_a_flat_zip_download_of_five(
         zf.writestr("dave_03-unknown.ipynb", nbformat.writes(solution))
         zf.writestr(f"erin_{A}.ipynb", '{"cells": [')
     out = tmp_path / "out"
-    done = run("grade", str(download), "--out", str(out), "--no-progress", "--strict", "--report")
+    roster = tmp_path / "roster.csv"
+    roster.write_text(
+        "id,first_name,last_name,email,lms_user_id\n"
+        "alice,Alice,Liddell,alice@example.org,1001\n"
+        "bob,Bob,,bob@example.org,\n"
+        "frank,Frank,Stein,,1006\n",  # on the roster, submitted nothing
+        encoding="utf-8",
+    )
+    settings = tmp_path / "course.toml"
+    settings.write_text(f'late_penalty = "zero"\n[duedates]\n"{A}" = "2026-03-02 17:00:00 UTC"\n')
+    done = run(
+        "grade", str(download), "--out", str(out), "--no-progress", "--strict", "--report",
+        "--roster", str(roster), "--course", str(settings),
+    )  # fmt: skip
     assert done.returncode == 1, done.stdout + done.stderr
     assert f"download.zip:bob_{A}-Copy1.ipynb: bob / {A}: LMS file name" in done.stdout
     assert "'-Copy1' after the assignment name dropped" in done.stdout
@@ -214,9 +227,24 @@ def test_a_flat_zip_download_of_five(
     assert "could not be graded" in erin and "JSON" in erin and f"erin_{A}.ipynb" in erin
     wide = list(csv.DictReader((out / "grades-by-student.csv").read_text().splitlines()))
     assert {r["student_id"]: r[A] for r in wide} == {
-        "alice": "5", "bob": "5", "carol": "0", "erin": "0",
+        "alice": "5", "bob": "5", "carol": "0", "erin": "0", "frank": "",
     }  # fmt: skip
     assert "UNGRADABLE" in next(r["notes"] for r in wide if r["student_id"] == "erin")
+    # names and emails from the roster; nbgrader's export has them and the due date
+    grades = list(csv.DictReader((out / "grades.csv").read_text().splitlines()))
+    alice = next(r for r in grades if r["student_id"] == "alice")
+    assert (alice["first_name"], alice["last_name"], alice["email"]) == (
+        "Alice", "Liddell", "alice@example.org",
+    )  # fmt: skip
+    assert alice["duedate"] == "2026-03-02 17:00:00" and alice["late_submission_penalty"] == "0.0"
+    # Canvas' gradebook layout: identity columns, a Points Possible row, one column per assignment
+    canvas = (out / "canvas.csv").read_text(encoding="utf-8").splitlines()
+    assert canvas[0] == f"Student,ID,SIS User ID,SIS Login ID,Section,{A}"
+    assert canvas[1] == "    Points Possible,,,,,5"
+    assert '"Liddell, Alice",1001,,alice,,5' in canvas
+    assert "Bob,,,bob,,5" in canvas
+    assert '"Stein, Frank",1006,,frank,,' in canvas  # no submission: left blank
+    assert not [line for line in canvas if ",dave," in line]  # nothing of a course assignment
 
 
 @pytest.mark.slow
