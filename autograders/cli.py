@@ -21,6 +21,7 @@ examples:
   python -m autograders open                      # release into ./student, start JupyterLab
   python -m autograders release /tmp/out          # student versions of every assignment
   python -m autograders grade submitted --jobs 2  # submitted/STUDENT/ASSIGNMENT/ASSIGNMENT.ipynb
+  python -m autograders grade download.zip        # an LMS download: STUDENT_ASSIGNMENT.ipynb files
   python -m autograders selfcheck                 # solutions 100%, blanks 0%, known bugs caught
   python -m autograders new 08-bulkhead           # the skeleton of a new assignment
   python -m autograders sync                      # each notebook and its .md text in step
@@ -73,14 +74,19 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser(
         "grade",
-        help="grade a folder of submissions",
-        description="Grade SUBMISSIONS/STUDENT/ASSIGNMENT/ASSIGNMENT.ipynb; write "
-        "OUT/gradebook.db, OUT/grades.csv (nbgrader export format) and "
-        "OUT/feedback/STUDENT/ASSIGNMENT/ASSIGNMENT.html. A submission that cannot be "
-        "graded gets 0 and is listed at the end; the exit code is still 0 unless "
-        "--strict.",
+        help="grade a folder (or zip) of submissions; only what is new or changed",
+        description="Grade SUBMISSIONS: nbgrader's layout STUDENT/ASSIGNMENT/ASSIGNMENT.ipynb "
+        "(timestamp.txt read), or an LMS download, a folder or .zip of "
+        "STUDENT_ASSIGNMENT.ipynb files (-Copy1 style suffixes dropped). Writes the gradebook "
+        "as nbgrader autograde would (Formgrader works from it), autograded/STUDENT/ASSIGNMENT/ "
+        "next to it, OUT/feedback/STUDENT/ASSIGNMENT/ASSIGNMENT.html, and the sheets "
+        "OUT/grades.csv (nbgrader export format), grades-by-student.csv, grades-by-exercise.csv, "
+        "canvas.csv and submissions.csv. Only submissions that are new or changed since the "
+        "last run are graded (--force regrades); a manual grade is never overwritten. A "
+        "submission that cannot be graded gets a row and a page saying why; the exit code is "
+        "still 0 unless --strict.",
     )
-    p.add_argument("submissions", type=Path, metavar="SUBMISSIONS_DIR")
+    p.add_argument("submissions", type=Path, metavar="SUBMISSIONS")
     p.add_argument(
         "--jobs", "-j", type=int, default=1, metavar="K", help="worker processes (default 1)"
     )
@@ -95,7 +101,36 @@ def build_parser() -> argparse.ArgumentParser:
         "--db",
         default=None,
         metavar="URL",
-        help="gradebook URL instead of OUT/gradebook.db (e.g. sqlite:///gradebook.db)",
+        help="gradebook URL instead of OUT/gradebook.db (e.g. sqlite:///gradebook.db); the "
+        "autograded notebooks go to autograded/ next to a SQLite gradebook file",
+    )
+    p.add_argument(
+        "--student", "-s", action="append", metavar="S", help="only this student (repeatable)"
+    )
+    p.add_argument(
+        "--assignment", "-a", action="append", metavar="A", help="only this assignment (repeatable)"
+    )
+    p.add_argument(
+        "--force", action="store_true", help="grade again what did not change since the last run"
+    )
+    p.add_argument(
+        "--course",
+        type=Path,
+        default=None,
+        metavar="FILE",
+        help="course settings TOML: [duedates] and late_penalty (see autograders/README.md)",
+    )
+    p.add_argument(
+        "--roster",
+        type=Path,
+        default=None,
+        metavar="CSV",
+        help="students' names and emails (nbgrader db student import format: id,first_name,...)",
+    )
+    p.add_argument(
+        "--report",
+        action="store_true",
+        help="print how every file was matched (always on stderr for files that were not)",
     )
     p.add_argument(
         "--no-sandbox",
@@ -104,7 +139,9 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
     p.add_argument(
-        "--strict", action="store_true", help="exit 1 if any submission could not be graded"
+        "--strict",
+        action="store_true",
+        help="exit 1 if any submission could not be graded or any file was not matched",
     )
     p.add_argument(
         "--cluster",
@@ -215,8 +252,11 @@ def _open(args: argparse.Namespace, extra: Sequence[str], notebooks: Path) -> in
 
 
 def _grade(args: argparse.Namespace, notebooks: Path) -> int:
+    from autograders.assignments import assignment_names
     from autograders.cluster import ClusterError
-    from autograders.grading import format_table, grade_all
+    from autograders.collect import LayoutError
+    from autograders.grading import GradeError, format_table, grade_all
+    from autograders.roster import CourseError, load_course, load_roster
 
     if args.jobs < 1:
         _err(f"--jobs must be at least 1, got {args.jobs}")
@@ -225,6 +265,8 @@ def _grade(args: argparse.Namespace, notebooks: Path) -> int:
         _err("--cluster and --jobs do not mix: the cluster's workers set the parallelism")
         return 2
     try:
+        course = load_course(args.course, assignment_names(notebooks))
+        roster = load_roster(args.roster) if args.roster else None
         report = grade_all(
             args.submissions,
             args.out,
@@ -233,21 +275,40 @@ def _grade(args: argparse.Namespace, notebooks: Path) -> int:
             sandbox=not args.no_sandbox,
             progress=not args.no_progress,
             db_url=args.db,
+            students=args.student,
+            assignments=args.assignment,
+            force=args.force,
+            course=course,
+            roster=roster,
+            log=lambda line: print(line, file=sys.stderr),
             cluster=args.cluster,
         )
-    except ClusterError as exc:
+    except (LayoutError, CourseError, GradeError, ClusterError) as exc:
         _err(str(exc))
         return 2
+    if args.report:
+        print("how each file was matched:")
+        for line in report.matched:
+            print(f"  {line}")
+        print()
     print(format_table(report))
-    print(
-        f"\ngradebook: {args.db or args.out / 'gradebook.db'}\ngrades:    {args.out / 'grades.csv'}"
-        f"\nfeedback:  {args.out / 'feedback'}"
-    )
-    for path in report.skipped:
-        print(f"skipped (not STUDENT/ASSIGNMENT/NOTEBOOK.ipynb): {path}", file=sys.stderr)
+    print(f"\ngradebook: {args.db or args.out / 'gradebook.db'}")
+    for name, path in report.sheets.items():
+        print(f"{name + ':':<24}{path}")
+    print(f"{'feedback:':<24}{args.out / 'feedback'}")
+    if report.unchanged:
+        print(
+            f"{len(report.unchanged)} submission(s) unchanged since they were last graded: "
+            "not graded again (--force to regrade)"
+        )
+    for notice in report.notices:
+        print(f"NOTICE: {notice}", file=sys.stderr)
+    for line in report.skipped:
+        print(f"not matched: {line}", file=sys.stderr)
     if report.failures:
         print(
-            f"\n!!! {len(report.failures)} submission(s) could NOT be graded (recorded as 0):",
+            f"\n!!! {len(report.failures)} submission(s) could NOT be graded (recorded as 0, "
+            "marked ungradable in submissions.csv):",
             file=sys.stderr,
         )
         for failure in report.failures:
@@ -255,7 +316,8 @@ def _grade(args: argparse.Namespace, notebooks: Path) -> int:
             print(
                 f"!!!   {s.student}/{s.assignment}/{s.path.name}: {failure.reason}", file=sys.stderr
             )
-        return 1 if args.strict else 0
+    if args.strict and (report.failures or report.skipped):
+        return 1
     return 0
 
 
@@ -342,6 +404,9 @@ def _sync(args: argparse.Namespace, notebooks: Path) -> int:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line; return the exit code."""
+    from autograders.gradebook import quiet_jsonschema
+
+    quiet_jsonschema()  # before anything imports nbformat: 1-8 s saved per run
     from autograders.notebook_text import SyncError
     from autograders.release import NOTEBOOKS, ReleaseError
     from autograders.scaffold import ScaffoldError

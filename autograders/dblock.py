@@ -37,6 +37,7 @@ ADVISORY_KEY = 0x4D3134_4742  # "M14GB": the advisory-lock key every grader of t
 """The key of the PostgreSQL advisory lock (one per database, shared by every grader)."""
 
 _warned: set[str] = set()
+_held: dict[str, int] = {}  # gradebook URL -> how deep this process holds its lock
 _engines: dict[str, Any] = {}
 
 
@@ -62,6 +63,9 @@ def _sqlite_path(url: str) -> Path | None:
 def gradebook_lock(db_url: str) -> Iterator[None]:
     """Hold the gradebook's writer lock for the duration of the block.
 
+    Reentrant within a process (a write inside a write does not wait for itself). Meant
+    for the one thread of a grader that writes the gradebook.
+
     Args:
         db_url: the SQLAlchemy URL of the gradebook (as given to ``--db``).
 
@@ -69,6 +73,24 @@ def gradebook_lock(db_url: str) -> Iterator[None]:
         sqlalchemy.exc.OperationalError: PostgreSQL could not be reached (its message
             names the server).
     """
+    if _held.get(db_url):  # this process holds it already: the lock is reentrant
+        _held[db_url] += 1
+        try:
+            yield
+        finally:
+            _held[db_url] -= 1
+        return
+    _held[db_url] = 1
+    try:
+        with _locked(db_url):
+            yield
+    finally:
+        del _held[db_url]
+
+
+@contextlib.contextmanager
+def _locked(db_url: str) -> Iterator[None]:
+    """Take the lock (see :func:`gradebook_lock`); not reentrant."""
     scheme = db_url.split(":", 1)[0].split("+", 1)[0].lower()
     if scheme == "sqlite":
         path = _sqlite_path(db_url)

@@ -1,28 +1,40 @@
 """The batch grader behind ``python -m autograders grade``.
 
-Submissions come in nbgrader's layout ``SUBMISSIONS/STUDENT/ASSIGNMENT/NOTEBOOK.ipynb``.
-Each is graded by ``autograders.engine.grade_notebook`` (in ``jobs`` worker processes);
-the results come back as plain data to this, the trusted process, which alone writes the
-gradebook, ``grades.csv`` and the feedback pages. A submission that cannot be graded is
-recorded with zero points and listed with its reason; it never stops the batch.
+What to grade comes from :func:`autograders.collect.collect`: nbgrader's layout
+``SUBMISSIONS/STUDENT/ASSIGNMENT/ASSIGNMENT.ipynb`` or an LMS download (a folder or zip of
+``STUDENT_ASSIGNMENT.ipynb`` files). Each submission is graded by
+``autograders.engine.grade_notebook`` (in ``jobs`` worker processes); the results come back as
+plain data to this, the trusted process, which alone writes the gradebook (as ``nbgrader
+autograde`` would: :mod:`autograders.gradebook`), the autograded notebooks, the feedback pages
+and the grade sheets (:mod:`autograders.sheets`).
 
-Results are taken as each submission finishes (not in submission order) and written at
-once (gradebook rows and feedback page), so a slow or stuck submission never withholds the
-others' grades. The engine bounds each submission (``Limits.submission_seconds``); as a last
-resort, when no worker finishes anything for ``stall_seconds``, the workers are killed, the
-submissions they were grading are retried once in fresh workers and then recorded as
-ungradable. ``grades.csv`` and the table keep the submissions' order.
+**Regrading is safe by default.** Each submission's fingerprint (its bytes, its
+``timestamp.txt``, the source notebook and the graders' code, the gradebook) is kept in
+``OUT/grading-state.json``; a submission whose fingerprint has not changed since it was last
+graded into the same gradebook is not graded again (``force`` does). A manual grade or comment
+is never overwritten (see :func:`autograders.gradebook.record_result`).
+
+A submission that cannot be graded is recorded with zero points, marked *ungradable* with its
+reason in ``submissions.csv`` and on its feedback page; it never stops the batch. Results are
+taken as each submission finishes and written at once, so a slow or stuck submission never
+withholds the others' grades. The engine bounds each submission
+(``Limits.submission_seconds``); as a last resort, when no worker finishes anything for
+``stall_seconds``, the workers are killed, the submissions they were grading are retried once
+in fresh workers and then recorded as ungradable.
 """
 
 from __future__ import annotations
 
 import atexit
+import contextlib
+import hashlib
 import importlib
 import json
 import multiprocessing
 import multiprocessing.util
 import shutil
 import sys
+import tempfile
 from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from dataclasses import dataclass, field
@@ -32,22 +44,34 @@ from typing import Any
 
 from tqdm import tqdm
 
-from autograders import gradebook
-from autograders.feedback import render_feedback, render_ungradable
-from autograders.release import NOTEBOOKS, discover_assignments, temp_course
+from autograders.assignments import NOTEBOOKS, Assignment, discover
+from autograders.gradebook import quiet_jsonschema
+
+quiet_jsonschema()  # worker processes import nbformat (the engine) through this module
 
 __all__ = [
+    "STATE_FILE",
     "BatchReport",
     "Failure",
     "Graded",
+    "GradeError",
     "Submission",
     "engine",
-    "find_submissions",
     "format_table",
     "grade_all",
     "grade_batch",
     "grade_one",
 ]
+
+STATE_FILE = "grading-state.json"
+"""In ``OUT``: each submission's fingerprint and status when it was last graded."""
+
+MAX_AUTOGRADED_WIDGET_BYTES = 100_000
+"""An autograded notebook keeps saved widget state only up to this size (a small snapshot)."""
+
+
+class GradeError(Exception):
+    """Bad input to a batch (an unknown --assignment, say); the message names it."""
 
 
 def engine() -> ModuleType:
@@ -99,47 +123,25 @@ class Graded:
 
 @dataclass
 class BatchReport:
-    """Everything a batch produced."""
+    """Everything a batch produced.
+
+    Attributes:
+        graded: graded in this run.
+        failures: could not be graded (in this run).
+        skipped: files that are no submission at all, with why (``file: why``).
+        unchanged: submissions not graded again (same fingerprint as last time).
+        notices: manual grades kept while the automatic score under them changed.
+        matched: how each file was matched (one line per file).
+        sheets: the grade sheets written, by name.
+    """
 
     graded: list[Graded] = field(default_factory=list)
     failures: list[Failure] = field(default_factory=list)
-    skipped: list[str] = field(default_factory=list)  # paths that are not submissions at all
-
-
-def find_submissions(
-    directory: Path, assignments: Sequence[str]
-) -> tuple[list[Submission], list[Failure], list[str]]:
-    """Find ``STUDENT/ASSIGNMENT/ASSIGNMENT.ipynb`` files under ``directory``.
-
-    Returns:
-        ``(submissions, failures, skipped)``: a notebook for an unknown assignment, or
-        with the wrong name, is a failure (named, with the reason); a stray file is skipped.
-    """
-    found: list[Submission] = []
-    failures: list[Failure] = []
-    skipped: list[str] = []
-    for student_dir in sorted(p for p in directory.iterdir() if p.is_dir()):
-        if student_dir.name.startswith("."):
-            continue
-        for assignment_dir in sorted(student_dir.iterdir()):
-            if not assignment_dir.is_dir():
-                skipped.append(str(assignment_dir.relative_to(directory)))
-                continue
-            for path in sorted(assignment_dir.glob("*.ipynb")):
-                sub = Submission(student_dir.name, assignment_dir.name, path.stem, path)
-                if sub.assignment not in assignments:
-                    reason = (
-                        f"unknown assignment {sub.assignment!r} (known: {', '.join(assignments)})"
-                    )
-                    failures.append(Failure(sub, reason))
-                elif sub.notebook != sub.assignment:
-                    reason = (
-                        f"unexpected notebook name {path.name} (expected {sub.assignment}.ipynb)"
-                    )
-                    failures.append(Failure(sub, reason))
-                else:
-                    found.append(sub)
-    return found, failures, skipped
+    skipped: list[str] = field(default_factory=list)
+    unchanged: list[Submission] = field(default_factory=list)
+    notices: list[str] = field(default_factory=list)
+    matched: list[str] = field(default_factory=list)
+    sheets: dict[str, Path] = field(default_factory=dict)
 
 
 def grade_one(source: Path, sub: Submission, sandbox: bool, limits: Any = None) -> tuple[str, Any]:
@@ -235,7 +237,7 @@ def grade_batch(
     that submission is done (in the order they finish). The report lists them in
     the order of ``submissions``. ``limits``: an ``engine.Limits`` for every
     submission (default: the engine's). ``cluster``: the address of a Dask scheduler
-    to grade on instead of local processes (see :mod:`autograders.cluster`; ``jobs`` is
+    to grade on instead of local processes (:mod:`autograders.cluster`; ``jobs`` is
     then unused).
     """
     if jobs < 1:
@@ -290,25 +292,58 @@ def grade_batch(
     return report
 
 
-def _answers(path: Path) -> list[tuple[str, str]]:
-    """The student's own answer cells (grade_id, source); ``[]`` if the file is unreadable."""
-    try:
-        cells = json.loads(path.read_text(encoding="utf-8")).get("cells", [])
-    except (OSError, UnicodeDecodeError, ValueError, AttributeError):
-        return []
+def _answers(notebook: Any) -> list[tuple[str, str]]:
+    """The student's own answer cells (grade_id, source) of an autograded notebook."""
     answers = []
-    for cell in cells if isinstance(cells, list) else []:
-        meta = cell.get("metadata", {}).get("nbgrader", {}) if isinstance(cell, dict) else {}
+    for cell in notebook.cells if notebook is not None else []:
+        meta = cell.get("metadata", {}).get("nbgrader", {})
         if (
             isinstance(meta, dict)
             and meta.get("solution")
             and isinstance(meta.get("grade_id"), str)
         ):
-            source = cell.get("source", "")
-            answers.append(
-                (meta["grade_id"], "".join(source) if isinstance(source, list) else str(source))
-            )
+            answers.append((meta["grade_id"], str(cell.source)))
     return answers
+
+
+def _sha(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+_GRADERS = Path(__file__).resolve().parent / "graders"
+
+
+def _graders_hash() -> str:
+    """What the hidden graders' code is now: a change regrades everything."""
+    digest = hashlib.sha256()
+    for path in sorted(_GRADERS.rglob("*.py")) if _GRADERS.is_dir() else []:
+        digest.update(path.name.encode() + b"\0" + path.read_bytes())
+    return digest.hexdigest()
+
+
+def autograded_folder(db_url: str, out: Path) -> Path:
+    """Where the autograded notebooks go: ``autograded/`` next to a SQLite gradebook file
+    (nbgrader's course layout, where Formgrader looks), else ``OUT/autograded``."""
+    prefix = "sqlite:///"
+    if db_url.startswith(prefix) and db_url[len(prefix) :] not in ("", ":memory:"):
+        return Path(db_url[len(prefix) :]).resolve().parent / "autograded"
+    return out / "autograded"
+
+
+def _write_autograded(notebook: Any, folder: Path, name: str, timestamp: str | None) -> None:
+    """``autograded/STUDENT/ASSIGNMENT/NAME.ipynb`` (+ ``timestamp.txt``), as nbgrader's."""
+    import nbformat
+
+    widgets = notebook.metadata.get("widgets")
+    if widgets is not None and len(json.dumps(widgets)) > MAX_AUTOGRADED_WIDGET_BYTES:
+        del notebook.metadata["widgets"]  # a saved widget state is not for grading
+    folder.mkdir(parents=True, exist_ok=True)
+    nbformat.write(notebook, folder / f"{name}.ipynb")  # type: ignore[no-untyped-call]
+    stamp = folder / "timestamp.txt"
+    if timestamp:
+        stamp.write_text(timestamp + "\n", encoding="utf-8")
+    elif stamp.exists():
+        stamp.unlink()
 
 
 def grade_all(
@@ -322,55 +357,185 @@ def grade_all(
     db_url: str | None = None,
     log: Callable[[str], None] = print,
     limits: Any = None,
+    students: Sequence[str] | None = None,
+    assignments: Sequence[str] | None = None,
+    force: bool = True,
+    course: Any = None,
+    roster: Mapping[str, Mapping[str, str]] | None = None,
     cluster: str | None = None,
+    autograded: Path | None = None,
 ) -> BatchReport:
-    """Grade every submission in ``submissions_dir``; write gradebook, CSV and feedback to ``out``.
+    """Grade the submissions in ``submissions_dir``; write gradebook, sheets and feedback.
 
-    Writes ``out/gradebook.db`` (or ``db_url``), ``out/grades.csv`` and
-    ``out/feedback/STUDENT/ASSIGNMENT/NOTEBOOK.html``.
+    Args:
+        submissions_dir: nbgrader's ``submitted/`` layout, or an LMS download (folder or zip).
+        out: the output folder: ``grades.csv`` and the other sheets, ``feedback/``,
+            ``grading-state.json`` (and ``gradebook.db`` unless ``db_url``).
+        notebooks: the folder of source assignments.
+        jobs: worker processes.
+        sandbox: grade in the sandbox (``False``: trusted work and benchmarks only).
+        progress: show a progress bar on stderr.
+        db_url: the gradebook (default ``OUT/gradebook.db``).
+        log: where notices and warnings go.
+        limits: an ``engine.Limits`` for every submission (default: the engine's).
+        students: grade only these students.
+        assignments: grade only these assignments.
+        force: grade even what did not change since it was last graded. The library default
+            is ``True`` (a call grades what it is given); the command line's is ``False``.
+        course: :class:`autograders.roster.CourseSettings` (due dates, late penalty).
+        roster: student id -> first_name/last_name/email (:func:`roster.load_roster`).
+        autograded: where the autograded notebooks go (default :func:`autograded_folder`).
+
+    Returns:
+        What was graded, what could not be, what was unchanged, and the notices.
+
+    Raises:
+        FileNotFoundError: ``submissions_dir`` does not exist.
+        autograders.collect.LayoutError: nothing in it can be graded as laid out.
+        GradeError: an unknown assignment in ``assignments``.
     """
-    if not submissions_dir.is_dir():
-        raise FileNotFoundError(f"submissions folder {submissions_dir} does not exist")
-    known = discover_assignments(notebooks)
-    subs, failures, skipped = find_submissions(submissions_dir, known)
-    needed = sorted({s.assignment for s in subs})
-    out.mkdir(parents=True, exist_ok=True)
+    from autograders import gradebook, sheets
+    from autograders.collect import collect
+    from autograders.feedback import PageInfo, exercise_titles, render_feedback, render_ungradable
+    from autograders.roster import CourseSettings
+
+    settings = course or CourseSettings()
+    known: dict[str, Assignment] = {a.name: a for a in discover(notebooks)}
+    unknown = [a for a in assignments or [] if a not in known]
+    if unknown:
+        raise GradeError(
+            f"unknown assignment(s) {', '.join(unknown)}; known: {', '.join(known) or 'none'}"
+        )
     url = db_url or f"sqlite:///{(out / 'gradebook.db').resolve()}"
+    autograded_dir = autograded or autograded_folder(url, out)
+    state_path = out / STATE_FILE
+    try:
+        state: dict[str, Any] = json.loads(state_path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        state = {}
+    graders = _graders_hash()
+    sources = {name: a.notebook for name, a in known.items()}
+    source_hash = {name: _sha(path.read_bytes()) for name, path in sources.items()}
+    titles = {name: exercise_titles(a.read()) for name, a in known.items()}
+    report = BatchReport()
 
-    def write(item: Outcome) -> None:
-        """Record one finished submission at once: its gradebook rows and feedback page."""
-        sub = item.submission
-        page = out / "feedback" / sub.student / sub.assignment
-        if isinstance(item, Graded):
-            for warning in gradebook.record_result(url, item.result):
-                log(f"warning: {warning}")
-            html_text = render_feedback(item.result, _answers(sub.path))
-        elif sub.assignment in known and sub.notebook == sub.assignment:
-            gradebook.record_ungradable(url, sub.assignment, sub.notebook, sub.student)
-            html_text = render_ungradable(sub.assignment, sub.notebook, sub.student, item.reason)
-        else:
-            return
-        page.mkdir(parents=True, exist_ok=True)
-        (page / f"{sub.notebook}.html").write_text(html_text, encoding="utf-8")
-        # what `nbgrader release_feedback` needs to hand the page back through the exchange
-        for name in EXCHANGE_RECEIPTS:
-            if (sub.path.parent / name).is_file():
-                shutil.copyfile(sub.path.parent / name, page / name)
+    with contextlib.ExitStack() as stack:
+        work = stack.enter_context(tempfile.TemporaryDirectory(prefix="m14-collect-"))
+        found = collect(submissions_dir, list(known), Path(work))
+        report.matched = found.report
+        report.skipped = [f"{path}: {why}" for path, why in found.unmatched]
+        items = [
+            c
+            for c in found.items
+            if (not students or c.student in students)
+            and (not assignments or c.assignment in assignments)
+        ]
+        if not items:
+            wanted = ", ".join([*(students or []), *(assignments or [])])
+            raise GradeError(f"no submission of {wanted} in {submissions_dir}")
 
-    with temp_course(notebooks, needed or known, db_url=url) as course:
-        sources = {a: course.source(a) for a in course.assignments}
-        # every student first, in name order: grades.csv's order must not depend on which
-        # submission finished first
-        recorded = {s.student for s in subs} | {
-            f.submission.student
-            for f in failures
-            if f.submission.assignment in known and f.submission.notebook == f.submission.assignment
-        }
-        gradebook.add_students(url, sorted(recorded))
-        for failure in failures:
+        def key(student: str, assignment: str) -> str:
+            return f"{student}/{assignment}"
+
+        def fingerprint(c: Any) -> str:
+            parts = [
+                _sha(c.path.read_bytes()),
+                c.timestamp.isoformat() if c.timestamp else "",
+                source_hash.get(c.assignment, ""),
+                graders,
+                url,
+            ]
+            return _sha("\n".join(parts).encode())
+
+        out.mkdir(parents=True, exist_ok=True)
+        stack.enter_context(gradebook.shared(url))  # opened once the input is known to be good
+        needed = sorted({c.assignment for c in items if c.assignment in known})
+        for name in sorted(set(needed) | set(settings.duedates)):
+            gradebook.ensure_assignment(url, known[name], settings.duedates.get(name))
+        gradebook.add_students(
+            url, sorted({c.student for c in items if c.assignment in known}), roster or {}
+        )
+        if roster:
+            gradebook.add_students(url, sorted(roster), roster)
+
+        todo: list[Submission] = []
+        by_sub: dict[Submission, Any] = {}
+        prints: dict[Submission, str] = {}
+        for c in items:
+            sub = Submission(c.student, c.assignment, c.assignment, c.path)
+            by_sub[sub] = c
+            prints[sub] = fingerprint(c)
+            page = out / "feedback" / c.student / c.assignment / f"{c.assignment}.html"
+            previous = state.get(key(c.student, c.assignment), {})
+            if not force and previous.get("fingerprint") == prints[sub] and page.is_file():
+                report.unchanged.append(sub)
+            elif c.problem is None:
+                todo.append(sub)
+            else:
+                report.failures.append(Failure(sub, c.problem))
+
+        def save_state() -> None:
+            state_path.write_text(json.dumps(state, indent=1, sort_keys=True), encoding="utf-8")
+
+        def write(item: Outcome) -> None:
+            """Record one finished submission at once: gradebook rows, pages, state."""
+            sub = item.submission
+            c = by_sub[sub]
+            stamp = c.timestamp.strftime("%Y-%m-%d %H:%M:%S.%f UTC") if c.timestamp else None
+            page = out / "feedback" / sub.student / sub.assignment
+            origin = c.origin if Path(c.origin).name != f"{sub.assignment}.ipynb" else ""
+            entry: dict[str, Any] = {"fingerprint": prints[sub], "file": c.origin, "how": c.how}
+            if isinstance(item, Graded):
+                done = gradebook.record_result(
+                    url, item.result, known[sub.assignment], c.timestamp,
+                    late_method=settings.late_penalty,
+                )  # fmt: skip
+                if item.result.autograded is not None:
+                    _write_autograded(
+                        item.result.autograded,
+                        autograded_dir / sub.student / sub.assignment,
+                        sub.notebook,
+                        stamp,
+                    )
+                info = PageInfo(
+                    titles[sub.assignment], done.duedate, c.timestamp, done.penalty, origin
+                )
+                html_text = render_feedback(item.result, _answers(item.result.autograded), info)
+                entry.update(status="graded", score=item.result.score)
+            else:
+                done = None
+                if sub.assignment in known:
+                    done = gradebook.record_ungradable(
+                        url, sub.assignment, sub.notebook, sub.student, c.timestamp, item.reason,
+                        late_method=settings.late_penalty,
+                    )  # fmt: skip
+                info = PageInfo(
+                    titles.get(sub.assignment), done.duedate if done else None, c.timestamp,
+                    None, origin,
+                )  # fmt: skip
+                html_text = render_ungradable(
+                    sub.assignment, sub.notebook, sub.student, item.reason, info
+                )
+                entry.update(status="ungradable", reason=item.reason)
+            if done is not None:
+                for notice in done.notices:
+                    report.notices.append(notice)
+                    log(f"notice: {notice}")
+                for warning in done.warnings:
+                    log(f"warning: {warning}")
+            page.mkdir(parents=True, exist_ok=True)
+            (page / f"{sub.notebook}.html").write_text(html_text, encoding="utf-8")
+            # what `nbgrader release_feedback` needs to hand the page back through the exchange
+            for name in EXCHANGE_RECEIPTS:
+                if (sub.path.parent / name).is_file():
+                    shutil.copyfile(sub.path.parent / name, page / name)
+            state[key(sub.student, sub.assignment)] = entry
+            save_state()
+
+        for failure in report.failures:
             write(failure)
-        report = grade_batch(
-            subs,
+        batch = grade_batch(
+            todo,
             sources,
             jobs=jobs,
             sandbox=sandbox,
@@ -379,21 +544,24 @@ def grade_all(
             limits=limits,
             cluster=cluster,
         )
-    report.failures[:0] = failures
-    report.skipped = skipped
-    gradebook.export_csv(url, out / "grades.csv")
+        report.graded = batch.graded
+        report.failures.extend(batch.failures)
+        report.sheets = sheets.write_sheets(
+            url, out, state=state, course_assignments=list(known), titles=titles
+        )
     return report
 
 
 def format_table(report: BatchReport) -> str:
-    """The score table printed after a batch."""
+    """The score table printed after a batch (graded, ungradable and unchanged submissions)."""
     rows = [("student", "assignment", "score", "max", "")]
-    for g in report.graded:
-        r = g.result
-        rows.append((r.student, r.assignment, f"{r.score:g}", f"{r.max_score:g}", ""))
-    for f in report.failures:
-        s = f.submission
-        rows.append((s.student, s.assignment, "-", "-", "NOT GRADED"))
+    listed = [
+        (g.submission, f"{g.result.score:g}", f"{g.result.max_score:g}", "") for g in report.graded
+    ]
+    listed += [(f.submission, "-", "-", "NOT GRADED") for f in report.failures]
+    listed += [(s, "", "", "unchanged, not regraded") for s in report.unchanged]
+    for sub, score, most, note in sorted(listed, key=lambda r: (r[0].student, r[0].assignment)):
+        rows.append((sub.student, sub.assignment, score, most, note))
     widths = [max(len(row[i]) for row in rows) for i in range(5)]
     return "\n".join(
         "  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)).rstrip()

@@ -297,6 +297,74 @@ _ENV = {
 }
 
 
+_LIVE: set[int] = set()  # pids of this process's sandbox processes not yet waited for
+_SUBREAPER = False
+
+
+def _become_subreaper() -> None:
+    """Make this process adopt its orphaned descendants (Linux ``PR_SET_CHILD_SUBREAPER``).
+
+    bwrap's ``--unshare-pid`` leaves a second bwrap (the namespace's init) under the first;
+    when a sandbox is killed, that inner bwrap is orphaned. Adopted by an init that does not
+    reap (a container's PID 1), it stays ``<defunct>`` forever. As the subreaper, this
+    process adopts it instead and :func:`reap_orphans` collects it.
+    """
+    global _SUBREAPER
+    if _SUBREAPER or not sys.platform.startswith("linux"):
+        return
+    _SUBREAPER = True
+    import ctypes
+
+    with contextlib.suppress(OSError, AttributeError):
+        ctypes.CDLL(None, use_errno=True).prctl(36, 1, 0, 0, 0)  # PR_SET_CHILD_SUBREAPER
+
+
+def _child_pids(pid: int) -> list[int]:
+    """The children of ``pid`` (from ``/proc``; ``[]`` when it cannot be read)."""
+    found: list[int] = []
+    with contextlib.suppress(OSError):
+        for task in os.listdir(f"/proc/{pid}/task"):
+            with contextlib.suppress(OSError), open(f"/proc/{pid}/task/{task}/children") as fh:
+                found += [int(p) for p in fh.read().split()]
+    return found
+
+
+def _collect(pids: list[int], seconds: float = 2.0) -> None:
+    """Wait (bounded) for orphaned ``pids`` to be adopted by this process, and reap them."""
+    deadline = time.monotonic() + seconds
+    pending = list(pids)
+    while pending and time.monotonic() < deadline:
+        for pid in list(pending):
+            try:
+                done, _ = os.waitpid(pid, os.WNOHANG)
+            except ChildProcessError:  # not ours (yet, or at all): gone means someone reaped it
+                done = pid if not os.path.exists(f"/proc/{pid}") else 0
+            if done:
+                pending.remove(pid)
+        if pending:
+            time.sleep(0.01)
+
+
+def reap_orphans() -> int:
+    """Collect this process's defunct children that no live sandbox owns; return how many."""
+    reaped = 0
+    me = str(os.getpid())
+    for entry in os.listdir("/proc") if os.path.isdir("/proc") else []:
+        if not entry.isdigit() or int(entry) in _LIVE:
+            continue
+        try:
+            with open(f"/proc/{entry}/stat", encoding="ascii", errors="replace") as fh:
+                stat = fh.read()
+        except OSError:
+            continue
+        fields = stat[stat.rfind(")") + 2 :].split()
+        if len(fields) > 1 and fields[0] == "Z" and fields[1] == me and "(bwrap)" in stat:
+            with contextlib.suppress(ChildProcessError, OSError):
+                os.waitpid(int(entry), os.WNOHANG)
+                reaped += 1
+    return reaped
+
+
 class Sandbox:
     """One sandboxed runner process, its channel and its resource budget.
 
@@ -392,6 +460,7 @@ class Sandbox:
             self._home = tempfile.mkdtemp(prefix="grading-home-")
             env = dict(_ENV, HOME=self._home)
             cwd = self._home
+        _become_subreaper()
         self.process = subprocess.Popen(
             cmd,
             stdin=subprocess.DEVNULL,
@@ -402,6 +471,7 @@ class Sandbox:
             cwd=cwd,
             start_new_session=True,
         )
+        _LIVE.add(self.process.pid)
         os.close(req_r)
         os.close(resp_w)
         os.set_blocking(self._req_w, False)
@@ -577,12 +647,17 @@ class Sandbox:
         if self.dead:
             return
         self.dead = True
+        inner = _child_pids(self.process.pid) if _SUBREAPER else []
         if self.cgroup is not None:
             self.cgroup.kill()
         with contextlib.suppress(ProcessLookupError, PermissionError):
             os.killpg(self.process.pid, signal.SIGKILL)
         with contextlib.suppress(subprocess.TimeoutExpired):
             self.process.wait(timeout=10)
+        if self.process.returncode is not None:
+            _LIVE.discard(self.process.pid)
+        _collect(inner)  # the namespace's inner bwrap, adopted by this process
+        reap_orphans()
         for fd in (self._req_w, self._resp_r):
             with contextlib.suppress(OSError):
                 os.close(fd)

@@ -1,33 +1,30 @@
-"""Benchmark the batch grader (not a test: it prints numbers and ratios).
+"""Benchmark grading as an instructor runs it: ``python -m autograders grade``, through the CLI.
 
-Measures, on one assignment (default ``01-circuit-breaker``, else the test fixture):
+Not a test: it prints numbers, ratios and whether each goal was met. Every timing is the wall
+time of a whole command (interpreter start, imports, gradebook, sheets, feedback included):
 
-1. the time to execute an EMPTY notebook with nbclient (kernel start + stop): the floor;
-2. the time to execute the SOURCE notebook (solutions and hidden tests) in one kernel, which
-   is how plain ``nbgrader autograde`` grades: no isolation at all;
-3. grading ``--copies`` (20) copies of the solution one at a time, sandboxed and with
-   ``--no-sandbox`` (the same split into grader and student process, without bubblewrap or
-   limits): time per submission, and the overhead of bubblewrap and of the whole split;
-4. grading ``--batch`` (40) submissions with ``--jobs 2`` vs ``--jobs 1``.
+1. **fixed cost** of a ``grade`` run: one and four solved submissions with ``--jobs 1``;
+   fixed = t(1) - (t(4) - t(1)) / 3 (the intercept of a straight line); and directly, a second
+   run on the four with nothing to grade (imports, collecting, gradebook, sheets). Goal <= 3 s.
+2. **two workers**: ``--batch`` (8) solved submissions with ``--jobs 1`` and with ``--jobs 2``.
+   Goal: jobs 2 / jobs 1 <= 0.6 (on two free cores).
+3. **regrading after one change**: ``--regrade`` (40) submissions graded once, one of them
+   changed, graded again: only that one is graded (checked, not assumed) and the second run's
+   time is printed.
+4. **one student's whole course**: the solution of every assignment (``discover()``) for one
+   student, ``--jobs 2``. Goal <= 60 s.
 
-Goals: the sandbox adds at most 15% per submission (sandbox / no-sandbox <= 1.15);
-two workers take at most 0.6 x the time of one (jobs2 / jobs1 <= 0.6, on >= 2 free cores).
-
-Why ``--jobs 2`` can take well under half the time of ``--jobs 1``: a submission of 01 makes
-about 64,000 grader <-> sandbox round trips (every call the hidden tests make on the student's
-breaker is one). Alone, each hop wakes a process on an idle CPU, about 50 us here, roughly
-half of the wall time; with two workers the CPUs stay busy and the hops are cheap.
-
-Run: ``.venv/bin/python benchmarks/bench_grading.py [--copies 20] [--batch 40]``.
-On a shared machine the numbers move with the load: compare ratios from the same run.
+Run: ``.venv/bin/python benchmarks/bench_grading.py [--assignment 01-circuit-breaker]
+[--batch 8] [--regrade 40] [--skip course,regrade,...]``. On a shared machine the numbers move
+with the load (``uptime`` is printed with them): compare ratios from the same run.
 """
 
 from __future__ import annotations
 
 import argparse
-import copy
 import os
-import statistics
+import re
+import resource
 import subprocess
 import sys
 import tempfile
@@ -40,112 +37,162 @@ ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-from autograders.grading import Submission, grade_batch  # noqa: E402
-from autograders.release import NOTEBOOKS, discover_assignments, temp_course  # noqa: E402
+from autograders.assignments import NOTEBOOKS, discover  # noqa: E402
+from autograders.release import temp_course  # noqa: E402
 from autograders.submissions import solution_notebook  # noqa: E402
 
 FIXTURES = ROOT / "tests" / "fixtures" / "notebooks"
+PARTS = ("fixed", "jobs", "regrade", "course")
+CPU: list[float] = []
+"""CPU seconds of each ``grade`` command run, in order (wall time moves with the load)."""
 
 
-def median_run_seconds(nb: nbformat.NotebookNode, runs: int, cwd: Path | None = None) -> float:
-    """Median wall time to execute ``nb`` with nbclient in a fresh kernel, started with
-    ``NBGRADER_EXECUTION=autograde`` as nbgrader starts it (in ``cwd``, if given)."""
-    from nbclient import NotebookClient
-
-    env = {**os.environ, "NBGRADER_EXECUTION": "autograde"}
-    resources = {"metadata": {"path": str(cwd)}} if cwd else {}
-    times = []
-    for _ in range(runs):
-        client = NotebookClient(
-            copy.deepcopy(nb), kernel_name="python3", timeout=600, resources=resources
-        )
-        start = time.perf_counter()
-        client.execute(stderr=subprocess.DEVNULL, env=env)
-        times.append(time.perf_counter() - start)
-    return statistics.median(times)
+def solutions(notebooks: Path, names: list[str]) -> dict[str, nbformat.NotebookNode]:
+    """Each assignment's solution, as a student would submit it (made once, not timed)."""
+    found = {}
+    with temp_course(notebooks, names) as course:
+        for name in names:
+            blank = nbformat.read(course.released(name) / f"{name}.ipynb", as_version=4)
+            source = nbformat.read(course.source(name), as_version=4)
+            found[name] = solution_notebook(source, blank)
+    return found
 
 
-def timed_batch(
-    subs: list[Submission], sources: dict[str, Path], *, jobs: int, sandbox: bool
-) -> float:
-    """Wall time to grade ``subs``; every one must grade at full marks."""
+def submit(folder: Path, student: str, name: str, nb: nbformat.NotebookNode) -> None:
+    path = folder / student / name / f"{name}.ipynb"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    nbformat.write(nb, path)
+
+
+def grade(notebooks: Path, submitted: Path, out: Path, *extra: str) -> tuple[float, str]:
+    """Wall time of one ``python -m autograders grade`` and its output; it must succeed.
+
+    The command's CPU time (user + system, its children included) is added to ``CPU``.
+    """
+    command = [
+        sys.executable, "-m", "autograders", "--notebooks", str(notebooks), "grade",
+        str(submitted), "--out", str(out), "--no-progress", *extra,
+    ]  # fmt: skip
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
     start = time.perf_counter()
-    report = grade_batch(subs, sources, jobs=jobs, sandbox=sandbox, progress=False)
+    done = subprocess.run(
+        command,
+        capture_output=True,
+        text=True,
+        env={**os.environ, "PYTHONPATH": str(ROOT)},
+        check=False,
+    )
     elapsed = time.perf_counter() - start
-    wrong = [g.submission.student for g in report.graded if g.result.score != g.result.max_score]
-    if report.failures or wrong:
-        raise SystemExit(f"benchmark submissions did not grade cleanly: {report.failures} {wrong}")
-    return elapsed
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    CPU.append(after.ru_utime + after.ru_stime - before.ru_utime - before.ru_stime)
+    if done.returncode != 0 or "NOT GRADED" in done.stdout:
+        raise SystemExit(f"grading failed:\n{done.stdout}\n{done.stderr}")
+    return elapsed, done.stdout
 
 
-def verdict(ratio: float, goal: float) -> str:
-    return "meets the goal" if ratio <= goal else "MISSES the goal"
+def graded_rows(stdout: str) -> list[str]:
+    """The students graded in this run (their table row has a score, not 'unchanged')."""
+    table = stdout.split("\n\n")[0].splitlines()[1:]
+    return [line.split()[0] for line in table if "unchanged" not in line]
+
+
+def verdict(value: float, goal: float) -> str:
+    return "meets the goal" if value <= goal else "MISSES the goal"
+
+
+def load() -> str:
+    return "load average " + " ".join(f"{x:.1f}" for x in os.getloadavg())
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--assignment", default=None, help="assignment to grade (default 01-...)")
-    parser.add_argument("--copies", type=int, default=20, help="solutions graded one by one")
-    parser.add_argument("--batch", type=int, default=40, help="submissions for the --jobs run")
-    parser.add_argument("--empty-runs", type=int, default=5, help="empty-notebook runs (median)")
+    parser.add_argument("--assignment", default=None, help="default 01-circuit-breaker")
+    parser.add_argument("--batch", type=int, default=8, help="submissions for --jobs 1 vs 2")
+    parser.add_argument("--regrade", type=int, default=40, help="batch regraded after a change")
+    parser.add_argument("--skip", default="", help=f"comma-separated parts to skip: {PARTS}")
     args = parser.parse_args(argv)
+    skip = {s for s in args.skip.split(",") if s}
+    real = [a.name for a in discover(NOTEBOOKS)] if NOTEBOOKS.is_dir() else []
+    name = args.assignment or ("01-circuit-breaker" if "01-circuit-breaker" in real else None)
+    notebooks = NOTEBOOKS if name in real else FIXTURES  # the test fixture: 99-fixture
+    name = name or "99-fixture"
+    missed = 0
+    print(f"assignment: {name}; {os.cpu_count()} CPUs; {load()}", flush=True)
+    solved = solutions(notebooks, [name])[name]
 
-    real = discover_assignments(NOTEBOOKS) if NOTEBOOKS.is_dir() else []
-    assignment = args.assignment or ("01-circuit-breaker" if "01-circuit-breaker" in real else None)
-    notebooks = NOTEBOOKS if assignment else FIXTURES
-    assignment = assignment or "99-fixture"
+    with tempfile.TemporaryDirectory(prefix="m14-bench-") as tmp:
+        work = Path(tmp)
+        if "fixed" not in skip:
+            times = {}
+            for n in (1, 4):
+                for i in range(n):
+                    submit(work / f"fixed{n}", f"s{i:02d}", name, solved)
+                times[n], _ = grade(notebooks, work / f"fixed{n}", work / f"out-fixed{n}")
+            per = (times[4] - times[1]) / 3
+            fixed = times[1] - per
+            cpu1, cpu4 = CPU[-2:]
+            cpu_fixed = cpu1 - (cpu4 - cpu1) / 3
+            print(
+                f"1 submission: {times[1]:.1f} s; 4 submissions: {times[4]:.1f} s; "
+                f"per submission {per:.1f} s; fixed cost {fixed:.1f} s wall "
+                f"(goal <= 3 s: {verdict(fixed, 3.0)}; {load()}); "
+                f"fixed CPU time {cpu_fixed:.1f} s ({verdict(cpu_fixed, 3.0)})",
+                flush=True,
+            )
+            noop, _ = grade(notebooks, work / "fixed4", work / "out-fixed4")
+            print(
+                f"a run with nothing to grade (the 4, unchanged): {noop:.1f} s wall, "
+                f"{CPU[-1]:.1f} s CPU: the fixed cost measured directly "
+                f"(goal <= 3 s: {verdict(noop, 3.0)}; {load()})",
+                flush=True,
+            )
+            missed += min(fixed, noop) > 3.0
 
-    with (
-        tempfile.TemporaryDirectory(prefix="m14-bench-") as tmp,
-        temp_course(notebooks, [assignment]) as course,
-    ):
-        blank = nbformat.read(course.released(assignment) / f"{assignment}.ipynb", as_version=4)
-        solution = solution_notebook(nbformat.read(course.source(assignment), as_version=4), blank)
-        subs = []
-        for i in range(max(args.copies, args.batch)):
-            path = Path(tmp) / f"s{i:03d}" / assignment / f"{assignment}.ipynb"
-            path.parent.mkdir(parents=True)
-            nbformat.write(solution, path)
-            subs.append(Submission(f"s{i:03d}", assignment, assignment, path))
-        sources = {assignment: course.source(assignment)}
+        if "jobs" not in skip:
+            for i in range(args.batch):
+                submit(work / "jobs", f"s{i:02d}", name, solved)
+            one, _ = grade(notebooks, work / "jobs", work / "out-j1", "--jobs", "1")
+            two, _ = grade(notebooks, work / "jobs", work / "out-j2", "--jobs", "2")
+            ratio = two / one
+            print(
+                f"{args.batch} submissions: --jobs 1 {one:.1f} s, --jobs 2 {two:.1f} s; "
+                f"ratio {ratio:.2f} (goal <= 0.60: {verdict(ratio, 0.6)}; {load()})",
+                flush=True,
+            )
+            missed += ratio > 0.6
 
-        print(f"assignment: {assignment}")
-        empty_nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell("")])
-        empty = median_run_seconds(empty_nb, args.empty_runs)
-        print(f"empty notebook with nbclient (median of {args.empty_runs}): {empty:.2f} s")
+        if "regrade" not in skip:
+            folder, out = work / "regrade", work / "out-regrade"
+            for i in range(args.regrade):
+                submit(folder, f"s{i:02d}", name, solved)
+            first, _ = grade(notebooks, folder, out, "--jobs", "2")
+            changed = nbformat.from_dict(solved)
+            changed.cells.append(nbformat.v4.new_markdown_cell("edited after grading"))
+            victim = f"s{min(7, args.regrade - 1):02d}"
+            submit(folder, victim, name, changed)
+            again, stdout = grade(notebooks, folder, out, "--jobs", "2")
+            rows = graded_rows(stdout)
+            unchanged = re.search(r"(\d+) submission\(s\) unchanged", stdout)
+            print(
+                f"{args.regrade} submissions graded in {first:.1f} s; after one changed, the "
+                f"regrade graded {rows} and left {unchanged[1] if unchanged else 0} unchanged "
+                f"in {again:.1f} s ({load()})",
+                flush=True,
+            )
+            missed += rows != [victim]
 
-        source_nb = nbformat.read(course.source(assignment), as_version=4)
-        in_kernel = median_run_seconds(source_nb, args.empty_runs, course.source(assignment).parent)
-        print(
-            f"source notebook in one kernel, plain nbgrader's way (median of {args.empty_runs}): "
-            f"{in_kernel:.2f} s"
-        )
-
-        copies = subs[: args.copies]
-        sandboxed = timed_batch(copies, sources, jobs=1, sandbox=True) / len(copies)
-        plain = timed_batch(copies, sources, jobs=1, sandbox=False) / len(copies)
-        print(
-            f"per submission, sandboxed  ({len(copies)} copies, 1 job): {sandboxed:.2f} s "
-            f"= {sandboxed / empty:.2f} x an empty notebook"
-        )
-        print(
-            f"per submission, no sandbox ({len(copies)} copies, 1 job): {plain:.2f} s "
-            f"= {plain / empty:.2f} x an empty notebook"
-        )
-        ratio = sandboxed / plain
-        print(f"sandbox / no sandbox: {ratio:.2f} (goal <= 1.15: {verdict(ratio, 1.15)})")
-        print(
-            f"sandbox / one kernel: {sandboxed / in_kernel:.2f} "
-            "(the whole price of isolation: bubblewrap, the split and every proxied call)"
-        )
-
-        batch = subs[: args.batch]
-        one = timed_batch(batch, sources, jobs=1, sandbox=True)
-        two = timed_batch(batch, sources, jobs=2, sandbox=True)
-        print(f"{len(batch)} submissions, --jobs 1: {one:.1f} s; --jobs 2: {two:.1f} s")
-        ratio = two / one
-        print(f"jobs 2 / jobs 1: {ratio:.2f} (goal <= 0.60: {verdict(ratio, 0.60)})")
-    return 0
+        if "course" not in skip and real:
+            every = solutions(NOTEBOOKS, real)
+            for assignment, nb in every.items():
+                submit(work / "course", "one", assignment, nb)
+            spent, stdout = grade(NOTEBOOKS, work / "course", work / "out-course", "--jobs", "2")
+            print(
+                f"one student's whole course ({len(every)} assignments, --jobs 2): {spent:.1f} s "
+                f"(goal <= 60 s: {verdict(spent, 60.0)}; {load()})",
+                flush=True,
+            )
+            missed += spent > 60.0
+    return 1 if missed else 0
 
 
 if __name__ == "__main__":

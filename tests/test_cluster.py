@@ -24,7 +24,7 @@ import pytest
 from conftest import require_program
 
 from autograders.cluster import ClusterError, check_workers, grade_on_cluster
-from autograders.grading import Graded, Submission, find_submissions, grade_batch
+from autograders.grading import Graded, Submission, grade_batch
 from autograders.release import release, temp_course
 from autograders.submissions import solution_notebook
 
@@ -42,9 +42,10 @@ def _submissions(folder: Path, count: int) -> list[Submission]:
         target = folder / "submitted" / f"student{i:02d}" / A
         target.mkdir(parents=True)
         nbformat.write(solution if i % 3 else blank, target / f"{A}.ipynb")
-    found, failures, _ = find_submissions(folder / "submitted", [A])
-    assert not failures
-    return found
+    return [
+        Submission(p.parent.parent.name, A, A, p)
+        for p in sorted((folder / "submitted").glob(f"*/{A}/{A}.ipynb"))
+    ]
 
 
 @pytest.fixture(scope="module")

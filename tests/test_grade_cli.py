@@ -133,9 +133,11 @@ def test_feedback_pages(batch: tuple[Path, Path, subprocess.CompletedProcess[str
     pages = {
         p.relative_to(out / "feedback").parts[0]: p for p in (out / "feedback").rglob("*.html")
     }
-    assert sorted(pages) == ["alice", "bob", "carol", "dave"]
+    # every submission gets a page, the unknown assignment's too
+    assert sorted(pages) == ["alice", "bob", "carol", "dave", "erin"]
     for student, page in pages.items():
-        assert page == out / "feedback" / student / A / f"{A}.html"
+        folder = "00-nope" if student == "erin" else A
+        assert page == out / "feedback" / student / folder / f"{folder}.html"
         text = html.unescape(page.read_text(encoding="utf-8"))
         assert not [line for line in hidden if line in text], (
             f"{student}'s feedback shows hidden tests"
@@ -143,11 +145,16 @@ def test_feedback_pages(batch: tuple[Path, Path, subprocess.CompletedProcess[str
         assert "HIDDEN" not in text
     carol = html.unescape(pages["carol"].read_text(encoding="utf-8"))
     assert "values[:] = [v * factor for v in values]" in carol  # her own code
-    assert "Score: 2 / 5" in carol and "scale-tests" in carol and "0 / 3" in carol
+    # rows are labelled by the exercise's title, not the cell id
+    assert "Score: 2 / 5" in carol and "<td>Exercise 2</td>" in carol and "0 / 3" in carol
+    assert "scale-tests" not in carol
+    assert "Due</th><td>none" in carol
     alice = html.unescape(pages["alice"].read_text(encoding="utf-8"))
     assert "Score: 5 / 5" in alice and "total = a + b" in alice
     dave = html.unescape(pages["dave"].read_text(encoding="utf-8"))
     assert "could not be graded" in dave and "JSON" in dave
+    erin = html.unescape(pages["erin"].read_text(encoding="utf-8"))
+    assert "could not be graded" in erin and "unknown assignment '00-nope'" in erin
 
 
 @pytest.mark.slow
