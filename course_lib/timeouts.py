@@ -65,9 +65,9 @@ class Timeouts:
     :class:`Deadline` caps them too, see :meth:`Deadline.timeouts`).
 
     Args:
-        connect: Seconds to establish the TCP (and TLS) connection; seed: 1-2 s.
+        connect: Seconds to establish the TCP (and TLS) connection; the module's notes: 1-2 s.
         read: Seconds of silence tolerated while waiting for response bytes
-            (httpx: the gap between chunks, not the total); seed: 2-5 s.
+            (httpx: the gap between chunks, not the total); the notes: 2-5 s.
         write: Seconds to send a chunk of the request body, or ``None``.
         pool: Seconds to wait for a free connection from the pool, or ``None``.
 

@@ -48,6 +48,7 @@ EXPECTED_MESSAGES = {
     "body-no-total-deadline": ["should raise TimeoutError", "only a total deadline"],
     "body-last-read-not-capped": ["past its total deadline", "at most the time left"],
     "choose-percentile-upside-down": ["should be", "samples slower"],
+    "rate-times-count": ["slower / 100 <= 0.29", "at most 29 samples slower"],
     "budget-not-reduced": ["are not subtracted"],
     "budget-goes-negative": ["never negative"],
     "forward-not-propagated": ["should return headers with 'x-deadline-ms'"],
@@ -109,6 +110,27 @@ def test_notebook_words(source_nb: Any) -> None:
     assert "the seed" not in text.lower() and "seed's" not in text.lower()
     assert "the module's notes" in text.lower() and "1-2 s" in text and "2-5 s" in text
     assert checks.DEADLINE_HEADER == loopback.DEADLINE_HEADER
+
+
+def test_students_never_read_the_word_seed(source_nb: Any) -> None:
+    # Prose and code comments say "reproducible"; code such as seed=1 may stay.
+    prose = [cell.source for cell in source_nb.cells if cell.cell_type == "markdown"]
+    comments = [
+        line.split("#", 1)[1]
+        for cell in source_nb.cells
+        if cell.cell_type == "code"
+        for line in cell.source.split("\n")
+        if "#" in line
+    ]
+    assert [text for text in prose + comments if "seed" in text.lower()] == []
+
+
+def test_choose_rule_is_the_quotient_not_the_product() -> None:
+    # 0.29 * 100 is 28.999...: 29 slower samples out of 100 are within a rate of 0.29.
+    assert checks.allowed_slower(100, 0.29) == 29
+    assert checks.allowed_slower(8, 0.25) == 2
+    assert checks.expected_choice([(i + 1) / 1000 for i in range(100)], 0.29) == 0.071
+    assert checks.expected_choice([0.01 * (i + 1) for i in range(8)], 0.125) == 0.07
 
 
 def test_solution_passes_every_test_cell_and_leaves_nothing_running(source_nb: Any) -> None:

@@ -17,7 +17,8 @@ stopped before the grader returns, and every wait is bounded.
    ``ReadTimeout`` from an endpoint that never answers.
 2. :func:`grade_read_body`: generated drips on a fake clock; then the real
    drip, one byte every 50 ms, read through a socket with a per-read timeout.
-3. :func:`grade_choose_timeout`: generated latency samples and rates.
+3. :func:`grade_choose_timeout`: generated latency samples and rates, and the
+   rates whose product with the count falls a hair short of a whole number.
 4. :func:`grade_budget_left` and 5. :func:`grade_forward_headers`: generated
    headers and times; then the chain A -> B -> C of three real services that
    carry the budget in the ``x-deadline-ms`` header, each one stopping work
@@ -255,16 +256,17 @@ def grade_read_body(read_body: Any, *, scenarios: int = 120, seed: int = 1442) -
 
 # --- exercise 3 ---------------------------------------------------------------------------
 
-_RATES = (0.5, 0.25, 0.125, 0.1, 0.05, 0.01, 0.001)
+_RATES = (0.5, 0.25, 0.125, 0.1, 0.05, 0.01, 0.001, 0.29, 0.57, 0.58, 0.07)
+"""Rates from the exercise, and decimals whose product with a count can come out a hair
+below a whole number (``0.29 * 100`` is 28.999...): the rule is ``slower / n <= rate``."""
+
+_FLOAT_TRAPS = ((0.57, 100), (0.58, 50), (0.29, 200))
+"""(rate, n) where ``rate * n`` is just below the whole number ``k`` with ``k / n == rate``."""
 
 
 def _random_latencies(rng: random.Random) -> tuple[list[float], float]:
-    while True:
-        rate = rng.choice(_RATES)
-        n = rng.choice([rng.randint(1, 12), rng.randint(20, 400)])
-        product = rate * n
-        if rate in (0.5, 0.25, 0.125) or abs(product - round(product)) > 1e-6:
-            break
+    rate = rng.choice(_RATES)
+    n = rng.choice([rng.randint(1, 12), rng.randint(20, 400), 50, 100, 200])
     shape = rng.random()
     latencies = []
     for _ in range(n):
@@ -276,8 +278,7 @@ def _random_latencies(rng: random.Random) -> tuple[list[float], float]:
 def _fewer_samples(scenario: tuple[list[float], float]) -> Iterator[tuple[list[float], float]]:
     latencies, rate = scenario
     for size in (len(latencies) // 2, len(latencies) - 1):
-        product = rate * size
-        if size >= 1 and (rate in (0.5, 0.25, 0.125) or abs(product - round(product)) > 1e-6):
+        if size >= 1:
             yield latencies[:size], rate
 
 
@@ -287,6 +288,8 @@ def grade_choose_timeout(choose_timeout: Any, *, scenarios: int = 150, seed: int
     require(choose_error_problem(choose_timeout, [], 0.01, "latencies"))
     for bad in (0, 0.0, 1, 1.0, -0.01, 2.0):
         require(choose_error_problem(choose_timeout, [0.1, 0.2], bad, "false_timeout_rate"))
+    for rate, n in _FLOAT_TRAPS:  # distinct latencies, so the k / n == rate boundary matters
+        require(choose_problem(choose_timeout, [(i + 1) / 1000 for i in range(n)], rate))
     require(
         find_divergence(
             lambda s: choose_problem(choose_timeout, *s),

@@ -11,7 +11,7 @@ One check per exercise (the student's piece -> its check):
 
 Each exercise's *problem* function runs the student's code on one scenario and
 returns what went wrong, or ``None``; the visible checks run fixed scenarios,
-the hidden graders (instructor side) the same problem functions on seeded,
+the hidden graders (instructor side) the same problem functions on reproducible,
 generated ones and on the real loopback servers of :mod:`course_lib.loopback`.
 
 Student code is only called, never trusted: it gets plain data and callables
@@ -41,6 +41,7 @@ __all__ = [
     "PHASES",
     "AsyncOutcome",
     "Drip",
+    "allowed_slower",
     "budget_problem",
     "check_budget_left",
     "check_choose_timeout",
@@ -257,13 +258,23 @@ def check_read_body(read_body: Any) -> None:
 # --- exercise 3: a timeout from the latencies ---------------------------------------------
 
 
+def allowed_slower(n: int, rate: float) -> int:
+    """The most samples out of ``n`` that may be slower: the largest k with ``k / n <= rate``.
+
+    This is the exercise's rule, ``slower / len(latencies) <= false_timeout_rate``
+    (the quotient ``k / n`` rounds to the same float as the rate when they are the
+    same decimal, which ``rate * n`` does not: ``0.29 * 100`` is 28.999...).
+    """
+    return max(k for k in range(n + 1) if k / n <= rate)
+
+
 def expected_choice(latencies: Sequence[float], rate: float) -> float:
-    """The smallest sample with at most ``rate * n`` samples strictly slower (exact)."""
+    """The smallest sample with ``slower / n <= rate`` (``slower``: samples strictly slower)."""
     ordered = sorted(latencies)
-    allowed = Fraction(rate) * len(ordered)
+    n = len(ordered)
     for value in ordered:
         slower = sum(1 for x in ordered if x > value)
-        if slower <= allowed:
+        if slower / n <= rate:
             return value
     raise AssertionError("unreachable: the largest sample has none slower")  # pragma: no cover
 
@@ -282,8 +293,9 @@ def choose_problem(choose_timeout: Any, latencies: Sequence[float], rate: float)
     shown = sorted(latencies)
     tail = ", ".join(f"{x:g}" for x in shown[-6:])
     return (
-        f"{what} should be {want:g} (at most {rate:g} x {n} = {float(rate * n):g} samples slower), "
-        f"got {got:g}, which {slower} sample(s) exceed (the slowest: {tail})"
+        f"{what} should be {want:g} (slower / {n} <= {rate:g}: at most "
+        f"{allowed_slower(n, rate)} samples slower), got {got:g}, which {slower} sample(s) "
+        f"exceed (the slowest: {tail})"
     )
 
 
@@ -310,6 +322,8 @@ def check_choose_timeout(choose_timeout: Any) -> None:
         require(choose_problem(choose_timeout, example, rate))
     require(choose_problem(choose_timeout, [0.2, 0.1, 0.1, 0.1], 0.5))
     require(choose_problem(choose_timeout, [0.3], 0.25))
+    one_to_hundred = [(i + 1) / 1000 for i in range(100)]  # 1 ms ... 100 ms
+    require(choose_problem(choose_timeout, one_to_hundred, 0.29))  # 0.29 * 100 < 29
     require(choose_error_problem(choose_timeout, [], 0.25, "latencies"))
     for bad in (0, 1, -0.5, 1.5):
         require(choose_error_problem(choose_timeout, example, bad, "false_timeout_rate"))
