@@ -403,6 +403,12 @@ def wait_problem(
                 f"acquire() called sleep({seconds:g}) at t={now:g} s, longer than poll_interval "
                 f"({poll:g} s): a slot freed meanwhile would wait for it"
             )
+        elif now >= max_wait - EPS:
+            problems.append(
+                f"acquire() was still waiting at t={now:g} s, although max_wait is "
+                f"{max_wait:g} s: give up with BulkheadFullError once max_wait has passed "
+                "on self.now()"
+            )
         elif now + seconds > max_wait + EPS:
             problems.append(
                 f"acquire() called sleep({seconds:g}) at t={now:g} s, past its deadline "
