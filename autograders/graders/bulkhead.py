@@ -106,7 +106,9 @@ def grade_semaphore(bulkhead_cls: Any, *, scenarios: int = 40, seed: int = 1201)
         capacity, ops = scenario
         return semaphore_problem(make, capacity, ops, _reference(capacity))
 
-    require(find_divergence(problem, generate, scenarios=scenarios, seed=seed, smaller=_same_setting))
+    require(
+        find_divergence(problem, generate, scenarios=scenarios, seed=seed, smaller=_same_setting)
+    )
 
 
 # --- exercise 2 ---------------------------------------------------------------------------
@@ -129,7 +131,9 @@ def grade_thread_safety(
         return race_problem(make, lock_cls, capacity, steps, _reference(capacity))
 
     require(race_problem(make, lock_cls, 1, [("try_acquire", True)], _reference(1)))
-    require(find_divergence(problem, generate, scenarios=scenarios, seed=seed, smaller=_same_setting))
+    require(
+        find_divergence(problem, generate, scenarios=scenarios, seed=seed, smaller=_same_setting)
+    )
 
 
 # --- exercise 3 ---------------------------------------------------------------------------
@@ -255,7 +259,9 @@ def grade_pool(pool_cls: Any, *, scenarios: int = 30, seed: int = 1205) -> None:
             return None  # a finish with no task running: not a scenario (shrinking made it)
         return pool_problem(pool_cls, workers, queue, ops, _pool_expected(workers, queue, ops))
 
-    require(find_divergence(problem, generate, scenarios=scenarios, seed=seed, smaller=_same_setting))
+    require(
+        find_divergence(problem, generate, scenarios=scenarios, seed=seed, smaller=_same_setting)
+    )
 
 
 # --- exercise 6 ---------------------------------------------------------------------------
@@ -295,7 +301,9 @@ def grade_isolation(make_bulkheads: Any, *, scenarios: int = 25, seed: int = 120
         models = {name: _reference(n) for name, n in limits.items()}
         return isolation_problem(guarded, limits, ops, models)
 
-    require(find_divergence(problem, generate, scenarios=scenarios, seed=seed, smaller=_same_setting))
+    require(
+        find_divergence(problem, generate, scenarios=scenarios, seed=seed, smaller=_same_setting)
+    )
 
 
 # --- exercise 7 ---------------------------------------------------------------------------

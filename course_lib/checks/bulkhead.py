@@ -134,8 +134,10 @@ def _explain(op: str, got: Any, expected: Any, in_use: int, capacity: int) -> st
 # --- exercise 1: try_acquire / release ---------------------------------------------------
 
 
-def semaphore_problem(bulkhead_cls: Any, capacity: int, ops: Sequence[str], model: Any) -> str | None:
-    """Run ``ops`` on ``bulkhead_cls(max_concurrent=capacity)`` and on ``model``; first difference."""
+def semaphore_problem(
+    bulkhead_cls: Any, capacity: int, ops: Sequence[str], model: Any
+) -> str | None:
+    """Run ``ops`` on ``bulkhead_cls(max_concurrent=capacity)`` and ``model``; first difference."""
     bulkhead = _new(bulkhead_cls, "SemaphoreBulkhead", max_concurrent=capacity)
     owner = f"your SemaphoreBulkhead(max_concurrent={capacity})"
     for count in range(len(ops) + 1):
@@ -171,11 +173,17 @@ def check_semaphore(bulkhead_cls: Any) -> None:
             bulkhead_cls(max_concurrent=bad)
         except ValueError as error:
             if "max_concurrent" not in str(error):
-                fail(f"SemaphoreBulkhead(max_concurrent={bad})'s ValueError should name max_concurrent")
+                fail(
+                    f"SemaphoreBulkhead(max_concurrent={bad})'s ValueError should name "
+                    "max_concurrent"
+                )
         except NotImplementedError:
             raise
         except Exception as error:  # noqa: BLE001 - reported to the student
-            fail(f"SemaphoreBulkhead(max_concurrent={bad}) raised {type(error).__name__}, not ValueError")
+            fail(
+                f"SemaphoreBulkhead(max_concurrent={bad}) raised {type(error).__name__}, "
+                "not ValueError"
+            )
         else:
             fail(f"SemaphoreBulkhead(max_concurrent={bad}) should raise ValueError")
     print(
@@ -222,8 +230,9 @@ def race_problem(
     bulkhead = _new(bulkhead_cls, "SemaphoreBulkhead", max_concurrent=capacity, lock=lock)
     owner = f"your SemaphoreBulkhead(max_concurrent={capacity})"
     story: list[str] = []
+    shown = f"SemaphoreBulkhead(max_concurrent={capacity})"
     for op, cut_in in steps:
-        where = f"after {', '.join(story) or 'nothing'} on a SemaphoreBulkhead(max_concurrent={capacity})"
+        where = f"after {', '.join(story) or 'nothing'} on a {shown}"
         before = int(model.in_use)
         if cut_in:
             pending.append(True)
@@ -252,7 +261,9 @@ def race_problem(
             in_use = _read(bulkhead, "in_use", owner)
             if (second, got) != (expected_second, expected) or in_use != model.in_use:
                 first = f"{op}()" if op == "release" else "try_acquire()"
-                outcome = f"got {second!r} and {got!r}" if op == "try_acquire" else f"got {second!r}"
+                outcome = (
+                    f"got {second!r} and {got!r}" if op == "try_acquire" else f"got {second!r}"
+                )
                 extra = (
                     f", so {in_use} calls were inside a bulkhead of {capacity}"
                     if in_use > capacity
@@ -293,7 +304,7 @@ def check_thread_safety(bulkhead_cls: Any, lock_cls: Any) -> None:
 
 
 def call_problem(bulkhead_cls: Any, capacity: int, held: int, outcome: str) -> str | None:
-    """``call(fn)`` on a bulkhead with ``held`` of ``capacity`` slots taken; ``fn`` returns or raises.
+    """``call(fn)`` with ``held`` of ``capacity`` slots taken; ``fn`` returns or raises.
 
     ``outcome`` is ``"return"`` or the name of a builtin exception ``fn`` raises.
     """
@@ -375,7 +386,7 @@ def check_call(bulkhead_cls: Any) -> None:
 def wait_problem(
     bulkhead_cls: Any, max_wait: float, poll: float, free_at: float | None
 ) -> str | None:
-    """``acquire()`` on a full bulkhead of 1 slot; another caller releases at ``free_at`` (or never).
+    """``acquire()`` on a full bulkhead of 1 slot; another caller frees it at ``free_at`` or never.
 
     The bulkhead runs on a :class:`~course_lib.clock.ManualClock`: its ``sleep``
     advances the clock, and releases the held slot once the clock reaches
@@ -397,7 +408,9 @@ def wait_problem(
         seconds = plain(seconds, "the seconds passed to sleep()", "number")
         now = clock.now()
         if seconds <= 0:
-            problems.append(f"acquire() called sleep({seconds!r}) at t={now:g} s: sleep a positive time")
+            problems.append(
+                f"acquire() called sleep({seconds!r}) at t={now:g} s: sleep a positive time"
+            )
         elif seconds > poll + EPS:
             problems.append(
                 f"acquire() called sleep({seconds:g}) at t={now:g} s, longer than poll_interval "
@@ -432,7 +445,9 @@ def wait_problem(
         sleep=sleep,
         poll_interval=poll,
     )
-    if not plain(call("try_acquire()", bulkhead.try_acquire), "try_acquire()'s answer", "True or False"):
+    if not plain(
+        call("try_acquire()", bulkhead.try_acquire), "try_acquire()'s answer", "True or False"
+    ):
         return "a new SemaphoreBulkhead(max_concurrent=1) refused its first try_acquire()"
     owner = "your SemaphoreBulkhead"
     try:
@@ -597,7 +612,10 @@ def check_pool(pool_cls: Any) -> None:
 
 
 def isolation_problem(
-    make_bulkheads: Any, limits: dict[str, int], ops: Sequence[tuple[str, str]], models: dict[str, Any]
+    make_bulkheads: Any,
+    limits: dict[str, int],
+    ops: Sequence[tuple[str, str]],
+    models: dict[str, Any],
 ) -> str | None:
     """``make_bulkheads(limits)``, then ``(dependency, op)`` steps vs one model per dependency."""
     shown = f"make_bulkheads({limits!r})"
@@ -642,7 +660,9 @@ def check_isolation(make_bulkheads: Any) -> None:
     ops += [("A", "try_acquire"), ("A", "try_acquire"), ("A", "try_acquire")]
     models = {name: SlotCounter(n) for name, n in limits.items()}
     require(isolation_problem(make_bulkheads, limits, ops, models))
-    print("✓ B's bulkhead fills up and rejects; A's bulkhead is untouched and serves all of its slots")
+    print(
+        "✓ B's bulkhead fills up and rejects; A's bulkhead is untouched and serves all of its slots"
+    )
 
 
 # --- exercise 7: Little's law -------------------------------------------------------------

@@ -96,8 +96,7 @@ class IsolationResult:
             "a_served_per_s_before": self._between("A", "admitted", 0.0, start) / start,
             "a_rejected_per_s_before": self._between("A", "rejected", 0.0, start) / start,
             "a_served_per_s_during": self._between("A", "admitted", start, end) / (end - start),
-            "a_rejected_per_s_during": self._between("A", "rejected", start, end)
-            / (end - start),
+            "a_rejected_per_s_during": self._between("A", "rejected", start, end) / (end - start),
             "b_peak_in_flight": float(max(f["B"]["in_flight"] for f in self.frames)),
         }
 
@@ -171,7 +170,9 @@ def isolation(
     ):
         raise ValueError(f"limits must give A and B a whole number of slots >= 1, got {limits!r}")
     sim = Simulation(seed, sample_interval=sample_interval, record_requests=False)
-    tallies = {name: Tally(b) for name, b in _bulkheads(layout, limits, make_bulkheads, sim).items()}
+    tallies = {
+        name: Tally(b) for name, b in _bulkheads(layout, limits, make_bulkheads, sim).items()
+    }
     for name in DEPENDENCIES:
         sim.service(name, workers=100, latency=Exponential(latency), routes={"/": []})
     sim.service(
