@@ -590,18 +590,20 @@ def pool_problem(
 
 
 def check_pool(pool_cls: Any) -> None:
-    """Visible check for exercise 5: 2 workers, a queue of 1, one too many, then finishes."""
-    ops = ["submit", "submit", "submit", "submit", "finish", "finish", "finish"]
+    """Visible check for exercise 5: 2 workers, a queue of 2, one too many, then finishes."""
+    ops = ["submit"] * 5 + ["finish"] * 4
     expected = [
         ("running", [1], 1, 0),
         ("running", [2], 2, 0),
         ("queued", [], 2, 1),
-        ("full", [], 2, 1),
-        ("", [3], 2, 0),
+        ("queued", [], 2, 2),
+        ("full", [], 2, 2),
+        ("", [3], 2, 1),
+        ("", [4], 2, 0),
         ("", [], 1, 0),
         ("", [], 0, 0),
     ]
-    require(pool_problem(pool_cls, 2, 1, ops, expected))
+    require(pool_problem(pool_cls, 2, 2, ops, expected))
     print(
         "✓ ThreadPoolBulkhead runs up to max_workers tasks, queues up to queue_capacity more, "
         "rejects the next one at once and starts the oldest queued task when a worker finishes"
