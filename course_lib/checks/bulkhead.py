@@ -497,8 +497,10 @@ def wait_problem(
 
 
 def check_wait(bulkhead_cls: Any) -> None:
-    """Visible check for exercise 4: reject at once, wait and get a slot, wait and give up."""
-    for max_wait, poll, free_at in [(0.0, 0.25, None), (1.0, 0.25, 0.5), (1.0, 0.25, None)]:
+    """Visible check for exercise 4: reject at once; a slot freed during the wait, or just at
+    its deadline; no slot at all."""
+    cases = [(0.0, 0.25, None), (1.0, 0.25, 0.5), (1.0, 0.25, 1.0), (1.0, 0.25, None)]
+    for max_wait, poll, free_at in cases:
         require(wait_problem(bulkhead_cls, max_wait, poll, free_at))
     print(
         "✓ acquire() rejects at once with max_wait=0, gets a slot freed during its wait, and "
