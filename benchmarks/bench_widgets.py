@@ -5,7 +5,8 @@ For every notebook in ``notebooks/`` that displays a course widget (its source u
 
 1. **first display**: Run > Run All Cells in headless Chromium; for each widget cell, the
    time from the kernel's reply (the cell's prompt shows ``[n]``) until the widget has
-   drawn its first frame (``.breaker-panel[data-frame]``), 0 if it was drawn before the
+   drawn its first frame (e.g. ``.breaker-panel[data-frame]``, see :data:`WIDGET_KINDS`),
+   0 if it was drawn before the
    reply came; also from the widget's output reaching the page (its view module loaded
    and run), and from the Run All click (every earlier cell's kernel work included);
 2. **step redraw**: the time from a click on the widget's "next" button, and from a move
@@ -74,6 +75,35 @@ WIDGET_VIEW = "application/vnd.jupyter.widget-view+json"
 WIDGET_STATE = "application/vnd.jupyter.widget-state+json"
 NOTEBOOK = ".jp-NotebookPanel:not(.lm-mod-hidden)"
 
+#: The DOM hooks of each course widget: its root, a panel carrying ``data-frame`` (the frame
+#: drawn), its "next" button, its frame slider, and optional per-panel readings compared
+#: before and after a reload (a CSS selector and the attribute to read, or ``""`` for text).
+WIDGET_KINDS: tuple[dict[str, Any], ...] = (
+    {
+        "root": ".breaker-widget",
+        "panel": ".breaker-panel",
+        "next": ".breaker-next",
+        "slider": ".breaker-frame-slider",
+        "label": ".breaker-frame-label",
+        "readings": {
+            "states": [".breaker-state", "data-state"],
+            "rejected": [".breaker-rejected", "data-rejected"],
+        },
+    },
+    {
+        "root": ".bulkhead-widget",
+        "panel": ".bulkhead-panel",
+        "next": ".bulkhead-next",
+        "slider": ".bulkhead-slider",
+        "label": ".bulkhead-time",
+        "readings": {"rejected": [".bulkhead-rejected-a", "data-count"]},
+    },
+)
+_KIND_JS = (
+    "const KINDS = " + json.dumps(WIDGET_KINDS) + ";\n"
+    "const kindIn = (cell) => cell && KINDS.find(k => cell.querySelector(k.root));\n"
+)
+
 
 def widget_notebooks() -> list[Path]:
     """Source notebooks (``notebooks/NAME/NAME.ipynb``) whose code uses ``course_lib.widgets``."""
@@ -90,6 +120,7 @@ def widget_notebooks() -> list[Path]:
 # --- in the browser ---------------------------------------------------------------------
 
 _WATCH_JS = """() => {
+    KIND_JS
     const cells = () => [...document.querySelectorAll('NOTEBOOK .jp-CodeCell')];
     window.__bench = {start: performance.now(), done: {}, output: {}, shown: {}};
     const look = () => {
@@ -101,28 +132,31 @@ _WATCH_JS = """() => {
             if (!(i in window.__bench.output) && cell.querySelector(
                     '[data-mime-type="application/vnd.jupyter.widget-view+json"]'))
                 window.__bench.output[i] = now;
-            if (!(i in window.__bench.shown)
-                && cell.querySelector('.breaker-widget .breaker-panel[data-frame]'))
+            const kind = kindIn(cell);
+            if (!(i in window.__bench.shown) && kind
+                && cell.querySelector(kind.root + ' ' + kind.panel + '[data-frame]'))
                 window.__bench.shown[i] = now;
         });
     };
     window.__benchObserver = new MutationObserver(look);
     window.__benchObserver.observe(document.body, {subtree: true, childList: true,
         attributes: true, characterData: true});
-}""".replace("NOTEBOOK", NOTEBOOK)
+}""".replace("NOTEBOOK", NOTEBOOK).replace("KIND_JS", _KIND_JS)
 
 _REDRAW_JS = """async ([index, how]) => {
+    KIND_JS
     const cell = [...document.querySelectorAll('NOTEBOOK .jp-CodeCell')][index];
-    const widget = cell.querySelector('.breaker-widget');
-    const panel = widget.querySelector('.breaker-panel');
+    const kind = kindIn(cell);
+    const widget = cell.querySelector(kind.root);
+    const panel = widget.querySelector(kind.panel);
     const before = Number(panel.getAttribute('data-frame'));
     const paint = () => new Promise(r => requestAnimationFrame(() => requestAnimationFrame(r)));
     await paint();
     const t0 = performance.now();
     if (how === 'next') {
-        widget.querySelector('.breaker-next').click();
+        widget.querySelector(kind.next).click();
     } else {
-        const slider = widget.querySelector('.breaker-frame-slider');
+        const slider = widget.querySelector(kind.slider);
         slider.value = String(before + 3);
         slider.dispatchEvent(new Event('input', {bubbles: true}));
     }
@@ -133,29 +167,34 @@ _REDRAW_JS = """async ([index, how]) => {
     }
     await paint();
     return performance.now() - t0;
-}""".replace("NOTEBOOK", NOTEBOOK)
+}""".replace("NOTEBOOK", NOTEBOOK).replace("KIND_JS", _KIND_JS)
 
 _SHOWN_JS = """(index) => {
+    KIND_JS
     const cell = [...document.querySelectorAll('NOTEBOOK .jp-CodeCell')][index];
-    const widget = cell && cell.querySelector('.breaker-widget');
+    const kind = kindIn(cell);
+    const widget = kind && cell.querySelector(kind.root);
     if (!widget) return null;
-    const panels = [...widget.querySelectorAll('.breaker-panel')];
-    return {
-        slider: Number(widget.querySelector('.breaker-frame-slider').value),
-        label: widget.querySelector('.breaker-frame-label').textContent,
+    const panels = [...widget.querySelectorAll(kind.panel)];
+    const shown = {
+        slider: Number(widget.querySelector(kind.slider).value),
+        label: widget.querySelector(kind.label).textContent,
         drawn: panels.map(p => Number(p.getAttribute('data-frame'))),
-        states: panels.map(p => p.querySelector('.breaker-state').getAttribute('data-state')),
-        rejected: panels.map(p => {
-            const r = p.querySelector('.breaker-rejected');
-            return r ? r.getAttribute('data-rejected') : null;
-        }),
     };
-}""".replace("NOTEBOOK", NOTEBOOK)
+    for (const [name, [selector, attribute]] of Object.entries(kind.readings)) {
+        shown[name] = panels.map(p => {
+            const r = p.querySelector(selector);
+            return r ? (attribute ? r.getAttribute(attribute) : r.textContent) : null;
+        });
+    }
+    return shown;
+}""".replace("NOTEBOOK", NOTEBOOK).replace("KIND_JS", _KIND_JS)
 
 
-_WIDGET_CELLS_JS = """() => [...document.querySelectorAll('NOTEBOOK .jp-CodeCell')]
-    .map((c, i) => c.querySelector('.breaker-widget') ? i : -1)
-    .filter(i => i >= 0)""".replace("NOTEBOOK", NOTEBOOK)
+_WIDGET_CELLS_JS = """() => { KIND_JS
+    return [...document.querySelectorAll('NOTEBOOK .jp-CodeCell')]
+    .map((c, i) => kindIn(c) ? i : -1)
+    .filter(i => i >= 0); }""".replace("NOTEBOOK", NOTEBOOK).replace("KIND_JS", _KIND_JS)
 
 
 def _widget_cells(page: Any) -> list[int]:
@@ -198,7 +237,8 @@ def bench_in_browser(page: Any, server: Any, relative: str, name: str) -> list[d
             }
         )
         cell = page.locator(f"{NOTEBOOK} .jp-CodeCell").nth(index)
-        screenshot(page, f"bench-{name}-widget{n + 1}", cell.locator(".breaker-widget"))
+        roots = ", ".join(kind["root"] for kind in WIDGET_KINDS)
+        screenshot(page, f"bench-{name}-widget{n + 1}", cell.locator(roots).first)
         # Leave each widget on another frame than the one it was saved with.
         page.evaluate(_REDRAW_JS, [index, "next"])
     print(f"  Run All Cells: {run_all_s:.1f} s (server round trips included)")
