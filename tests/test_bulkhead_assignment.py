@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import tomllib
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -95,13 +96,26 @@ def test_a_lock_whose_hook_runs_late_does_not_hide_the_race() -> None:
     ("bug", "grader", "words"),
     [
         ("call-slot-lost-on-error", "call", "must be given back even when fn raises"),
-        ("wait-never-times-out", "wait", "still waiting at t=0 s, although max_wait is 0 s"),
+        (
+            "wait-never-times-out",
+            "wait",
+            r"with max_wait=0, acquire\(\) must give up at once without calling sleep\(\)",
+        ),
+        ("wait-sleeps-past-deadline", "wait", "past its deadline"),
+        ("wait-no-last-look", "wait", "without looking once more; the slot was free then"),
         ("wait-on-the-wall-clock", "wait", "although max_wait is 1 s"),
         ("wait-sleeps-all-at-once", "wait", "longer than poll_interval"),
         ("pool-queue-unbounded", "pool", "the queue is bounded"),
         ("pool-newest-first", "pool", "oldest queued first"),
         ("one-pool-shared", "isolation", "each dependency its own bulkhead"),
+        (
+            "isolation-one-size",
+            "isolation",
+            r"gave B a bulkhead that admitted only 1 call; .*here 3",
+        ),
         ("littles-law-milliseconds", "sizing", "1000 times too many"),
+        ("size-int-plus-one", "sizing", "returned 16; expected 15"),
+        ("size-clamps-before-headroom", "sizing", "returned 2; expected 1"),
         ("release-goes-negative", "semaphore", "did not raise RuntimeError"),
     ],
 )
@@ -109,7 +123,7 @@ def test_each_known_bug_fails_its_visible_check_in_plain_words(
     bug: str, grader: str, words: str
 ) -> None:
     ns = _bug(bug)
-    run = {
+    run: Callable[[], None] = {
         "call": lambda: checks.check_call(ns["SemaphoreBulkhead"]),
         "wait": lambda: checks.check_wait(ns["SemaphoreBulkhead"]),
         "pool": lambda: checks.check_pool(ns["ThreadPoolBulkhead"]),

@@ -315,7 +315,15 @@ def grade_littles_law(
     """Hidden grading for exercise 7: rates and latencies over four orders of magnitude."""
     refuse_reference(concurrency_needed, "concurrency_needed")
     refuse_reference(bulkhead_size, "bulkhead_size")
-    require(littles_law_problem(concurrency_needed, bulkhead_size, 1.0, 10.0, 1.5))  # at least 1
+    fixed = [
+        (1.0, 10.0, 1.5),  # at least 1
+        (10.0, 50.0, 1.5),  # under one slot: the headroom first, then at least 1
+        (20.0, 500.0, 1.5),  # the module's example: exactly 15, not rounded up to 16
+        (40.0, 250.0, 2.0),  # exactly 20
+        (8.0, 125.0, 3.0),  # exactly 3
+    ]
+    for rate, latency_ms, headroom in fixed:
+        require(littles_law_problem(concurrency_needed, bulkhead_size, rate, latency_ms, headroom))
 
     def generate(rng: random.Random) -> tuple[float, float, float]:
         rate = float(rng.choice([1, 2, 5, 10, 20, 50, 100, 250, 1000, 5000]) * rng.randint(1, 9))

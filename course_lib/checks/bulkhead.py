@@ -118,12 +118,27 @@ def _student_step(bulkhead: Any, op: str, history: str) -> Any:
     return "ok"
 
 
+def _all_slots(capacity: int) -> str:
+    """``"its only slot is"`` or ``"all 3 slots are"``."""
+    return "its only slot is" if capacity == 1 else f"all {capacity} slots are"
+
+
+def _calls(n: int) -> str:
+    """``"1 call"`` or ``"3 calls"``."""
+    return "1 call" if n == 1 else f"{n} calls"
+
+
+def _possessive(name: str) -> str:
+    """``"A's"``, but ``"payments'"``."""
+    return f"{name}'" if name.endswith("s") else f"{name}'s"
+
+
 def _explain(op: str, got: Any, expected: Any, in_use: int, capacity: int) -> str:
     if op == "try_acquire":
         if expected:
             return f"try_acquire() returned {got!r}; expected True ({in_use} of {capacity} in use)"
         return (
-            f"try_acquire() returned {got!r}; expected False: all {capacity} slots are in use, "
+            f"try_acquire() returned {got!r}; expected False: {_all_slots(capacity)} in use, "
             "so a full bulkhead rejects at once"
         )
     if expected == "error":
@@ -337,7 +352,10 @@ def call_problem(bulkhead_cls: Any, capacity: int, held: int, outcome: str) -> s
         raise
     except Exception as error:  # noqa: BLE001 - compared below
         if full:
-            return f"{where} raised {type(error).__name__}; expected BulkheadFullError (it is full)"
+            return (
+                f"{where} raised {type(error).__name__}: {error}; expected BulkheadFullError "
+                "(it is full)"
+            )
         if outcome == "return" or type(error).__name__ != outcome:
             return f"{where} raised {type(error).__name__}: {error}; expected fn's own result"
         in_use = _read(bulkhead, "in_use", owner)
@@ -407,7 +425,12 @@ def wait_problem(
         calls[0] += 1
         seconds = plain(seconds, "the seconds passed to sleep()", "number")
         now = clock.now()
-        if seconds <= 0:
+        if max_wait <= 0:
+            problems.append(
+                f"with max_wait=0, acquire() must give up at once without calling sleep(); "
+                f"it called sleep({seconds!r})"
+            )
+        elif seconds <= 0:
             problems.append(
                 f"acquire() called sleep({seconds!r}) at t={now:g} s: sleep a positive time"
             )
@@ -470,6 +493,12 @@ def wait_problem(
     if frees_in_time:
         assert free_at is not None
         if outcome == "rejected":
+            if abs(now - max_wait) <= EPS and abs(free_at - max_wait) <= EPS:
+                return (
+                    f"on a bulkhead {story}, acquire() gave up at the deadline (t={now:g} s) "
+                    "without looking once more; the slot was free then: call try_acquire() "
+                    "one last time before raising"
+                )
             return (
                 f"on a bulkhead {story}, acquire() gave up at t={now:g} s, although the slot "
                 f"was free again at t={free_at:g} s, within max_wait"
@@ -498,8 +527,14 @@ def wait_problem(
 
 def check_wait(bulkhead_cls: Any) -> None:
     """Visible check for exercise 4: reject at once; a slot freed during the wait, or just at
-    its deadline; no slot at all."""
-    cases = [(0.0, 0.25, None), (1.0, 0.25, 0.5), (1.0, 0.25, 1.0), (1.0, 0.25, None)]
+    its deadline; no slot at all; a deadline between two looks (the last sleep is shorter)."""
+    cases = [
+        (0.0, 0.25, None),
+        (1.0, 0.25, 0.5),
+        (1.0, 0.25, 1.0),
+        (1.0, 0.25, None),
+        (0.125, 0.5, None),
+    ]
     for max_wait, poll, free_at in cases:
         require(wait_problem(bulkhead_cls, max_wait, poll, free_at))
     print(
@@ -615,14 +650,8 @@ def check_pool(pool_cls: Any) -> None:
 # --- exercise 6: one bulkhead per dependency ----------------------------------------------
 
 
-def isolation_problem(
-    make_bulkheads: Any,
-    limits: dict[str, int],
-    ops: Sequence[tuple[str, str]],
-    models: dict[str, Any],
-) -> str | None:
-    """``make_bulkheads(limits)``, then ``(dependency, op)`` steps vs one model per dependency."""
-    shown = f"make_bulkheads({limits!r})"
+def _made(shown: str, make_bulkheads: Any, limits: dict[str, int]) -> dict[str, Any] | str:
+    """``make_bulkheads(limits)``'s bulkhead for every dependency, or what is missing."""
     made = call(shown, make_bulkheads, dict(limits))
     bulkheads = {}
     for name in limits:
@@ -632,40 +661,94 @@ def isolation_problem(
             raise
         except Exception:  # noqa: BLE001 - reported to the student
             return f"{shown} has no bulkhead for {name!r}"
+    return bulkheads
+
+
+def _steps_problem(
+    shown: str,
+    bulkheads: dict[str, Any],
+    limits: dict[str, int],
+    ops: Sequence[tuple[str, str]],
+    models: dict[str, Any],
+) -> str | None:
+    """``(dependency, op)`` steps on ``bulkheads`` vs one model per dependency; first difference.
+
+    A try_acquire() answered wrongly while the other dependencies hold nothing is
+    a wrong size; with slots held elsewhere, or a count that moves in another
+    dependency's bulkhead, the bulkheads are not each their own.
+    """
     done: list[str] = []
     for name, op in ops:
-        where = f"after {', '.join(done) or 'nothing'} with {shown}"
+        where = f"With {shown}, after {', '.join(done)}" if done else f"With a new {shown}"
         model = models[name]
         before = int(model.in_use)
         expected = _model_step(model, op)
         got = _student_step(bulkheads[name], op, where)
         if got != expected:
+            others_idle = all(int(m.in_use) == 0 for other, m in models.items() if other != name)
+            if op == "try_acquire" and others_idle:
+                admitted = before + (1 if got else 0)
+                only = "only " if admitted < limits[name] else ""
+                return (
+                    f"{shown} gave {name} a bulkhead that admitted {only}{_calls(admitted)}; "
+                    f"each bulkhead's max_concurrent must be limits[name] (here {limits[name]})"
+                )
             why = _explain(op, got, expected, before, limits[name])
             busy = [f"{other}: {int(m.in_use)}" for other, m in models.items() if other != name]
             return (
-                f"{where}, {name}'s {why}. Slots held by the other dependencies "
+                f"{where}, {_possessive(name)} {why}. Slots held by the other dependencies "
                 f"({', '.join(busy)}) must not count: each dependency gets its own bulkhead"
             )
         done.append(f"{name}.{op}()")
         for other, bulkhead in bulkheads.items():
-            in_use = _read(bulkhead, "in_use", f"{other}'s bulkhead")
+            in_use = _read(bulkhead, "in_use", f"{_possessive(other)} bulkhead")
             if in_use != models[other].in_use:
+                after = f"only {done[0]}" if len(done) == 1 else ", ".join(done)
                 return (
-                    f"{where}, then {name}.{op}(): {other}'s bulkhead has in_use={in_use}; "
-                    f"expected {models[other].in_use} (each dependency its own bulkhead)"
+                    f"With {shown}, after {after}, {_possessive(other)} bulkhead has "
+                    f"in_use={in_use}; expected {models[other].in_use} (each dependency its "
+                    "own bulkhead)"
                 )
     return None
 
 
+def isolation_problem(
+    make_bulkheads: Any,
+    limits: dict[str, int],
+    ops: Sequence[tuple[str, str]],
+    models: dict[str, Any],
+) -> str | None:
+    """Each bulkhead filled alone, then ``(dependency, op)`` steps vs one model per dependency.
+
+    First, for every dependency, a new ``make_bulkheads(limits)`` whose bulkhead
+    for it is asked for ``limits[name] + 1`` slots (its size, and nothing
+    counted elsewhere); then ``ops`` on one more new set, against ``models``.
+    """
+    shown = f"make_bulkheads({limits!r})"
+    for name, limit in limits.items():
+        bulkheads = _made(shown, make_bulkheads, limits)
+        if isinstance(bulkheads, str):
+            return bulkheads
+        fill = [(name, "try_acquire")] * (limit + 1)
+        counters = {other: SlotCounter(n) for other, n in limits.items()}
+        problem = _steps_problem(shown, bulkheads, limits, fill, counters)
+        if problem:
+            return problem
+    bulkheads = _made(shown, make_bulkheads, limits)
+    if isinstance(bulkheads, str):
+        return bulkheads
+    return _steps_problem(shown, bulkheads, limits, ops, models)
+
+
 def check_isolation(make_bulkheads: Any) -> None:
-    """Visible check for exercise 6: B fills its 2 slots; A still gets both of its own."""
-    limits = {"A": 2, "B": 2}
-    ops = [("B", "try_acquire"), ("B", "try_acquire"), ("B", "try_acquire")]
-    ops += [("A", "try_acquire"), ("A", "try_acquire"), ("A", "try_acquire")]
+    """Visible check for exercise 6: sizes 1 and 3; B fills its 3 slots, A still gets its own."""
+    limits = {"A": 1, "B": 3}
+    ops = [("B", "try_acquire")] * 4 + [("A", "try_acquire")] * 2
     models = {name: SlotCounter(n) for name, n in limits.items()}
     require(isolation_problem(make_bulkheads, limits, ops, models))
     print(
-        "✓ B's bulkhead fills up and rejects; A's bulkhead is untouched and serves all of its slots"
+        "✓ each bulkhead has its own size; B's fills up and rejects, A's is untouched and "
+        "serves its own slot"
     )
 
 
@@ -675,7 +758,13 @@ def check_isolation(make_bulkheads: Any) -> None:
 def littles_law_problem(
     concurrency_needed: Any, bulkhead_size: Any, rate: float, latency_ms: float, headroom: float
 ) -> str | None:
-    """Both functions on one case; ``None`` or what is wrong (near-integer sizes are skipped)."""
+    """Both functions on one case; ``None`` or what is wrong.
+
+    A product ``in flight x headroom`` that is a whole number is checked only when
+    every usual order of the float arithmetic gives exactly that number (as
+    ``20 x 0.5 x 1.5 = 15`` does); when the orders disagree by a rounding error,
+    the case is skipped, as either size could be honest.
+    """
     exact = rate * latency_ms / 1000
     shown = f"concurrency_needed({rate:g}, {latency_ms:g})"
     got = plain(call(shown, concurrency_needed, rate, latency_ms), f"{shown}'s answer", "number")
@@ -691,8 +780,8 @@ def littles_law_problem(
         )
     shown = f"bulkhead_size({rate:g}, {latency_ms:g}, headroom={headroom:g})"
     needed = exact * headroom
-    if abs(needed - round(needed)) < 1e-6:
-        return None  # a whole number of slots: float rounding could go either way
+    if abs(needed - round(needed)) < 1e-6 and not _exactly_whole(rate, latency_ms, headroom):
+        return None  # a whole number of slots up to float rounding, which could go either way
     expected = max(1, math.ceil(needed))
     got_size = plain(
         call(shown, bulkhead_size, rate, latency_ms, headroom=headroom),
@@ -700,16 +789,33 @@ def littles_law_problem(
         "whole number",
     )
     if got_size != expected:
+        rounded = "a whole number already" if float(needed).is_integer() else "rounded up"
         return (
             f"{shown} returned {got_size}; expected {expected} (in flight {exact:g} x "
-            f"headroom {headroom:g} = {needed:g}, rounded up; at least 1)"
+            f"headroom {headroom:g} = {needed:g}, {rounded}; at least 1)"
         )
     return None
 
 
+def _exactly_whole(rate: float, latency_ms: float, headroom: float) -> bool:
+    """Every usual order of ``rate x latency_ms / 1000 x headroom`` gives one whole number."""
+    seconds = latency_ms / 1000
+    orders = {
+        rate * latency_ms / 1000 * headroom,
+        rate * seconds * headroom,
+        seconds * rate * headroom,
+        rate * latency_ms * headroom / 1000,
+        rate / 1000 * latency_ms * headroom,
+        headroom * (rate * seconds),
+    }
+    return len(orders) == 1 and float(next(iter(orders))).is_integer()
+
+
 def check_littles_law(concurrency_needed: Any, bulkhead_size: Any) -> None:
-    """Visible check for exercise 7: the module's example and two sizings."""
-    for rate, latency_ms, headroom in [(20.0, 500.0, 1.5), (100.0, 45.0, 1.2), (2.0, 30.0, 1.0)]:
+    """Visible check for exercise 7: the module's example (a whole 15 slots), two sizings, and
+    a load under one call in flight (the headroom first, then at least 1)."""
+    cases = [(20.0, 500.0, 1.5), (100.0, 45.0, 1.2), (2.0, 30.0, 1.0), (10.0, 50.0, 1.5)]
+    for rate, latency_ms, headroom in cases:
         require(littles_law_problem(concurrency_needed, bulkhead_size, rate, latency_ms, headroom))
     print(
         "✓ in flight = calls per second x latency in seconds, and the bulkhead size rounds "
