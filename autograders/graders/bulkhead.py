@@ -17,8 +17,10 @@ pool runs real threads, which a scenario cannot step through).
 4. :func:`grade_wait`: bounded waits on a manual clock, slots freed before, at and after
    the deadline
 5. :func:`grade_pool`: random submit/finish sequences vs :class:`PoolModel`
-6. :func:`grade_isolation`: random per-dependency steps, one reference bulkhead each
-7. :func:`grade_littles_law`: rates and latencies from 1 to 10,000
+6. :func:`grade_isolation`: each bulkhead filled alone (its size), then random
+   per-dependency steps, one reference bulkhead each
+7. :func:`grade_littles_law`: rates and latencies from 1 to 10,000, whole products
+   (20 calls/s x 500 ms x 1.5 = 15) included
 """
 
 from __future__ import annotations
