@@ -88,8 +88,9 @@ def _read(obj: Any, name: str, owner: str) -> int:
     return int(plain(value, f"{owner}.{name}", "whole number"))
 
 
-def _ops(ops: Sequence[str]) -> str:
-    return ", ".join(f"{op}()" for op in ops) if ops else "nothing"
+def _after(done: Sequence[str], shown: str) -> str:
+    """``"after try_acquire(), release() on a X"``, or ``"on a new X"`` when nothing was done."""
+    return f"after {', '.join(done)} on a {shown}" if done else f"on a new {shown}"
 
 
 def _model_step(model: Any, op: str) -> Any:
@@ -157,12 +158,13 @@ def semaphore_problem(
     owner = f"your SemaphoreBulkhead(max_concurrent={capacity})"
     for count in range(len(ops) + 1):
         done = ops[:count]
-        history = f"after {_ops(done)} on a SemaphoreBulkhead(max_concurrent={capacity})"
+        shown = f"SemaphoreBulkhead(max_concurrent={capacity})"
+        history = _after([f"{op}()" for op in done], shown)
         if count:
             op = ops[count - 1]
             before = int(model.in_use)
             expected = _model_step(model, op)
-            where = f"after {_ops(done[:-1])} on a SemaphoreBulkhead(max_concurrent={capacity})"
+            where = _after([f"{op}()" for op in done[:-1]], shown)
             got = _student_step(bulkhead, op, where)
             if got != expected:
                 return f"{where}, {_explain(op, got, expected, before, capacity)}"
@@ -247,7 +249,7 @@ def race_problem(
     story: list[str] = []
     shown = f"SemaphoreBulkhead(max_concurrent={capacity})"
     for op, cut_in in steps:
-        where = f"after {', '.join(story) or 'nothing'} on a {shown}"
+        where = _after(story, shown)
         before = int(model.in_use)
         if cut_in:
             pending.append(True)
@@ -574,7 +576,7 @@ def pool_problem(
     done: list[str] = []
     shown = f"ThreadPoolBulkhead(max_workers={workers}, queue_capacity={queue})"
     for op, (answer, should_start, active, queued) in zip(ops, expected, strict=True):
-        where = f"after {', '.join(done) or 'nothing'} on a {shown}"
+        where = _after(done, shown)
         started.clear()
         if op == "submit":
             k = len(tasks) + 1
