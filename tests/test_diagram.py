@@ -717,7 +717,10 @@ def test_test_cells_check_visibly_then_import_the_hidden_graders_in_the_hidden_r
 def test_the_student_version_has_no_answer_no_hidden_test_and_no_to_mermaid() -> None:
     from nbgrader.preprocessors import ClearHiddenTests, ClearSolutions
 
+    from autograders.presenter import strip_presenter_cells
+
     nb = _notebook()
+    strip_presenter_cells(nb)  # as the release does: presenter notes never reach students
     resources: dict[str, Any] = {}
     nb, resources = ClearSolutions(code_stub={"python": STUB}).preprocess(nb, resources)
     nb, resources = ClearHiddenTests().preprocess(nb, resources)
