@@ -29,6 +29,7 @@ __all__ = [
     "discover_assignments",
     "temp_course",
     "release",
+    "public_lines",
     "secret_lines",
 ]
 
@@ -203,16 +204,8 @@ def release(
 _MARKERS = ("BEGIN SOLUTION", "END SOLUTION", "BEGIN HIDDEN TESTS", "END HIDDEN TESTS")
 
 
-def secret_lines(source_notebook: Path, *, hidden_only: bool = False) -> set[str]:
-    """Lines a student version must never contain: those of solution and hidden-test blocks.
-
-    With ``hidden_only``, only hidden-test lines (what feedback must never show, while it
-    may show the student's own code, which can match the solution).
-
-    Trivial lines (blank, ``pass``, lone brackets, ``else:``...) and lines that also appear
-    outside every secret block of the source (so a student may legitimately see them) are
-    left out. Lines are compared stripped of surrounding whitespace.
-    """
+def _split_lines(source_notebook: Path, *, hidden_only: bool = False) -> tuple[set[str], set[str]]:
+    """``(inside secret blocks, outside them)``: the stripped lines of the source notebook."""
     from autograders.notebook_text import read_notebook
 
     secret: set[str] = set()
@@ -225,6 +218,25 @@ def secret_lines(source_notebook: Path, *, hidden_only: bool = False) -> set[str
                 inside = "BEGIN" in line and not (hidden_only and "SOLUTION" in line)
                 continue
             (secret if inside else public).add(line)
+    return secret, public
+
+
+def public_lines(source_notebook: Path) -> set[str]:
+    """The lines a source notebook shows outside its solution and hidden-test blocks."""
+    return _split_lines(source_notebook)[1]
+
+
+def secret_lines(source_notebook: Path, *, hidden_only: bool = False) -> set[str]:
+    """Lines a student version must never contain: those of solution and hidden-test blocks.
+
+    With ``hidden_only``, only hidden-test lines (what feedback must never show, while it
+    may show the student's own code, which can match the solution).
+
+    Trivial lines (blank, ``pass``, lone brackets, ``else:``...) and lines that also appear
+    outside every secret block of the source (so a student may legitimately see them) are
+    left out. Lines are compared stripped of surrounding whitespace.
+    """
+    secret, public = _split_lines(source_notebook, hidden_only=hidden_only)
     trivial = {
         "",
         "pass",
