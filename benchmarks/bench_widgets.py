@@ -73,13 +73,14 @@ TARGET_SAVED_BYTES = 1_000_000
 WIDGET_VIEW = "application/vnd.jupyter.widget-view+json"
 WIDGET_STATE = "application/vnd.jupyter.widget-state+json"
 NOTEBOOK = ".jp-NotebookPanel:not(.lm-mod-hidden)"
-#: Where a widget draws: the output of a cell showing a widget view. Every course widget
-#: follows one convention inside it (breaker, cascade, bulkhead, retry storm, timeout budget,
-#: mesh, runbook): each panel it draws carries ``data-frame`` (the frame drawn), a button whose
-#: class ends in ``-next`` steps, and a range input (the first one, or one whose class holds
-#: ``frame``) moves to a frame. A widget with no ``data-frame`` (the timeout histogram) is timed
-#: for its first display only.
-WIDGET_ROOT = '.jp-OutputArea-output[data-mime-type="application/vnd.jupyter.widget-view+json"]'
+#: Where a widget draws: the output of a cell showing a widget view (JupyterLab puts a
+#: widget in an output panel with no ``data-mime-type``, unlike rendered MIME outputs).
+#: Every course widget follows one convention inside it (breaker, cascade, bulkhead, retry
+#: storm, timeout budget, mesh, runbook): each panel it draws carries ``data-frame`` (the
+#: frame drawn), a button whose class ends in ``-next`` steps (``-prev`` steps back), and a
+#: range input (the first one, or one whose class holds ``frame``) moves to a frame. A
+#: widget with no ``data-frame`` (the timeout histogram) is timed for its first display only.
+WIDGET_ROOT = ".jp-OutputArea-output:not([data-mime-type])"  # a widget view's output panel
 #: A widget is drawn once its root holds one of these.
 DRAWN = "[data-frame], svg"
 
@@ -131,6 +132,7 @@ _HOOKS_JS = """
         return {
             panels: [...widget.querySelectorAll('[data-frame]')],
             next: widget.querySelector('button[class$="-next"], [class*="-next "]'),
+            prev: widget.querySelector('button[class$="-prev"], [class*="-prev "]'),
             slider: ranges.find(r => /frame/.test(r.className)) || ranges[0] || null,
             label: widget.querySelector('[class$="-frame-label"]'),
         };
@@ -145,17 +147,30 @@ _REDRAW_JS = (
     const h = hooks(widget);
     if (!h.panels.length || !h.next || !h.slider) return null;  // nothing to step
     const panel = h.panels[0];
-    const before = Number(panel.getAttribute('data-frame'));
+    const frameOf = () => Number(panel.getAttribute('data-frame'));
+    if (how === 'next' && !h.prev && frameOf() >= Number(h.slider.max)) {
+        // at its last frame with no "previous" button: rewind first (not timed)
+        h.slider.value = '0';
+        h.slider.dispatchEvent(new Event('input', {bubbles: true}));
+        const t = performance.now();
+        while (frameOf() !== 0 && performance.now() - t < 10000)
+            await new Promise(r => setTimeout(r, 1));
+    }
+    const before = frameOf();
     const paint = () => new Promise(r => requestAnimationFrame(() => requestAnimationFrame(r)));
     await paint();
+    // step forward, or back when the widget already shows its last frame
+    const last = Number(h.slider.max || before + 3);
+    const back = before + (how === 'next' ? 1 : 3) > last;
+    const want = how === 'next' ? before + (back ? -1 : 1) : (back ? Math.max(0, before - 3)
+                                                                   : before + 3);
     const t0 = performance.now();
     if (how === 'next') {
-        h.next.click();
+        (back && h.prev ? h.prev : h.next).click();
     } else {
-        h.slider.value = String(before + 3);
+        h.slider.value = String(want);
         h.slider.dispatchEvent(new Event('input', {bubbles: true}));
     }
-    const want = how === 'next' ? before + 1 : before + 3;
     while (Number(panel.getAttribute('data-frame')) !== want) {
         if (performance.now() - t0 > 10000) return -1;
         await new Promise(r => setTimeout(r, 1));
@@ -357,7 +372,9 @@ def main() -> int:
     )
     print(header)
     print("-" * len(header))
-    met = True
+    met = bool(results)
+    if not results:
+        print("!! no widget was found on the page: nothing measured")
     for result in results:
         per_widget = saved[result["notebook"]]["per_widget_bytes"]
         n = result["widget"] - 1
