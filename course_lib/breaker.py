@@ -55,6 +55,7 @@ import enum
 import functools
 import inspect
 import threading
+import types
 from collections import deque
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
@@ -339,6 +340,7 @@ class _StateBehaviour:
     (``cb._time(now)``), so a CLOSED breaker with a count window reads no clock.
     """
 
+    __slots__ = ()
     state: ClassVar[State]
 
     def allow(self, cb: CircuitBreaker, now: float | None) -> bool:
@@ -370,6 +372,7 @@ class ClosedState(_StateBehaviour):
     ``>=`` is resilience4j's rule: with a 50% threshold, 5 failures in 10 trip.
     """
 
+    __slots__ = ()
     state = State.CLOSED
 
     def allow(self, cb: CircuitBreaker, now: float | None) -> bool:
@@ -417,6 +420,7 @@ class OpenState(_StateBehaviour):
     they are counted in the stats but change nothing.
     """
 
+    __slots__ = ()
     state = State.OPEN
 
     def allow(self, cb: CircuitBreaker, now: float | None) -> bool:
@@ -458,6 +462,7 @@ class HalfOpenState(_StateBehaviour):
     stays frozen (trials are counted apart from it).
     """
 
+    __slots__ = ()
     state = State.HALF_OPEN
 
     def allow(self, cb: CircuitBreaker, now: float | None) -> bool:
@@ -515,6 +520,19 @@ class _Unset:
 
 
 _UNSET: Final = _Unset()
+
+
+class _Guarded(functools.partial[Any]):
+    """What ``@breaker`` makes of a function ``fn``: ``breaker.call(fn, *args, **kwargs)``.
+
+    The same as ``def guarded(*args, **kwargs): return breaker.call(fn, *args, **kwargs)``,
+    as a :func:`functools.partial`, which calls ``breaker.call`` without a Python frame of
+    its own in between. A partial is no method, so ``__get__`` binds it like a function
+    when it decorates a method (``instance.method(x)`` -> ``breaker.call(fn, instance, x)``).
+    """
+
+    def __get__(self, instance: object, owner: type | None = None) -> Any:
+        return self if instance is None else types.MethodType(self, instance)
 
 
 def _exception_types(name: str, value: Any) -> tuple[type[BaseException], ...]:
@@ -795,8 +813,11 @@ class CircuitBreaker:
         self._generation += 1
         self._emit(StateChanged(now, self._name, old.value, new.value, reason))
 
-    def _acquire(self, now: float | None, explain: bool = False) -> int | CircuitOpenError:
-        """Take a permit: the current generation, or -1 / the refusal (if ``explain``)."""
+    def _acquire(self, now: float | None, explain: bool = False) -> int:
+        """Take a permit: return the current generation.
+
+        A refused call gets -1, or (``explain``) the :class:`CircuitOpenError` saying why, raised.
+        """
         lock = self._lock
         lock.acquire()  # (acquire/release: measurably cheaper than ``with`` per call)
         try:
@@ -810,9 +831,9 @@ class CircuitBreaker:
             now = self._time(now)
             reason, retry_after = self._behaviour.rejection(self, now)
             self._emit(CallRejected(now, self._name, reason))
-            if not explain:
-                return -1
-            return self._refusal(retry_after)
+            if explain:
+                raise self._refusal(retry_after)
+            return -1
         finally:
             lock.release()
 
@@ -851,7 +872,7 @@ class CircuitBreaker:
                     self._emit(CallFailed(now, self._name, error, duration, slow))
                 else:
                     self._emit(CallSucceeded(now, self._name, duration, slow))
-            if generation >= 0 and generation != self._generation:
+            if generation != self._generation and generation >= 0:  # (-1: the current one)
                 self._late += 1
                 return
             self._behaviour.on_outcome(self, now, failed | slow << 1, error)
@@ -901,8 +922,7 @@ class CircuitBreaker:
             ``False`` if it must fail fast. An OPEN breaker whose cooldown is
             over moves to HALF_OPEN here (the lazy transition).
         """
-        permit = self._acquire(now)
-        return isinstance(permit, int) and permit >= 0
+        return self._acquire(now) >= 0
 
     def record_success(self, now: float | None = None, duration: float = 0.0) -> None:
         """Report that a permitted call succeeded after ``duration`` seconds."""
@@ -1039,9 +1059,10 @@ class CircuitBreaker:
         """
         timed = self._slow_call_duration is not None or self._listener is not None
         start = self._clock.now() if timed else None
-        permit = self._acquire(start, True)
-        if isinstance(permit, CircuitOpenError):
-            return cast(R, self._refuse(permit))
+        try:
+            permit = self._acquire(start, explain=True)
+        except CircuitOpenError as refusal:
+            return cast(R, self._refuse(refusal))
         try:
             result = fn(*args, **kwargs)
         except BaseException as exc:
@@ -1079,9 +1100,10 @@ class CircuitBreaker:
         """
         timed = self._slow_call_duration is not None or self._listener is not None
         start = self._clock.now() if timed else None
-        permit = self._acquire(start, True)
-        if isinstance(permit, CircuitOpenError):
-            value = self._refuse(permit)
+        try:
+            permit = self._acquire(start, explain=True)
+        except CircuitOpenError as refusal:
+            value = self._refuse(refusal)
             if inspect.isawaitable(value):
                 value = await value
             return cast(R, value)
@@ -1108,13 +1130,7 @@ class CircuitBreaker:
 
             return guarded_async
 
-        call = self.call
-
-        @functools.wraps(fn)
-        def guarded(*args: P.args, **kwargs: P.kwargs) -> Any:
-            return call(fn, *args, **kwargs)
-
-        return guarded
+        return functools.wraps(fn)(_Guarded(self.call, fn))
 
     # ---------------------------------------------------------------- display
 

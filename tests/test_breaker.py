@@ -6,6 +6,7 @@ Every test that builds its breaker with :func:`make` runs twice: on the simple
 
 from __future__ import annotations
 
+import inspect
 import math
 import threading
 from typing import Any
@@ -567,6 +568,30 @@ def test_the_decorator_wraps_a_function_and_keeps_its_name() -> None:
     feed(breaker, "f" * 9)  # with the success: 9 failures of 10 calls
     assert breaker.state is State.OPEN
     assert fetch(8) == "fallback"
+
+
+def test_the_decorator_guards_a_method_and_passes_its_instance() -> None:
+    breaker = make(fallback="fallback")
+
+    class Orders:
+        def __init__(self, prefix: str) -> None:
+            self.prefix = prefix
+
+        @breaker
+        def fetch(self, order: int, *, urgent: bool = False) -> str:
+            """Fetch an order."""
+            return f"{self.prefix} {order}{'!' if urgent else ''}"
+
+    orders = Orders("order")
+    assert orders.fetch(7) == "order 7" and orders.fetch(8, urgent=True) == "order 8!"
+    assert Orders.fetch(orders, 9) == "order 9"  # through the class, as a plain function
+    assert Orders.fetch.__name__ == "fetch" and Orders.fetch.__doc__ == "Fetch an order."
+    assert (
+        str(inspect.signature(orders.fetch)) == "(order: 'int', *, urgent: 'bool' = False) -> 'str'"
+    )
+    assert breaker.stats.succeeded == 3
+    feed(breaker, "f" * 7)  # with the 3 successes: 7 failures of 10 calls
+    assert orders.fetch(10) == "fallback"
 
 
 def test_call_measures_duration_with_the_clock_and_emits_events() -> None:
