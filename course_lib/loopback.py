@@ -96,8 +96,12 @@ class _Stoppable:
 
 
 class _HTTPServer(ThreadingHTTPServer):
+    """Each request on a daemon thread, listed in ``state.threads`` so that stopping joins it.
+
+    (``ThreadingMixIn``'s ``server_close`` joins only non-daemon request threads.)
+    """
+
     daemon_threads = True
-    block_on_close = True
     allow_reuse_address = False
 
     def __init__(self, state: _Stoppable, handler: type[BaseHTTPRequestHandler]) -> None:
@@ -109,9 +113,14 @@ class _HTTPServer(ThreadingHTTPServer):
         """Quiet: a client that hung up early (a timeout did its job) is no error to print."""
 
     def process_request(self, request: Any, client_address: Any) -> None:
+        thread = threading.Thread(
+            target=self.process_request_thread, args=(request, client_address), daemon=True
+        )
         with self.state.lock:
             self.state.sockets.add(request)
-        super().process_request(request, client_address)
+            self.state.threads[:] = [t for t in self.state.threads if t.is_alive()]
+            self.state.threads.append(thread)
+        thread.start()
 
     def shutdown_request(self, request: Any) -> None:
         with self.state.lock:
@@ -247,8 +256,10 @@ def _shutdown(http: _HTTPServer, state: _Stoppable) -> None:
     state.stop.set()
     http.shutdown()  # serve_forever returns (it polls every 0.05 s)
     state.close()  # open requests are cut: blocked reads and writes return
-    http.server_close()  # joins the request threads (block_on_close)
-    for thread in state.threads:
+    http.server_close()
+    with state.lock:
+        threads = list(state.threads)
+    for thread in threads:  # the server's own and every request's
         thread.join(BACKSTOP)
     for sock in state.fillers:
         with contextlib.suppress(OSError):
