@@ -6,6 +6,10 @@
   the slides, runs the reference in place of the students' code, reveals one solution
   (01 with the key, 07 with a click) while the next stays collapsed, and on 01 steps the
   breaker widget forward and back with the keyboard while the slide stays put.
+* **Every widget**: a notebook with one slide per course widget (built with the reference),
+  in the same Lab: each is in the presenter theme, steps forward and back (the timeout
+  histogram: its line moves) with → and ← once focused, its text is at least 14 px high at
+  1280×720, and its slide is saved as ``present-widget-NAME.png``.
 * **Static decks**: ``jupyter nbconvert --to slides`` of every discovered notebook (and the
   instructor's deck ``present`` writes) opens in Chromium without a page error or a console
   error, and the arrow key moves through its slides. nbconvert's decks load reveal.js,
@@ -273,6 +277,160 @@ def test_deck_widget_steps_with_the_keyboard(page: Any, lab: LabServer) -> None:
     page.wait_for_selector(".breaker-widget[data-m14-theme='default']", timeout=SLOW_MS)
     page.keyboard.press("c")
     page.wait_for_selector(".breaker-widget[data-m14-theme='presenter']", timeout=SLOW_MS)
+    assert page.m14_errors == []
+
+
+# --- every widget, presented ----------------------------------------------------------------
+
+#: One slide per course widget (the timeout module has two), built with the reference, as the
+#: notebooks build them. ``test_every_widget_is_presented`` fails if a widget module is missing.
+PRESENTED_WIDGETS = {
+    "breaker": "from course_lib.widgets.breaker_widget import show_breaker\nshow_breaker()",
+    "bulkhead": "from course_lib.widgets.bulkhead_widget import show_bulkheads\nshow_bulkheads()",
+    "cascade": "from course_lib.widgets.cascade_widget import show_cascade\nshow_cascade()",
+    "mesh": "from course_lib.widgets.mesh_widget import show_mesh\nshow_mesh()",
+    "retry": "from course_lib.widgets.retry_widget import show_retry_storm\nshow_retry_storm()",
+    "runbook": "from course_lib.widgets.runbook_widget import show_incident\nshow_incident()",
+    "timeout-latency": """import random
+from course_lib.widgets.timeout_widget import show_latencies
+rng = random.Random(4)
+show_latencies([rng.lognormvariate(-3.2, 0.5) for _ in range(1000)], timeout=0.1)""",
+    "timeout-budget": """from course_lib.loopback import ChainRun, Hop
+from course_lib.widgets.timeout_widget import show_budget
+def run(status, body, budget, worked):
+    hops, left = [], budget
+    for name, work in zip("ABC", worked):
+        spent = min(left, work)
+        last = name == "C" or spent >= left
+        hops.append(Hop(name, budget_ms=left, worked_ms=spent,
+                        forwarded=None if last else str(int(left - spent)),
+                        outcome=("done" if spent < left else "stopped") if last else "called on"))
+        left -= spent
+        if last:
+            break
+    return ChainRun(status, body, hops)
+show_budget([run(504, "C stopped", 150.0, (50, 50, 80)), run(200, "ok", 1000.0, (50, 50, 80))],
+            labels=["budget 150 ms", "budget 1 s"])""",
+}
+
+#: What a widget shows now: its frame (``data-frame``), or the histogram's timeout (ms).
+_SHOWN_JS = """(w) => w.hasAttribute('data-frame') ? Number(w.getAttribute('data-frame'))
+    : Number(w.querySelector('.timeout-line').getAttribute('data-timeout-ms'))"""
+
+#: Whether it stands at its last frame (a frame widget whose range input is at its max).
+_AT_END_JS = """(w) => { const r = w.querySelector('input[type=range]');
+    return w.hasAttribute('data-frame') && r !== null
+        && Number(w.getAttribute('data-frame')) >= Number(r.max); }"""
+
+#: The smallest text on screen: the height (px) of the shortest visible leaf holding text.
+_SMALLEST_TEXT_JS = """(w) => {
+    const sizes = [...w.querySelectorAll('*')]
+        .filter(e => e.children.length === 0 && e.textContent.trim() && e.tagName !== 'title')
+        .map(e => [e, e.getBoundingClientRect()])
+        .filter(([, r]) => r.width > 0 && r.height > 0)
+        .map(([e, r]) => [r.height, (e.getAttribute('class') || e.tagName) + ': '
+                          + e.textContent.trim().slice(0, 30)]);
+    sizes.sort((a, b) => a[0] - b[0]);
+    return sizes[0] || [Infinity, ''];
+}"""
+
+
+WIDGETS_DECK = "present-widgets"
+
+
+def _widgets_notebook(folder: Path) -> None:
+    """``folder/NAME.ipynb``: one slide per widget of :data:`PRESENTED_WIDGETS`, after a title."""
+    import nbformat
+
+    slide = {"slideshow": {"slide_type": "slide"}}
+    cells = [nbformat.v4.new_markdown_cell("# Every widget, presented", metadata=slide)]
+    for name, source in PRESENTED_WIDGETS.items():
+        cells.append(nbformat.v4.new_code_cell(f"# widget: {name}\n{source}", metadata=slide))
+    cells.append(nbformat.v4.new_markdown_cell("# The end", metadata=slide))
+    nb = nbformat.v4.new_notebook(cells=cells)
+    nb.metadata["kernelspec"] = {
+        "name": "python3",
+        "display_name": "Python 3",
+        "language": "python",
+    }
+    folder.mkdir(parents=True, exist_ok=True)
+    nbformat.write(nb, folder / f"{folder.name}.ipynb")
+
+
+def test_every_widget_is_presented() -> None:
+    """Each widget module of course_lib.widgets has a slide in the test below."""
+    import pkgutil
+
+    import course_lib.widgets
+
+    modules = {m.name for m in pkgutil.iter_modules(course_lib.widgets.__path__)}
+    shown = {
+        line.split(" import ")[0].removeprefix("from ").rsplit(".", 1)[1]
+        for source in PRESENTED_WIDGETS.values()
+        for line in source.splitlines()
+        if line.startswith("from course_lib.widgets.")
+    }
+    assert shown == {m for m in modules if m.endswith("_widget")}
+
+
+def test_each_widget_steps_with_the_keyboard_at_1280x720(page: Any, lab: LabServer) -> None:
+    """Every widget on a slide of its own, presenter theme: focus it, → and ←, a screenshot."""
+    _widgets_notebook(lab.root_dir / WIDGETS_DECK)
+    _open_deck(page, lab, WIDGETS_DECK)
+    # a click on the title slide, as a presenter does: the deck takes the keys
+    page.locator(
+        ".jp-NotebookPanel:not(.lm-mod-hidden) .jp-Cell.jp-deck-mod-onscreen"
+    ).first.click()
+    smallest: dict[str, tuple[float, str]] = {}
+    for index, name in enumerate(PRESENTED_WIDGETS):
+        prefix = f"# widget: {name}"
+        _advance_until(page, prefix)
+        _run_active(page, prefix)  # runs it; the deck moves on to the next slide
+        cell = page.locator(".jp-NotebookPanel:not(.lm-mod-hidden) .jp-CodeCell").nth(index)
+        widget = cell.locator(".m14-widget").first
+        widget.wait_for(state="attached", timeout=SLOW_MS)
+        page.keyboard.press("ArrowLeft")  # back to the widget's slide
+        widget.wait_for(state="visible", timeout=SLOW_MS)
+        assert widget.get_attribute("data-m14-theme") == "presenter", name
+
+        widget.focus()  # as a click does: the keys now drive the widget
+        before = widget.evaluate(_SHOWN_JS)
+        first, then = (
+            ("ArrowLeft", "ArrowRight")
+            if widget.evaluate(_AT_END_JS)
+            else (
+                "ArrowRight",
+                "ArrowLeft",
+            )
+        )
+        page.keyboard.press(first)
+        page.wait_for_function(
+            f"([w, b]) => ({_SHOWN_JS})(w) {'>' if first == 'ArrowRight' else '<'} b",
+            arg=[widget.element_handle(), before],
+            timeout=SLOW_MS,
+        )
+        moved = widget.evaluate(_SHOWN_JS)
+        page.keyboard.press(then)
+        page.wait_for_function(
+            f"([w, m]) => ({_SHOWN_JS})(w) {'<' if then == 'ArrowLeft' else '>'} m",
+            arg=[widget.element_handle(), moved],
+            timeout=SLOW_MS,
+        )
+        back = widget.evaluate(_SHOWN_JS)
+        if widget.get_attribute("data-frame") is not None:
+            assert (moved - before, back) == (1 if first == "ArrowRight" else -1, before), name
+        assert _onscreen(page)[0].startswith(prefix), f"{name}: the keys moved the deck"
+        smallest[name] = widget.evaluate(_SMALLEST_TEXT_JS)
+        screenshot(page, f"present-widget-{name}")
+        # the notebook's active cell takes the keys again: → goes on to the next slide
+        page.evaluate(
+            """() => document.querySelector(
+                '.jp-NotebookPanel:not(.lm-mod-hidden) .jp-Cell.jp-mod-active').focus()"""
+        )
+        page.keyboard.press("ArrowRight")
+    print("smallest text on screen (px):", smallest)
+    small = {name: size for name, size in smallest.items() if size[0] < 14}
+    assert not small, f"text under 14 px at 1280x720: {small}"
     assert page.m14_errors == []
 
 

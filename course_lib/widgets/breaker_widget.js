@@ -52,14 +52,9 @@ function frameCount(model) {
   return count;
 }
 
-function clampFrame(model, index) {
-  const last = Math.max(0, frameCount(model) - 1);
-  return Math.max(0, Math.min(last, Math.trunc(Number(index) || 0)));
-}
-
-function setFrame(model, index) {
-  model.set("frame", clampFrame(model, index));
-  model.save_changes();
+// Play, steps and the slider: presenter.js's shared player (one per model and view).
+function player(model) {
+  return m14Frames(model, frameCount, { intervalMs: 500, minMs: 50 });
 }
 
 function pct(x) {
@@ -77,30 +72,7 @@ function stateColor(state) {
 // --- Play: one timer per model -------------------------------------------------------
 
 function initialize({ model }) {
-  let timer = null;
-  const stop = () => {
-    if (timer !== null) clearInterval(timer);
-    timer = null;
-  };
-  const tick = () => {
-    const next = model.get("frame") + 1;
-    if (next >= frameCount(model)) {
-      model.set("playing", false);
-    } else {
-      model.set("frame", next);
-    }
-    model.save_changes();
-  };
-  const sync = () => {
-    if (model.get("playing") && timer === null) {
-      timer = setInterval(tick, Math.max(50, model.get("interval_ms") || 500));
-    } else if (!model.get("playing")) {
-      stop();
-    }
-  };
-  model.on("change:playing", sync);
-  sync();
-  return stop;
+  return player(model).timer();
 }
 
 // --- the drawing of one panel --------------------------------------------------------
@@ -345,23 +317,9 @@ function render({ model, el: host }) {
   );
   const slider = el("input", { class: "breaker-frame-slider", type: "range", min: 0, step: 1 });
   const label = el("span", { class: "breaker-frame-label" });
-  const togglePlay = () => {
-    const playing = !model.get("playing");
-    if (playing && model.get("frame") >= frameCount(model) - 1) model.set("frame", 0);
-    model.set("playing", playing);
-    model.save_changes();
-  };
-  const stepBy = (delta) => {
-    if (model.get("playing")) model.set("playing", false);
-    setFrame(model, model.get("frame") + delta);
-  };
+  const frames = player(model);
   // The course's presenter convention (presenter.js): keys, zoom, the high-contrast theme.
-  const presenter = presenterControls(model, root, {
-    step: stepBy,
-    first: () => stepBy(-frameCount(model)),
-    last: () => stepBy(frameCount(model)),
-    play: togglePlay,
-  });
+  const presenter = presenterControls(model, root, frames);
   controls.append(play, prev, next, slider, label, presenter.bar);
   const scenario = el("div", { class: "breaker-scenario" });
   const steps = el("div", { class: "breaker-steps" });
@@ -371,10 +329,7 @@ function render({ model, el: host }) {
   const panelsBox = el("div", { class: "breaker-panels" });
   root.append(controls, steps, scenario, divergence, panelsBox, knobs, error);
 
-  play.addEventListener("click", togglePlay);
-  prev.addEventListener("click", () => stepBy(-1));
-  next.addEventListener("click", () => stepBy(1));
-  slider.addEventListener("input", () => setFrame(model, slider.value));
+  const showFrame = frames.controls({ play, prev, next, slider }, { ends: true });
 
   let built = [];
   let chips = [];
@@ -400,7 +355,7 @@ function render({ model, el: host }) {
         },
         frame.ok ? "s" : "f",
       );
-      chip.addEventListener("click", () => setFrame(model, i));
+      chip.addEventListener("click", () => frames.set(i));
       steps.append(chip);
       return chip;
     });
@@ -433,18 +388,13 @@ function render({ model, el: host }) {
 
   const draw = () => {
     const count = frameCount(model);
-    const index = clampFrame(model, model.get("frame"));
+    const index = frames.clamp(model.get("frame"));
     const panels = model.get("panels") || [];
     built.forEach((parts, i) => drawPanel(parts, panels[i], index, model.get("vocabulary").names));
     chips.forEach((chip, i) => chip.classList.toggle("breaker-step-current", i === index));
-    slider.max = String(Math.max(0, count - 1));
-    slider.value = String(index);
-    slider.disabled = count === 0;
+    showFrame(index);
     label.textContent = count ? `frame ${index} of ${count - 1}` : "no frames";
     root.setAttribute("data-frame", String(index));
-    play.textContent = model.get("playing") ? "❚❚ Pause" : "▶ Play";
-    prev.disabled = index <= 0;
-    next.disabled = index >= count - 1;
     divergence.textContent = model.get("divergence_text");
     divergence.style.display = model.get("divergence_text") ? "" : "none";
     error.textContent = model.get("config_error");

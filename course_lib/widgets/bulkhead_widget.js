@@ -30,43 +30,15 @@ function frameCount(model) {
   return count;
 }
 
-function clampFrame(model, index) {
-  const last = Math.max(0, frameCount(model) - 1);
-  return Math.max(0, Math.min(last, Math.trunc(Number(index) || 0)));
-}
-
-function setFrame(model, index) {
-  model.set("frame", clampFrame(model, index));
-  model.save_changes();
+// Play, steps and the slider: presenter.js's shared player (one per model and view).
+function player(model) {
+  return m14Frames(model, frameCount, { intervalMs: 120, minMs: 30 });
 }
 
 // --- Play: one timer per model -------------------------------------------------------
 
 function initialize({ model }) {
-  let timer = null;
-  const stop = () => {
-    if (timer !== null) clearInterval(timer);
-    timer = null;
-  };
-  const tick = () => {
-    const next = model.get("frame") + 1;
-    if (next >= frameCount(model)) {
-      model.set("playing", false);
-    } else {
-      model.set("frame", next);
-    }
-    model.save_changes();
-  };
-  const sync = () => {
-    if (model.get("playing") && timer === null) {
-      timer = setInterval(tick, Math.max(30, model.get("interval_ms") || 120));
-    } else if (!model.get("playing")) {
-      stop();
-    }
-  };
-  model.on("change:playing", sync);
-  sync();
-  return stop;
+  return player(model).timer();
 }
 
 // --- one panel -----------------------------------------------------------------------
@@ -142,12 +114,23 @@ function render({ model, el: host }) {
   const root = el("div", { class: "bulkhead-widget" });
   host.append(root);
   const controls = el("div", { class: "bulkhead-controls" });
-  const play = el("button", { class: "bulkhead-play", type: "button" });
-  const prev = el("button", { class: "bulkhead-prev", type: "button", title: "back 0.25 s" }, "◀");
-  const next = el("button", { class: "bulkhead-next", type: "button", title: "on 0.25 s" }, "▶");
+  const play = el("button", { class: "bulkhead-play m14-control", type: "button" });
+  const prev = el(
+    "button",
+    { class: "bulkhead-prev m14-control", type: "button", title: "back 0.25 s (key ←)" },
+    "◀",
+  );
+  const next = el(
+    "button",
+    { class: "bulkhead-next m14-control", type: "button", title: "on 0.25 s (key →)" },
+    "▶",
+  );
   const slider = el("input", { class: "bulkhead-slider", type: "range", min: 0, step: 1 });
   const time = el("span", { class: "bulkhead-time" });
-  controls.append(play, prev, next, slider, time);
+  const frames = player(model);
+  // The course's presenter convention (presenter.js): keys, zoom, the high-contrast theme.
+  const presenter = presenterControls(model, root, frames);
+  controls.append(play, prev, next, slider, time, presenter.bar);
   const legend = el("div", { class: "bulkhead-legend" });
   legend.append(
     el("span", { class: "bulkhead-slot", "data-holder": "A" }),
@@ -165,13 +148,11 @@ function render({ model, el: host }) {
     grid.replaceChildren();
     views = (model.get("panels") || []).map(buildPanel);
     for (const view of views) grid.append(view.root);
-    slider.setAttribute("max", Math.max(0, frameCount(model) - 1));
   };
   const draw = () => {
-    const index = clampFrame(model, model.get("frame"));
+    const index = frames.clamp(model.get("frame"));
     root.setAttribute("data-frame", index);
-    slider.value = String(index);
-    play.textContent = model.get("playing") ? "❚❚ Pause" : "▶ Play";
+    showFrame(index);
     for (const view of views) view.draw(index);
     const panel = (model.get("panels") || []).find((p) => (p.frames || []).length);
     if (panel) {
@@ -182,16 +163,7 @@ function render({ model, el: host }) {
       time.classList.toggle("bulkhead-hanging", hanging);
     }
   };
-  play.addEventListener("click", () => {
-    if (!model.get("playing") && model.get("frame") >= frameCount(model) - 1) {
-      model.set("frame", 0);
-    }
-    model.set("playing", !model.get("playing"));
-    model.save_changes();
-  });
-  prev.addEventListener("click", () => setFrame(model, model.get("frame") - 1));
-  next.addEventListener("click", () => setFrame(model, model.get("frame") + 1));
-  slider.addEventListener("input", () => setFrame(model, slider.value));
+  const showFrame = frames.controls({ play, prev, next, slider });
   const rebuild = () => {
     build();
     draw();
@@ -201,6 +173,7 @@ function render({ model, el: host }) {
   model.on("change:playing", draw);
   rebuild();
   return () => {
+    presenter.dispose();
     model.off("change:panels", rebuild);
     model.off("change:frame", draw);
     model.off("change:playing", draw);

@@ -16,10 +16,13 @@ kernel, while its panel is recorded. If it raises (a stub's
 ``NotImplementedError``), the panel shows a one-line message and the reference
 panels are still drawn.
 
-Synced traits: ``panels`` (one dict per panel: ``label``, ``layout``,
-``limits``, ``error``, ``frames``; a frame is ``[t, a_in_flight, b_in_flight,
-a_admitted, a_rejected, b_admitted, b_rejected]``), ``hang`` (``[start, end]``),
-``frame``, ``playing``, ``interval_ms``.
+Synced traits: ``panels`` (one dict per panel: ``label``, ``layout``, ``limits``, ``error``,
+``frames``; a frame is ``[t, a_in_flight, b_in_flight, a_admitted, a_rejected, b_admitted,
+b_rejected]``), ``hang`` (``[start, end]``), ``frame``, ``playing``, ``interval_ms``; and
+the presenter convention's ``theme`` and ``zoom`` (:mod:`course_lib.widgets.presenter`:
+large controls and high contrast in the ``"presenter"`` theme; once the widget has focus, →
+/ ← step 0.25 s on / back, Home / End the first / last, Space plays, + / − zoom, C the
+theme).
 
 DOM hooks (for the browser tests): ``.bulkhead-widget`` (``data-frame``: the
 frame drawn), ``.bulkhead-play``, ``.bulkhead-prev``, ``.bulkhead-next``,
@@ -38,6 +41,7 @@ import anywidget
 import traitlets
 
 from course_lib.sim.bulkheads import BulkheadsFactory, IsolationResult, isolation
+from course_lib.widgets.presenter import PresenterTraits, presenter_css, presenter_esm
 
 __all__ = ["PLAY_INTERVAL_MS", "BulkheadWidget", "compare_bulkheads", "show_bulkheads"]
 
@@ -84,7 +88,7 @@ def _panel(label: str, layout: str, seed: int, make: BulkheadsFactory | None) ->
     }
 
 
-class BulkheadWidget(anywidget.AnyWidget):
+class BulkheadWidget(PresenterTraits, anywidget.AnyWidget):
     """Pools filling over virtual time, side by side; build it with :func:`show_bulkheads`.
 
     Args:
@@ -93,8 +97,8 @@ class BulkheadWidget(anywidget.AnyWidget):
         interval_ms: Milliseconds between frames when Play runs.
     """
 
-    _esm = _HERE / "bulkhead_widget.js"
-    _css = _HERE / "bulkhead_widget.css"
+    _esm = presenter_esm(_HERE / "bulkhead_widget.js")
+    _css = presenter_css(_HERE / "bulkhead_widget.css")
 
     panels = traitlets.List(traitlets.Dict()).tag(sync=True)
     hang = traitlets.List(traitlets.Float()).tag(sync=True)

@@ -23,14 +23,9 @@ function frameCount(model) {
   return count;
 }
 
-function clampFrame(model, index) {
-  const last = Math.max(0, frameCount(model) - 1);
-  return Math.max(0, Math.min(last, Math.trunc(Number(index) || 0)));
-}
-
-function setFrame(model, index) {
-  model.set("frame", clampFrame(model, index));
-  model.save_changes();
+// Play, steps and the slider: presenter.js's shared player (one per model and view).
+function player(model) {
+  return m14Frames(model, frameCount, { intervalMs: 150, minMs: 30 });
 }
 
 function pct(x) {
@@ -45,30 +40,7 @@ function ms(x) {
 // --- Play: one timer per model -------------------------------------------------------
 
 function initialize({ model }) {
-  let timer = null;
-  const stop = () => {
-    if (timer !== null) clearInterval(timer);
-    timer = null;
-  };
-  const tick = () => {
-    const next = model.get("frame") + 1;
-    if (next >= frameCount(model)) {
-      model.set("playing", false);
-    } else {
-      model.set("frame", next);
-    }
-    model.save_changes();
-  };
-  const sync = () => {
-    if (model.get("playing") && timer === null) {
-      timer = setInterval(tick, Math.max(30, model.get("interval_ms") || 150));
-    } else if (!model.get("playing")) {
-      stop();
-    }
-  };
-  model.on("change:playing", sync);
-  sync();
-  return stop;
+  return player(model).timer();
 }
 
 // --- one panel -----------------------------------------------------------------------
@@ -152,32 +124,43 @@ function render({ model, el: host }) {
   host.append(root);
 
   const controls = el("div", { class: "cascade-controls" });
-  const play = el("button", { class: "cascade-play", type: "button" });
-  const prev = el("button", { class: "cascade-prev", type: "button", title: "previous 0.5 s" }, "◀");
-  const next = el("button", { class: "cascade-next", type: "button", title: "next 0.5 s" }, "▶");
+  const play = el("button", { class: "cascade-play m14-control", type: "button" });
+  const prev = el(
+    "button",
+    { class: "cascade-prev m14-control", type: "button", title: "previous 0.5 s (key ←)" },
+    "◀",
+  );
+  const next = el(
+    "button",
+    { class: "cascade-next m14-control", type: "button", title: "next 0.5 s (key →)" },
+    "▶",
+  );
   const slider = el("input", { class: "cascade-frame-slider", type: "range", min: 0, step: 1 });
   const label = el("span", { class: "cascade-frame-label" });
-  controls.append(play, prev, next, slider, label);
+  const frames = player(model);
+  // The course's presenter convention (presenter.js): keys, zoom, the high-contrast theme.
+  const presenter = presenterControls(model, root, frames);
+  controls.append(play, prev, next, slider, label, presenter.bar);
 
   const faults = el("div", { class: "cascade-faults" });
-  const spike = el("button", { class: "cascade-fault-spike", type: "button" }, "Latency spike");
-  const outage = el("button", { class: "cascade-fault-outage", type: "button" }, "Outage");
-  const recovery = el("button", { class: "cascade-recovery", type: "button" }, "Recovery at t=30 s");
+  const spike = el(
+    "button",
+    { class: "cascade-fault-spike m14-control", type: "button" },
+    "Latency spike",
+  );
+  const outage = el("button", { class: "cascade-fault-outage m14-control", type: "button" }, "Outage");
+  const recovery = el(
+    "button",
+    { class: "cascade-recovery m14-control", type: "button" },
+    "Recovery at t=30 s",
+  );
   const faultText = el("span", { class: "cascade-fault-text" });
   faults.append(spike, outage, recovery, faultText);
 
   const panelsBox = el("div", { class: "cascade-panels" });
   root.append(controls, faults, panelsBox);
 
-  play.addEventListener("click", () => {
-    const playing = !model.get("playing");
-    if (playing && model.get("frame") >= frameCount(model) - 1) model.set("frame", 0);
-    model.set("playing", playing);
-    model.save_changes();
-  });
-  prev.addEventListener("click", () => setFrame(model, model.get("frame") - 1));
-  next.addEventListener("click", () => setFrame(model, model.get("frame") + 1));
-  slider.addEventListener("input", () => setFrame(model, slider.value));
+  const showFrame = frames.controls({ play, prev, next, slider }, { ends: true });
   const pick = (fault) => {
     model.set("fault", fault);
     model.save_changes();
@@ -201,18 +184,13 @@ function render({ model, el: host }) {
 
   const draw = () => {
     const count = frameCount(model);
-    const index = clampFrame(model, model.get("frame"));
+    const index = frames.clamp(model.get("frame"));
     const panels = model.get("panels") || [];
     built.forEach((parts, i) => drawPanel(parts, panels[i], index));
-    slider.max = String(Math.max(0, count - 1));
-    slider.value = String(index);
-    slider.disabled = count === 0;
+    showFrame(index);
     label.textContent = count ? `frame ${index} of ${count - 1}` : "no frames";
     root.setAttribute("data-frame", String(index));
     root.setAttribute("data-fault", model.get("fault"));
-    play.textContent = model.get("playing") ? "❚❚ Pause" : "▶ Play";
-    prev.disabled = index <= 0;
-    next.disabled = index >= count - 1;
     spike.setAttribute("aria-pressed", String(model.get("fault") === "spike"));
     outage.setAttribute("aria-pressed", String(model.get("fault") === "outage"));
     recovery.setAttribute("aria-pressed", String(Boolean(model.get("recovery"))));
@@ -234,6 +212,7 @@ function render({ model, el: host }) {
   ];
   for (const [name, handler] of events) model.on(name, handler);
   return () => {
+    presenter.dispose();
     for (const [name, handler] of events) model.off(name, handler);
   };
 }

@@ -18,9 +18,12 @@ The fault buttons set the synced ``fault`` (``"spike"`` or ``"outage"``) and
 fault and sends the new frames. A 60 s run is 120 frames of a few numbers per
 service: about 25 kB per panel, far below the 1 MB a saved notebook may carry.
 
-Synced traits: ``panels`` (one dict per panel: ``label``, ``error``,
-``services`` (name and workers), ``frames``), ``frame``, ``playing``,
-``interval_ms``, ``fault``, ``recovery``, ``fault_text``.
+Synced traits: ``panels`` (one dict per panel: ``label``, ``error``, ``services`` (name and
+workers), ``frames``), ``frame``, ``playing``, ``interval_ms``, ``fault``, ``recovery``,
+``fault_text``; and the presenter convention's ``theme`` and ``zoom``
+(:mod:`course_lib.widgets.presenter`: large controls and high contrast in the
+``"presenter"`` theme; once the widget has focus, → / ← step 0.5 s on / back, Home / End the
+first / last, Space plays, + / − zoom, C the theme).
 
 DOM hooks (for the browser tests, the benchmark and styling): ``.cascade-widget`` (its
 ``data-frame`` is the frame drawn, ``data-fault`` the fault shown, and
@@ -52,6 +55,7 @@ from course_lib.sim.scenarios import (
     CascadeResult,
     cached_cascade,
 )
+from course_lib.widgets.presenter import PresenterTraits, presenter_css, presenter_esm
 
 __all__ = [
     "PLAY_INTERVAL_MS",
@@ -148,7 +152,7 @@ def _panel(label: str, **kwargs: Any) -> dict[str, Any]:
     return {"label": label, "error": "", "services": services, "frames": record_frames(run)}
 
 
-class CascadeWidget(anywidget.AnyWidget):
+class CascadeWidget(PresenterTraits, anywidget.AnyWidget):
     """The cascade, unprotected and protected, side by side. Build it with :func:`show_cascade`.
 
     Args:
@@ -165,8 +169,8 @@ class CascadeWidget(anywidget.AnyWidget):
         ValueError: An unknown ``fault``.
     """
 
-    _esm = _HERE / "cascade_widget.js"
-    _css = _HERE / "cascade_widget.css"
+    _esm = presenter_esm(_HERE / "cascade_widget.js")
+    _css = presenter_css(_HERE / "cascade_widget.css")
 
     panels = traitlets.List(traitlets.Dict()).tag(sync=True)
     frame = traitlets.Int(0).tag(sync=True)

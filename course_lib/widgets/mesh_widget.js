@@ -39,14 +39,9 @@ function frameCount(model) {
   return count;
 }
 
-function clampFrame(model, index) {
-  const last = Math.max(0, frameCount(model) - 1);
-  return Math.max(0, Math.min(last, Math.trunc(Number(index) || 0)));
-}
-
-function setFrame(model, index) {
-  model.set("frame", clampFrame(model, index));
-  model.save_changes();
+// Play, steps and the slider: presenter.js's shared player (one per model and view).
+function player(model) {
+  return m14Frames(model, frameCount, { intervalMs: 700, minMs: 50 });
 }
 
 function outcomeColor(outcome) {
@@ -58,30 +53,7 @@ function outcomeColor(outcome) {
 // --- Play: one timer per model -------------------------------------------------------
 
 function initialize({ model }) {
-  let timer = null;
-  const stop = () => {
-    if (timer !== null) clearInterval(timer);
-    timer = null;
-  };
-  const tick = () => {
-    const next = model.get("frame") + 1;
-    if (next >= frameCount(model)) {
-      model.set("playing", false);
-    } else {
-      model.set("frame", next);
-    }
-    model.save_changes();
-  };
-  const sync = () => {
-    if (model.get("playing") && timer === null) {
-      timer = setInterval(tick, Math.max(50, model.get("interval_ms") || 700));
-    } else if (!model.get("playing")) {
-      stop();
-    }
-  };
-  model.on("change:playing", sync);
-  sync();
-  return stop;
+  return player(model).timer();
 }
 
 // --- one panel: the request's timeline -------------------------------------------------
@@ -263,34 +235,28 @@ function drawTree(model) {
 function render({ model, el: host }) {
   const root = el("div", { class: "mesh-widget" });
   const controls = el("div", { class: "mesh-controls" });
-  const prev = el("button", { class: "mesh-prev", title: "previous step" }, "◀");
-  const play = el("button", { class: "mesh-play", title: "play / pause" }, "▶ Play");
-  const next = el("button", { class: "mesh-next", title: "next step" }, "▶|");
+  const prev = el("button", { class: "mesh-prev m14-control", title: "previous step (key ←)" }, "◀");
+  const play = el("button", { class: "mesh-play m14-control", title: "play / pause (Space)" }, "▶ Play");
+  const next = el("button", { class: "mesh-next m14-control", title: "next step (key →)" }, "▶|");
   const slider = el("input", { class: "mesh-frame-slider", type: "range", min: 0, step: 1 });
   const label = el("span", { class: "mesh-frame-label" });
-  controls.append(prev, play, next, slider, label);
+  const frames = player(model);
+  // The course's presenter convention (presenter.js): keys, zoom, the high-contrast theme.
+  const presenter = presenterControls(model, root, frames);
+  controls.append(prev, play, next, slider, label, presenter.bar);
   const policyLine = el("div", { class: "mesh-policy" });
   const panels = el("div", { class: "mesh-panels" });
   const treeBox = el("div");
   root.append(controls, policyLine, panels, treeBox);
   host.appendChild(root);
 
-  prev.addEventListener("click", () => setFrame(model, model.get("frame") - 1));
-  next.addEventListener("click", () => setFrame(model, model.get("frame") + 1));
-  slider.addEventListener("input", () => setFrame(model, slider.value));
-  play.addEventListener("click", () => {
-    if (!model.get("playing") && model.get("frame") >= frameCount(model) - 1) model.set("frame", 0);
-    model.set("playing", !model.get("playing"));
-    model.save_changes();
-  });
+  const showFrame = frames.controls({ play, prev, next, slider }, { labels: ["▶ Play", "Pause"] });
 
   const draw = () => {
-    const frame = clampFrame(model, model.get("frame"));
+    const frame = frames.clamp(model.get("frame"));
     const count = frameCount(model);
-    slider.max = String(Math.max(0, count - 1));
-    slider.value = String(frame);
+    showFrame(frame);
     label.textContent = `step ${frame + 1} / ${count}`;
-    play.textContent = model.get("playing") ? "Pause" : "▶ Play";
     root.setAttribute("data-frame", String(frame));
     const p = model.get("policy") || {};
     const ms = (v) => (v === null || v === undefined ? "none" : `${v} ms`);
@@ -310,6 +276,7 @@ function render({ model, el: host }) {
   draw();
   drawTreeBox();
   return () => {
+    presenter.dispose();
     model.off("change:frame", draw);
     model.off("change:playing", draw);
     model.off("change:panels", draw);

@@ -17,9 +17,12 @@ it raises (a stub's ``NotImplementedError``) or returns something that is not a
 timeline, its panel shows a one-line message and the reference is still drawn.
 
 Synced traits: ``panels`` (``label``, ``kind``, ``error``, ``tries``, ``status``,
-``ended_at``, ``events``), ``policy`` (the four fields), ``tree`` (``layers``:
-``name``, ``tries``, ``requests``; ``budget_percent``), ``frame``, ``playing``,
-``interval_ms``.
+``ended_at``, ``events``), ``policy`` (the four fields), ``tree`` (``layers``: ``name``,
+``tries``, ``requests``; ``budget_percent``), ``frame``, ``playing``, ``interval_ms``; and
+the presenter convention's ``theme`` and ``zoom`` (:mod:`course_lib.widgets.presenter`:
+large controls and high contrast in the ``"presenter"`` theme; once the widget has focus, →
+/ ← the next / previous step, Home / End the first / last, Space plays, + / − zoom, C the
+theme).
 
 DOM hooks: ``.mesh-widget``, ``.mesh-play``, ``.mesh-prev``, ``.mesh-next``,
 ``.mesh-frame-slider``, ``.mesh-frame-label``, ``.mesh-panel`` plus
@@ -39,6 +42,7 @@ import anywidget
 import traitlets
 
 from course_lib import mesh
+from course_lib.widgets.presenter import PresenterTraits, presenter_css, presenter_esm
 
 __all__ = ["PLAY_INTERVAL_MS", "MeshWidget", "events_of", "show_mesh"]
 
@@ -118,7 +122,7 @@ def _panel(label: str, kind: str, run: Callable[[], Any]) -> dict[str, Any]:
     return {"label": label, "kind": kind, "error": "", **result, "events": events_of(result)}
 
 
-class MeshWidget(anywidget.AnyWidget):
+class MeshWidget(PresenterTraits, anywidget.AnyWidget):
     """One request replayed under a mesh policy (and an amplification tree), step by step.
 
     Build it with :func:`show_mesh`; put it last in a cell to display it.
@@ -135,8 +139,8 @@ class MeshWidget(anywidget.AnyWidget):
         ValueError: A bad policy, tries or draws (the message names it).
     """
 
-    _esm = _HERE / "mesh_widget.js"
-    _css = _HERE / "mesh_widget.css"
+    _esm = presenter_esm(_HERE / "mesh_widget.js")
+    _css = presenter_css(_HERE / "mesh_widget.css")
 
     panels = traitlets.List(traitlets.Dict()).tag(sync=True)
     policy = traitlets.Dict().tag(sync=True)

@@ -98,3 +98,104 @@ function presenterControls(model, root, actions) {
   };
   return { bar, dispose };
 }
+
+// --- frames: the play / step / slider logic the frame-based widgets share -------------
+//
+// A widget whose model has a synced `frame` (0 .. count − 1), `playing` and, optionally,
+// `interval_ms` makes one player per model and per view:
+//
+//   const player = m14Frames(model, frameCount, { intervalMs: 150, minMs: 30 });
+//
+// where `frameCount(model)` says how many frames there are. The player has
+//   * clamp(i), set(i): a frame index clamped to the frames, and setting the synced frame;
+//   * step(delta), first(), last(), play(): what presenterControls' keys call (a step
+//     pauses Play first; Play from the last frame starts again at frame 0);
+//   * timer(): Play's timer, one per model (call it in the module's `initialize`, return
+//     what it returns): while `playing`, it advances `frame` every `interval_ms` and
+//     stops at the last frame;
+//   * controls({ play, prev, next, slider }, { labels, ends }): wires the widget's own
+//     buttons and range input (any may be missing) and returns `update(index)`, to call
+//     in the widget's draw: the slider's max and value, Play's label (`labels` =
+//     [paused, playing]) and, with `ends`, ◀ / ▶ disabled at the first / last frame.
+
+function m14Frames(model, frameCount, options = {}) {
+  const intervalMs = options.intervalMs || 500;
+  const minMs = options.minMs || 30;
+  const count = () => frameCount(model);
+  const clamp = (index) => {
+    const last = Math.max(0, count() - 1);
+    return Math.max(0, Math.min(last, Math.trunc(Number(index) || 0)));
+  };
+  const set = (index) => {
+    model.set("frame", clamp(index));
+    model.save_changes();
+  };
+  const step = (delta) => {
+    if (model.get("playing")) model.set("playing", false);
+    set(clamp(model.get("frame")) + delta);
+  };
+  const play = () => {
+    const playing = !model.get("playing");
+    if (playing && clamp(model.get("frame")) >= count() - 1) model.set("frame", 0);
+    model.set("playing", playing);
+    model.save_changes();
+  };
+  const timer = () => {
+    let handle = null;
+    const stop = () => {
+      if (handle !== null) clearInterval(handle);
+      handle = null;
+    };
+    const tick = () => {
+      const next = model.get("frame") + 1;
+      if (next >= count()) model.set("playing", false);
+      else model.set("frame", next);
+      model.save_changes();
+    };
+    const sync = () => {
+      if (model.get("playing") && handle === null) {
+        handle = setInterval(tick, Math.max(minMs, model.get("interval_ms") || intervalMs));
+      } else if (!model.get("playing")) {
+        stop();
+      }
+    };
+    model.on("change:playing", sync);
+    sync();
+    return () => {
+      model.off("change:playing", sync);
+      stop();
+    };
+  };
+  const controls = (parts, how = {}) => {
+    const { play: playButton, prev, next, slider } = parts;
+    const [paused, playing] = how.labels || ["▶ Play", "❚❚ Pause"];
+    if (playButton) playButton.addEventListener("click", play);
+    if (prev) prev.addEventListener("click", () => step(-1));
+    if (next) next.addEventListener("click", () => step(1));
+    if (slider) slider.addEventListener("input", () => set(slider.value));
+    return (index) => {
+      const total = count();
+      if (slider) {
+        slider.max = String(Math.max(0, total - 1));
+        slider.value = String(index);
+        slider.disabled = total === 0;
+      }
+      if (playButton) playButton.textContent = model.get("playing") ? playing : paused;
+      if (how.ends) {
+        if (prev) prev.disabled = index <= 0;
+        if (next) next.disabled = index >= total - 1;
+      }
+    };
+  };
+  return {
+    count,
+    clamp,
+    set,
+    step,
+    first: () => step(-count()),
+    last: () => step(count()),
+    play,
+    timer,
+    controls,
+  };
+}

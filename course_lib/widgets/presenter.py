@@ -12,6 +12,12 @@ A widget adopts it in three lines (see :class:`~course_lib.widgets.breaker_widge
   give its buttons the class ``m14-control`` and size its text with the CSS variables of
   ``presenter.css`` (``--m14-font-size``, ``--m14-svg-text``, ``--m14-stroke``...).
 
+A widget that steps through frames (a synced ``frame``, ``playing`` and ``interval_ms``)
+takes its play / step / slider logic from ``presenter.js`` too: ``m14Frames(model,
+frameCount, {intervalMs})`` gives the ``step`` / ``first`` / ``last`` / ``play`` that
+``presenterControls`` wants, Play's timer for the module's ``initialize`` and
+``controls({play, prev, next, slider})`` to wire its own buttons and range input.
+
 Keys, once the widget has focus (click it): → / ← step, Home / End, Space or P play/pause,
 + / − zoom, C the presenter theme on and off.
 """

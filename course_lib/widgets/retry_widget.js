@@ -25,14 +25,9 @@ function frameCount(model) {
   return count;
 }
 
-function clampFrame(model, index) {
-  const last = Math.max(0, frameCount(model) - 1);
-  return Math.max(0, Math.min(last, Math.trunc(Number(index) || 0)));
-}
-
-function setFrame(model, index) {
-  model.set("frame", clampFrame(model, index));
-  model.save_changes();
+// Play, steps and the slider: presenter.js's shared player (one per model and view).
+function player(model) {
+  return m14Frames(model, frameCount, { intervalMs: 40, minMs: 20 });
 }
 
 function selectedRun(model) {
@@ -41,39 +36,30 @@ function selectedRun(model) {
 }
 
 function initialize({ model }) {
-  let timer = null;
-  const stop = () => {
-    if (timer !== null) clearInterval(timer);
-    timer = null;
-  };
-  const tick = () => {
-    const next = model.get("frame") + 1;
-    if (next >= frameCount(model)) model.set("playing", false);
-    else model.set("frame", next);
-    model.save_changes();
-  };
-  const sync = () => {
-    if (model.get("playing") && timer === null) {
-      timer = setInterval(tick, Math.max(20, model.get("interval_ms") || 40));
-    } else if (!model.get("playing")) {
-      stop();
-    }
-  };
-  model.on("change:playing", sync);
-  sync();
-  return stop;
+  return player(model).timer();
 }
 
 function render({ model, el: host }) {
   const root = el("div", { class: "breaker-widget retry-widget" });
   const controls = el("div", { class: "breaker-controls" });
-  const play = el("button", { class: "breaker-play", type: "button" });
-  const prev = el("button", { class: "breaker-prev", type: "button", title: "previous step" }, "◀");
-  const next = el("button", { class: "breaker-next", type: "button", title: "next step" }, "▶");
+  const play = el("button", { class: "breaker-play m14-control", type: "button" });
+  const prev = el(
+    "button",
+    { class: "breaker-prev m14-control", type: "button", title: "previous step (key ←)" },
+    "◀",
+  );
+  const next = el(
+    "button",
+    { class: "breaker-next m14-control", type: "button", title: "next step (key →)" },
+    "▶",
+  );
   const slider = el("input", { class: "breaker-frame-slider", type: "range", min: 0, step: 1 });
   const label = el("span", { class: "breaker-frame-label" });
   const choices = el("span", { class: "retry-schedules" });
-  controls.append(play, prev, next, slider, label, choices);
+  const frames = player(model);
+  // The course's presenter convention (presenter.js): keys, zoom, the high-contrast theme.
+  const presenter = presenterControls(model, root, frames);
+  controls.append(play, prev, next, slider, label, choices, presenter.bar);
   const caption = el("div", { class: "retry-caption" });
   const body = el("div", { class: "retry-body" });
   const panel = el("div", { class: "breaker-panel retry-panel" });
@@ -93,15 +79,7 @@ function render({ model, el: host }) {
   root.append(controls, caption, body);
   host.replaceChildren(root);
 
-  play.addEventListener("click", () => {
-    const playing = !model.get("playing");
-    if (playing && model.get("frame") >= frameCount(model) - 1) model.set("frame", 0);
-    model.set("playing", playing);
-    model.save_changes();
-  });
-  prev.addEventListener("click", () => setFrame(model, model.get("frame") - 1));
-  next.addEventListener("click", () => setFrame(model, model.get("frame") + 1));
-  slider.addEventListener("input", () => setFrame(model, Number(slider.value)));
+  const showFrame = frames.controls({ play, prev, next, slider }, { ends: true });
 
   let bars = [];
   let chartKey = "";
@@ -113,7 +91,11 @@ function render({ model, el: host }) {
   const buildControls = () => {
     const runs = model.get("runs") || [];
     buttons = runs.map((run) => {
-      const b = el("button", { class: "retry-schedule", type: "button", "data-schedule": run.name }, run.label);
+      const b = el(
+        "button",
+        { class: "retry-schedule m14-control", type: "button", "data-schedule": run.name },
+        run.label,
+      );
       b.addEventListener("click", () => {
         model.set("selected", run.name);
         model.save_changes();
@@ -206,7 +188,7 @@ function render({ model, el: host }) {
       chartKey = key;
     }
     const count = frameCount(model);
-    const index = clampFrame(model, model.get("frame"));
+    const index = frames.clamp(model.get("frame"));
     // Only the bars between the frame drawn before and this one change colour.
     const from = chartKey === drawnKey ? Math.min(drawnIndex, index) : 0;
     const to = chartKey === drawnKey ? Math.max(drawnIndex, index) : bars.length - 1;
@@ -231,13 +213,8 @@ function render({ model, el: host }) {
       : "";
     panel.setAttribute("data-frame", String(index));
     root.setAttribute("data-frame", String(index));
-    slider.max = String(Math.max(0, count - 1));
-    slider.value = String(index);
-    slider.disabled = count === 0;
+    showFrame(index);
     label.textContent = count ? `frame ${index} of ${count - 1}` : "no frames";
-    play.textContent = model.get("playing") ? "❚❚ Pause" : "▶ Play";
-    prev.disabled = index <= 0;
-    next.disabled = index >= count - 1;
     buttons.forEach((b) => b.setAttribute("aria-pressed", String(run !== null && b.dataset.schedule === run.name)));
     rows.forEach((r) => r.classList.toggle("retry-row-selected", run !== null && r.dataset.schedule === run.name));
   };
@@ -253,6 +230,7 @@ function render({ model, el: host }) {
   model.on("change:frame", draw);
   model.on("change:playing", draw);
   return () => {
+    presenter.dispose();
     model.off("change:runs", rebuild);
     model.off("change:selected", draw);
     model.off("change:frame", draw);

@@ -18,10 +18,13 @@ A schedule passed in (e.g. the student's, through
 If it raises (a stub's ``NotImplementedError``), its row shows a one-line
 message and the other schedules are still shown.
 
-Synced traits: ``runs`` (one dict per schedule: ``name``, ``label``,
-``arrivals``, ``error``, ``calls``, ``retries``, ``completion``, ``peak``, ``failed``),
-``selected``, ``frame``, ``playing``, ``interval_ms``, ``capacity``, ``step``,
-``hang`` ([start, end] in seconds) and ``caption``.
+Synced traits: ``runs`` (one dict per schedule: ``name``, ``label``, ``arrivals``,
+``error``, ``calls``, ``retries``, ``completion``, ``peak``, ``failed``), ``selected``,
+``frame``, ``playing``, ``interval_ms``, ``capacity``, ``step``, ``hang`` ([start, end] in
+seconds), ``caption``; and the presenter convention's ``theme`` and ``zoom``
+(:mod:`course_lib.widgets.presenter`: large controls and high contrast in the
+``"presenter"`` theme; once the widget has focus, → / ← the next / previous time step, Home
+/ End the first / last, Space plays, + / − zoom, C the theme).
 
 DOM hooks (shared with the breaker widget so the course's browser benchmark
 finds them): ``.breaker-widget.retry-widget``, ``.breaker-play``,
@@ -45,6 +48,7 @@ import traitlets
 
 from course_lib.backoff import Backoff, DecorrelatedJitter, EqualJitter, FullJitter, NoJitter
 from course_lib.sim.scenarios import retry_storm
+from course_lib.widgets.presenter import PresenterTraits, presenter_css, presenter_esm
 
 __all__ = ["RetryStormWidget", "STORM", "show_retry_storm"]
 
@@ -112,7 +116,7 @@ def record_storm(name: str, schedule: Backoff, seed: int = 0) -> dict[str, Any]:
     }
 
 
-class RetryStormWidget(anywidget.AnyWidget):
+class RetryStormWidget(PresenterTraits, anywidget.AnyWidget):
     """The retry storm replayed for several schedules; one is drawn at a time.
 
     Args:
@@ -126,8 +130,8 @@ class RetryStormWidget(anywidget.AnyWidget):
         ValueError: no schedule, an unknown ``selected`` or a bad ``interval_ms``.
     """
 
-    _esm = _HERE / "retry_widget.js"
-    _css = _HERE / "retry_widget.css"
+    _esm = presenter_esm(_HERE / "retry_widget.js")
+    _css = presenter_css(_HERE / "retry_widget.css")
 
     runs = traitlets.List(traitlets.Dict()).tag(sync=True)
     selected = traitlets.Unicode("").tag(sync=True)

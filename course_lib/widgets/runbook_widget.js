@@ -10,8 +10,9 @@ const SVG = "http://www.w3.org/2000/svg";
 const WIDTH = 900;
 const LEFT = 150;
 const RIGHT = 12;
-// width of one character of a firing label (10px font), an upper estimate
-const LABEL_CHAR = 6.2;
+// width of one character of a firing label, an upper estimate: 10px font, and 12px bold in
+// the presenter theme (runbook_widget.css)
+const LABEL_CHAR = { default: 6.2, presenter: 8.2 };
 const LANES = [
   { id: "metrics", label: "metrics", height: 90 },
   { id: "rules", label: "reference rules", height: 54 },
@@ -53,14 +54,9 @@ function frameCount(model) {
   return ((model.get("incident") || {}).t || []).length;
 }
 
-function clampFrame(model, index) {
-  const last = Math.max(0, frameCount(model) - 1);
-  return Math.max(0, Math.min(last, Math.trunc(Number(index) || 0)));
-}
-
-function setFrame(model, index) {
-  model.set("frame", clampFrame(model, index));
-  model.save_changes();
+// Play, steps and the slider: presenter.js's shared player (one per model and view).
+function player(model) {
+  return m14Frames(model, frameCount, { intervalMs: 150, minMs: 30 });
 }
 
 function pct(x) {
@@ -76,30 +72,7 @@ function clock(seconds) {
 // --- Play: one timer per model -------------------------------------------------------
 
 function initialize({ model }) {
-  let timer = null;
-  const stop = () => {
-    if (timer !== null) clearInterval(timer);
-    timer = null;
-  };
-  const tick = () => {
-    const next = model.get("frame") + 1;
-    if (next >= frameCount(model)) {
-      model.set("playing", false);
-    } else {
-      model.set("frame", next);
-    }
-    model.save_changes();
-  };
-  const sync = () => {
-    if (model.get("playing") && timer === null) {
-      timer = setInterval(tick, Math.max(30, model.get("interval_ms") || 150));
-    } else if (!model.get("playing")) {
-      stop();
-    }
-  };
-  model.on("change:playing", sync);
-  sync();
-  return stop;
+  return player(model).timer();
 }
 
 // --- the chart -----------------------------------------------------------------------
@@ -131,7 +104,7 @@ function firingSpans(events, end) {
   return spans;
 }
 
-function drawChart(svg, data, student) {
+function drawChart(svg, data, student, labelChar) {
   svg.replaceChildren();
   const times = data.t || [];
   if (!times.length) return;
@@ -213,7 +186,7 @@ function drawChart(svg, data, student) {
       g.append(bar);
       // a label that would run past the chart's right edge ends at the edge instead
       const text = `${span.severity} ${span.action}`;
-      const fits = x(span.start) + 3 + text.length * LABEL_CHAR <= WIDTH - RIGHT;
+      const fits = x(span.start) + 3 + text.length * labelChar <= WIDTH - RIGHT;
       g.append(
         el(
           "svg:text",
@@ -325,12 +298,23 @@ function render({ model, el: host }) {
   host.append(root);
 
   const controls = el("div", { class: "runbook-controls" });
-  const play = el("button", { class: "runbook-play", type: "button" });
-  const prev = el("button", { class: "runbook-prev", type: "button", title: "previous sample" }, "◀");
-  const next = el("button", { class: "runbook-next", type: "button", title: "next sample" }, "▶");
+  const play = el("button", { class: "runbook-play m14-control", type: "button" });
+  const prev = el(
+    "button",
+    { class: "runbook-prev m14-control", type: "button", title: "previous sample (key ←)" },
+    "◀",
+  );
+  const next = el(
+    "button",
+    { class: "runbook-next m14-control", type: "button", title: "next sample (key →)" },
+    "▶",
+  );
   const slider = el("input", { class: "runbook-slider", type: "range", min: 0, step: 1 });
   const label = el("span", { class: "runbook-frame-label" });
-  controls.append(play, prev, next, slider, label);
+  const frames = player(model);
+  // The course's presenter convention (presenter.js): keys, zoom, the high-contrast theme.
+  const presenter = presenterControls(model, root, frames);
+  controls.append(play, prev, next, slider, label, presenter.bar);
 
   const svg = el("svg:svg", { class: "runbook-chart", width: "100%", role: "img" });
   const legend = el("div", { class: "runbook-marks-legend" });
@@ -349,23 +333,24 @@ function render({ model, el: host }) {
   const divergence = el("div", { class: "runbook-divergence" });
   root.append(controls, svg, legend, readout, studentError, divergence);
 
+  const showFrame = frames.controls({ play, prev, next, slider });
+
   const drawStatic = () => {
     const student = model.get("student") || {};
-    drawChart(svg, model.get("incident") || {}, student);
+    const labelChar = LABEL_CHAR[model.get("theme")] || LABEL_CHAR.default;
+    drawChart(svg, model.get("incident") || {}, student, labelChar);
     studentError.textContent = student.error || "";
     studentError.hidden = !student.error;
     divergence.textContent = student.divergence || (student.events ? "" : "Pass run_rules=run_rules to show_incident to see your rules here.");
-    slider.max = String(Math.max(0, frameCount(model) - 1));
     drawFrame();
   };
 
   const drawFrame = () => {
     const data = model.get("incident") || {};
     const times = data.t || [];
-    const i = clampFrame(model, model.get("frame"));
+    const i = frames.clamp(model.get("frame"));
     root.dataset.frame = String(i);
-    slider.value = String(i);
-    play.textContent = model.get("playing") ? "❚❚ Pause" : "▶ Play";
+    showFrame(i);
     if (!times.length) {
       label.textContent = "no samples";
       return;
@@ -397,23 +382,18 @@ function render({ model, el: host }) {
     );
   };
 
-  play.addEventListener("click", () => {
-    if (!model.get("playing") && model.get("frame") >= frameCount(model) - 1) model.set("frame", 0);
-    model.set("playing", !model.get("playing"));
-    model.save_changes();
-  });
-  prev.addEventListener("click", () => setFrame(model, model.get("frame") - 1));
-  next.addEventListener("click", () => setFrame(model, model.get("frame") + 1));
-  slider.addEventListener("input", () => setFrame(model, slider.value));
 
   model.on("change:incident", drawStatic);
   model.on("change:student", drawStatic);
+  model.on("change:theme", drawStatic); // the firing labels' width depends on the theme
   model.on("change:frame", drawFrame);
   model.on("change:playing", drawFrame);
   drawStatic();
   return () => {
+    presenter.dispose();
     model.off("change:incident", drawStatic);
     model.off("change:student", drawStatic);
+    model.off("change:theme", drawStatic);
     model.off("change:frame", drawFrame);
     model.off("change:playing", drawFrame);
   };

@@ -20,8 +20,11 @@ in the kernel, over the same samples, and their events are drawn in a lane of
 their own next to the reference's. If they raise (a stub's
 ``NotImplementedError``), the lane shows a one-line message instead.
 
-Synced traits: ``incident`` (the JSON document), ``student`` (``events`` and
-``error``), ``frame``, ``playing``, ``interval_ms``.
+Synced traits: ``incident`` (the JSON document), ``student`` (``events`` and ``error``),
+``frame``, ``playing``, ``interval_ms``; and the presenter convention's ``theme`` and
+``zoom`` (:mod:`course_lib.widgets.presenter`: large controls and high contrast in the
+``"presenter"`` theme; once the widget has focus, → / ← the next / previous sample, Home /
+End the first / last, Space plays, + / − zoom, C the theme).
 
 DOM hooks (for the browser tests and for styling): ``.runbook-widget``
 (``data-frame``: the frame drawn), ``.runbook-play``, ``.runbook-prev``,
@@ -55,6 +58,7 @@ from course_lib.runbook import (
 from course_lib.runbook import (
     run_rules as reference_run_rules,
 )
+from course_lib.widgets.presenter import PresenterTraits, presenter_css, presenter_esm
 
 __all__ = ["PLAY_INTERVAL_MS", "IncidentWidget", "incident_json", "show_incident"]
 
@@ -135,7 +139,7 @@ def _raised(error: BaseException) -> str:
     return _short(f"Your run_rules raised {said}") + " — fix it and run this cell again."
 
 
-class IncidentWidget(anywidget.AnyWidget):
+class IncidentWidget(PresenterTraits, anywidget.AnyWidget):
     """One simulated incident as a timeline you can play and step through.
 
     Build it with :func:`show_incident`; put it last in a cell to display it.
@@ -150,8 +154,8 @@ class IncidentWidget(anywidget.AnyWidget):
         ValueError: ``interval_ms`` is not a positive integer.
     """
 
-    _esm = _HERE / "runbook_widget.js"
-    _css = _HERE / "runbook_widget.css"
+    _esm = presenter_esm(_HERE / "runbook_widget.js")
+    _css = presenter_css(_HERE / "runbook_widget.css")
 
     incident = traitlets.Dict().tag(sync=True)
     student = traitlets.Dict().tag(sync=True)

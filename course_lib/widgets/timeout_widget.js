@@ -6,6 +6,11 @@
 // kind "budget": one row per chain run, one bar per service: the budget it had on arrival,
 // the part it spent working, what it passed on; `frame` hops are shown (Play, next, slider).
 // Everything is drawn from the model, so a reload draws what the controls show.
+//
+// Both follow the course's presenter convention (presenter.js, put in front of this file).
+// Keys once the widget has focus: on the histogram → / ← move the timeout line to the next
+// / previous bin edge (one bar more or fewer cut), Home / End to the first / last edge; on
+// the budget → / ← show one hop more / fewer, Home / End none / all, Space plays.
 
 const SVG = "http://www.w3.org/2000/svg";
 const W = 620;
@@ -31,6 +36,18 @@ function slowerThan(sorted, t) {
     else hi = mid;
   }
   return sorted.length - lo;
+}
+
+// The budget's frames: 0 .. frames hops shown (so frames + 1 of them).
+function budgetFrames(model) {
+  return m14Frames(model, (m) => (Number(m.get("frames")) || 0) + 1, { intervalMs: 600 });
+}
+
+// The bin edge after (delta 1) or before (delta -1) the timeout `t`; `t` when there is none.
+// Edges within 0.05 ms of `t` count as `t` itself (the kernel rounds the timeout to 0.1 ms).
+function nextEdge(edges, t, delta) {
+  if (delta > 0) return edges.find((edge) => edge > t + 0.05) ?? t;
+  return [...edges].reverse().find((edge) => edge < t - 0.05) ?? t;
 }
 
 function renderLatency(model, root) {
@@ -143,35 +160,48 @@ function renderLatency(model, root) {
   svg.addEventListener("click", (event) => { if (!dragging) set(pointerMs(event)); });
   slider.addEventListener("input", () => set(msAt(PAD.left + (Number(slider.value) / 1000) * span)));
 
-  drawStatic();
-  drawLine();
+  const edges = () => model.get("edges") || [];
+  const presenter = presenterControls(model, root, {
+    step: (delta) => set(nextEdge(edges(), Number(model.get("timeout_ms")) || 0, delta)),
+    first: () => set(edges()[0] || 0),
+    last: () => set(edges()[edges().length - 1] || 0),
+  });
+  root.insertBefore(presenter.bar, svg);
+
+  const redraw = () => { drawStatic(); drawLine(); };
+  redraw();
   model.on("change:timeout_ms", drawLine);
-  model.on("change:sorted_ms", () => { drawStatic(); drawLine(); });
+  model.on("change:sorted_ms", redraw);
+  return () => {
+    presenter.dispose();
+    model.off("change:timeout_ms", drawLine);
+    model.off("change:sorted_ms", redraw);
+  };
 }
 
 function renderBudget(model, root) {
   const controls = el("div", { class: "budget-controls" });
-  const play = el("button", { class: "budget-play", title: "Play" }, "▶");
-  const next = el("button", { class: "budget-next", title: "Next hop" }, "Next hop");
+  const play = el("button", { class: "budget-play m14-control", title: "Play (Space)" }, "▶");
+  const next = el(
+    "button",
+    { class: "budget-next m14-control", title: "Next hop (key →; ← goes back)" },
+    "Next hop",
+  );
   const slider = el("input", { type: "range", class: "budget-frame-slider", min: 0, step: 1 });
   const frameLabel = el("span", { class: "budget-frame-label" });
-  controls.append(play, next, slider, frameLabel);
+  const player = budgetFrames(model);
+  // The course's presenter convention (presenter.js): keys, zoom, the high-contrast theme.
+  const presenter = presenterControls(model, root, player);
+  controls.append(play, next, slider, frameLabel, presenter.bar);
   const rows = el("div", { class: "budget-rows" });
   root.append(controls, rows);
-  let timer = null;
-
-  const frames = () => Number(model.get("frames")) || 0;
-  const setFrame = (f) => {
-    model.set("frame", Math.max(0, Math.min(frames(), Math.trunc(f))));
-    model.save_changes();
-    draw();
-  };
+  const frames = () => player.count() - 1;
+  const showFrame = player.controls({ play, slider }, { labels: ["▶", "⏸"] });
 
   function draw() {
-    const frame = Math.max(0, Math.min(frames(), Number(model.get("frame")) || 0));
+    const frame = player.clamp(model.get("frame"));
     root.setAttribute("data-frame", frame);
-    slider.max = String(frames());
-    slider.value = String(frame);
+    showFrame(frame);
     frameLabel.textContent = `${frame} of ${frames()} hops shown`;
     rows.replaceChildren();
     const runs = model.get("runs") || [];
@@ -207,30 +237,30 @@ function renderBudget(model, root) {
     }
   }
 
-  next.addEventListener("click", () => setFrame(((Number(model.get("frame")) || 0) + 1) % (frames() + 1)));
-  slider.addEventListener("input", () => setFrame(Number(slider.value)));
-  play.addEventListener("click", () => {
-    if (timer) { clearInterval(timer); timer = null; play.textContent = "▶"; return; }
-    setFrame(0);
-    play.textContent = "⏸";
-    timer = setInterval(() => {
-      const f = (Number(model.get("frame")) || 0) + 1;
-      setFrame(f);
-      if (f >= frames()) { clearInterval(timer); timer = null; play.textContent = "▶"; }
-    }, 600);
+  // "Next hop" after the last one starts again with no hop shown (the keys stop at the ends).
+  next.addEventListener("click", () => {
+    if (model.get("playing")) model.set("playing", false);
+    player.set((player.clamp(model.get("frame")) + 1) % (frames() + 1));
   });
-  model.on("change:frame", draw);
-  model.on("change:runs", draw);
+  const events = ["change:frame", "change:runs", "change:frames", "change:playing"];
+  for (const name of events) model.on(name, draw);
   draw();
-  return () => { if (timer) clearInterval(timer); };
+  return () => {
+    presenter.dispose();
+    for (const name of events) model.off(name, draw);
+  };
 }
 
 export default {
+  // Play's timer, one per model (the budget's; the histogram has nothing to play).
+  initialize({ model }) {
+    if (model.get("kind") === "budget") return budgetFrames(model).timer();
+    return undefined;
+  },
   render({ model, el: host }) {
     const root = el("div", { class: "timeout-widget", "data-kind": model.get("kind") });
     host.append(root);
     if (model.get("kind") === "budget") return renderBudget(model, root);
-    renderLatency(model, root);
-    return undefined;
+    return renderLatency(model, root);
   },
 };

@@ -20,6 +20,16 @@ view redraws without a round trip to the kernel.
   (Play, next, slider). A run in which a student function raised shows that
   one-line message in its row.
 
+Both follow the presenter convention (:mod:`course_lib.widgets.presenter`): synced
+``theme`` and ``zoom``, large controls and high contrast in the ``"presenter"`` theme
+(the plots then span the notebook's width, so their text grows with them). Keys, once
+the widget has focus (click it): on the histogram, → / ← move the timeout line to the
+next / previous bin edge, so each press cuts one bar more or one fewer (the line follows
+the bars a presenter points at; the slider and a drag still set any value), Home / End
+to the first / last edge; there is nothing to play. On the budget, → / ← show one hop
+more / fewer (stopping at the ends, while "Next hop" starts again after the last),
+Home / End none / all, Space plays. Both: + / − zoom, C the theme on and off.
+
 DOM hooks (for the browser tests and styling): ``.timeout-widget`` (``data-kind``
 ``latency`` or ``budget``); latency: ``.timeout-hist`` (the SVG), ``.timeout-bar``
 (``data-cut`` 0/1), ``.timeout-line`` (``data-timeout-ms``), ``.timeout-handle``,
@@ -41,6 +51,7 @@ import anywidget
 import traitlets
 
 from course_lib.loopback import ChainRun
+from course_lib.widgets.presenter import PresenterTraits, presenter_css, presenter_esm
 
 __all__ = ["BudgetWidget", "LatencyWidget", "show_budget", "show_latencies"]
 
@@ -65,11 +76,11 @@ def _histogram(samples_ms: Sequence[float], bins: int) -> tuple[list[float], lis
     return [round(edge, 4) for edge in edges], counts
 
 
-class LatencyWidget(anywidget.AnyWidget):
+class LatencyWidget(PresenterTraits, anywidget.AnyWidget):
     """A latency histogram with a draggable timeout line (see the module's docstring)."""
 
-    _esm = _HERE / "timeout_widget.js"
-    _css = _HERE / "timeout_widget.css"
+    _esm = presenter_esm(_HERE / "timeout_widget.js")
+    _css = presenter_css(_HERE / "timeout_widget.css")
     kind = traitlets.Unicode("latency").tag(sync=True)
     edges = traitlets.List(traitlets.Float()).tag(sync=True)
     counts = traitlets.List(traitlets.Int()).tag(sync=True)
@@ -137,11 +148,11 @@ def _one_line(error: BaseException) -> str:
     return text[:200]
 
 
-class BudgetWidget(anywidget.AnyWidget):
+class BudgetWidget(PresenterTraits, anywidget.AnyWidget):
     """A deadline budget draining along a chain of services, hop by hop."""
 
-    _esm = _HERE / "timeout_widget.js"
-    _css = _HERE / "timeout_widget.css"
+    _esm = presenter_esm(_HERE / "timeout_widget.js")
+    _css = presenter_css(_HERE / "timeout_widget.css")
     kind = traitlets.Unicode("budget").tag(sync=True)
     runs = traitlets.List(traitlets.Dict()).tag(sync=True)
     frame = traitlets.Int(0).tag(sync=True)
