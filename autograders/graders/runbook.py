@@ -221,6 +221,7 @@ def grade_drain(outbox_cls: Any, *, scenarios: int = 6, seed: int = 607) -> None
     refuse_reference(outbox_cls, "Outbox")
     fixed: list[tuple[int, list[tuple[int, bool] | None]]] = [
         (1, []),
+        (2, []),  # the shortest drain where a mark can be late: before the second charge
         (2, [(1, False)]),
         (2, [(1, True)]),
         (5, [(3, True), (1, True), (2, False)]),
