@@ -105,6 +105,18 @@ def test_a_lock_whose_hook_runs_late_does_not_hide_the_race() -> None:
         ("wait-no-last-look", "wait", "without looking once more; the slot was free then"),
         ("wait-on-the-wall-clock", "wait", "although max_wait is 1 s"),
         ("wait-sleeps-all-at-once", "wait", "longer than poll_interval"),
+        (
+            "wait-returns-true",
+            "wait",
+            r"On a new SemaphoreBulkhead\(max_concurrent=1, max_wait=1, poll_interval=0.25\), "
+            r"its slot free, acquire\(\) got the slot and returned True; it should return None",
+        ),
+        (
+            "wait-returns-false-when-full",
+            "wait",
+            r"\(max_wait=0, poll_interval=0.25\), acquire\(\) returned False although no slot "
+            "was ever free: once max_wait has passed, raise BulkheadFullError",
+        ),
         ("pool-queue-unbounded", "pool", "the queue is bounded"),
         ("pool-newest-first", "pool", "oldest queued first"),
         ("one-pool-shared", "isolation", "each dependency its own bulkhead"),

@@ -12,7 +12,9 @@ the moment, then blocks; the parent kills it there. So the test is deterministic
 
 The same test runs on the reference (:class:`course_lib.outbox.Outbox`), on the
 notebook's solution (its answer cells, executed from the notebook's text), and on
-a known-buggy submission (a key made up at drain time), which must double-charge.
+known-buggy submissions: a key made up at drain time must double-charge, a mark
+before the charge must lose a checkout, and one commit of the marks at the end of
+the drain must send every charge of a killed drain again.
 """
 
 from __future__ import annotations
@@ -185,4 +187,17 @@ def test_sigkill_mid_drain_marking_before_charging_loses_a_checkout(tmp_path: Pa
     # killed before its charge was sent, already marked delivered: never charged
     missing = {checkout_id for checkout_id, _ in CHECKOUTS} - set(charged)
     assert missing == {"checkout-7"}  # the third of the second drain (4 was marked already)
+    assert left == 0
+
+
+@pytest.mark.parametrize("name", ["drain-commits-once-at-end", "drain-commits-at-end-finally"])
+def test_sigkill_mid_drain_with_one_commit_at_the_end_charges_the_drain_again(
+    name: str, tmp_path: Path
+) -> None:
+    charged, attempts, left = _outcome(_buggy(name), tmp_path)
+    # the keys keep every checkout charged once, but a kill loses every mark of its drain
+    assert charged == {checkout_id: 1 for checkout_id, _ in CHECKOUTS}
+    # first drain: 4 charges, killed, no mark kept; second: 1 and 2 again, killed before 3;
+    # the restart: all 12 (a mark committed per charge repeats only checkout-4: 13 attempts)
+    assert attempts == 4 + 2 + len(CHECKOUTS)
     assert left == 0

@@ -245,6 +245,32 @@ def test_drain_check_catches_a_key_made_up_per_attempt() -> None:
     assert problem is not None and "charged 2 times" in problem
 
 
+def test_drain_check_says_marks_committed_at_the_end_are_charged_again() -> None:
+    class CommitsAtTheEnd(Outbox):
+        def drain(self, charge: Any, *, limit: int | None = None) -> int:
+            self._db.execute("BEGIN")
+            try:
+                return super().drain(charge, limit=limit)
+            finally:  # a real kill runs no finally: the check must not be fooled by it
+                self._db.execute("COMMIT")
+
+    problem = checks.drain_problem(CommitsAtTheEnd, 3, [])
+    assert problem == (
+        "3 checkouts put, then a drain: when drain called charge for checkout-2, checkout-1 "
+        "had been charged but its delivered mark was not committed yet (a new Outbox on the "
+        "same file still counted 3 waiting, not 2). A process killed at that moment would "
+        "charge checkout-1 again after the restart. Commit each row's delivered mark right "
+        "after its charge returns, before the next charge"
+    )
+    killed = checks.drain_problem(CommitsAtTheEnd, 3, [(1, True)])
+    assert killed is not None and killed.startswith(
+        "3 checkouts put, then a drain killed at its charge 1 (after the partner charged), "
+        "then a drain: when drain called charge for checkout-2"
+    )
+    refused = checks.refused_problem(CommitsAtTheEnd, 3, 2)
+    assert refused is not None and "checkout-1 had been charged but its delivered" in refused
+
+
 def test_knob_check_refuses_non_plain_answers() -> None:
     class Word(str):
         def __eq__(self, other: object) -> bool:

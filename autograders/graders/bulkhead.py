@@ -14,8 +14,8 @@ pool runs real threads, which a scenario cannot step through).
 2. :func:`grade_thread_safety`: the same with a second caller cutting in just before
    the lock is taken (deterministic interleavings, no scheduler involved)
 3. :func:`grade_call`: results, rejections and errors at every occupancy
-4. :func:`grade_wait`: bounded waits on a manual clock, slots freed before, at and after
-   the deadline
+4. :func:`grade_wait`: a free slot taken at once (``acquire()`` returns None), then
+   bounded waits on a manual clock, slots freed before, at and after the deadline
 5. :func:`grade_pool`: random submit/finish sequences vs :class:`PoolModel`
 6. :func:`grade_isolation`: each bulkhead filled alone (its size), then random
    per-dependency steps, one reference bulkhead each
@@ -33,6 +33,7 @@ from typing import Any
 from autograders.graders._pristine import load_reference, refuse_reference
 from course_lib.checks.bulkhead import (
     call_problem,
+    free_slot_problem,
     isolation_problem,
     littles_law_problem,
     pool_problem,
@@ -169,6 +170,8 @@ def grade_wait(bulkhead_cls: Any, *, scenarios: int = 30, seed: int = 1204) -> N
         (0.5, 0.125, 0.75),  # freed after it
         (2.0, 0.5, None),
     ]
+    for max_wait, poll in ((0.0, 0.25), (0.5, 0.125)):  # a free slot: taken at once, None
+        require(free_slot_problem(bulkhead_cls, max_wait, poll))
     for max_wait, poll, free_at in fixed:
         require(wait_problem(bulkhead_cls, max_wait, poll, free_at))
 

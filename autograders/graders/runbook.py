@@ -13,7 +13,9 @@ on seeded, generated scenarios, and fails with the shortest one that goes wrong:
 5. :func:`grade_run_rules`: random metric streams through one to three random rules
 6. :func:`grade_outbox`: puts and restarts on real SQLite files (no key twice, across files)
 7. :func:`grade_drain`: drains killed before and after a charge, restarted, on a real file;
-   drains whose charge raises (the error must propagate, the row stay waiting)
+   drains whose charge raises (the error must propagate, the row stay waiting); before
+   each charge, the file read as a restarted process would must show every checkout
+   charged so far marked delivered (a kill keeps only what was committed)
 8. :func:`grade_outbox_status`: random size histories through open, half-open and closed
 """
 
@@ -219,6 +221,7 @@ def grade_drain(outbox_cls: Any, *, scenarios: int = 6, seed: int = 607) -> None
     refuse_reference(outbox_cls, "Outbox")
     fixed: list[tuple[int, list[tuple[int, bool] | None]]] = [
         (1, []),
+        (2, []),  # the shortest drain where a mark can be late: before the second charge
         (2, [(1, False)]),
         (2, [(1, True)]),
         (5, [(3, True), (1, True), (2, False)]),

@@ -27,7 +27,8 @@ stopped before the grader returns, and every wait is bounded.
 6. :func:`grade_fetch_within`: the coroutine, run on an event loop inside the
    student's own process (:func:`course_lib.checks.timeouts.run_fetch`; a quick
    request, a timed-out one, one cancelled by its caller); the connection pool
-   stays here and counts.
+   stays here, counts, and looks at the first pause after ``acquire()`` (the
+   request's ``await``) that the connection is still taken.
 """
 
 from __future__ import annotations

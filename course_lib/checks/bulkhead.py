@@ -44,6 +44,7 @@ __all__ = [
     "race_problem",
     "semaphore_problem",
     "wait_problem",
+    "free_slot_problem",
 ]
 
 #: Seconds: how far a time read on the manual clock may be from the expected one.
@@ -475,8 +476,9 @@ def wait_problem(
     ):
         return "a new SemaphoreBulkhead(max_concurrent=1) refused its first try_acquire()"
     owner = "your SemaphoreBulkhead"
+    returned: Any = None
     try:
-        bulkhead.acquire()
+        returned = bulkhead.acquire()
     except BulkheadFullError:
         outcome = "rejected"
     except NotImplementedError:
@@ -512,9 +514,14 @@ def wait_problem(
             )
         if in_use != 1:
             return f"on a bulkhead {story}, acquire() returned but in_use is {in_use}; expected 1"
-        return None
+        return _returned_problem(returned, f"on a bulkhead {story}")
     if outcome == "admitted":
-        return f"on a bulkhead {story}, acquire() returned although no slot was ever free"
+        answer = "" if returned is None else f" {_shown(returned, 'acquire()')}"
+        return (
+            f"on a bulkhead {story}, acquire() returned{answer} although no slot was ever "
+            "free: once max_wait has passed, raise BulkheadFullError (a caller that gets an "
+            "answer back runs as if it held a slot)"
+        )
     if abs(now - max_wait) > EPS:
         if now < max_wait:
             return (
@@ -527,9 +534,60 @@ def wait_problem(
     return None
 
 
+def _shown(value: Any, what: str) -> str:
+    """A student's return value as a message shows it: its repr if plain, else its type."""
+    plain(value, f"what {what} returned", "plain value", none=True)
+    return repr(value)
+
+
+def _returned_problem(returned: Any, where: str) -> str | None:
+    """``acquire()`` returns nothing (``None``) once it holds a slot; anything else, a message."""
+    if returned is None:
+        return None
+    return (
+        f"{where}, acquire() got the slot and returned {_shown(returned, 'acquire()')}; it "
+        "should return None: the caller knows it holds a slot because no BulkheadFullError "
+        "was raised (answering True or False is try_acquire()'s job)"
+    )
+
+
+def free_slot_problem(bulkhead_cls: Any, max_wait: float, poll: float) -> str | None:
+    """``acquire()`` on a new bulkhead of 1 slot: take the free slot at once, no sleep, None."""
+    clock = ManualClock()
+    slept: list[Any] = []
+    shown = (
+        f"a new SemaphoreBulkhead(max_concurrent=1, max_wait={max_wait:g}, "
+        f"poll_interval={poll:g}), its slot free"
+    )
+    bulkhead = _new(
+        bulkhead_cls,
+        "SemaphoreBulkhead",
+        max_concurrent=1,
+        max_wait=max_wait,
+        now=clock.now,
+        sleep=lambda seconds: slept.append(seconds),
+        poll_interval=poll,
+    )
+    try:
+        returned = bulkhead.acquire()
+    except BulkheadFullError:
+        return f"on {shown}, acquire() raised BulkheadFullError; the free slot should be taken"
+    except NotImplementedError:
+        raise
+    except Exception as error:  # noqa: BLE001 - reported to the student
+        return f"on {shown}, acquire() raised {type(error).__name__}: {error}"
+    if slept:
+        return f"on {shown}, acquire() called sleep(); take a free slot at once"
+    in_use = _read(bulkhead, "in_use", "your SemaphoreBulkhead")
+    if in_use != 1:
+        return f"on {shown}, acquire() returned but in_use is {in_use}; expected 1"
+    return _returned_problem(returned, f"on {shown}")
+
+
 def check_wait(bulkhead_cls: Any) -> None:
     """Visible check for exercise 4: reject at once; a slot freed during the wait, or just at
     its deadline; no slot at all; a deadline between two looks (the last sleep is shorter)."""
+    require(free_slot_problem(bulkhead_cls, 1.0, 0.25))
     cases = [
         (0.0, 0.25, None),
         (1.0, 0.25, 0.5),
@@ -540,8 +598,9 @@ def check_wait(bulkhead_cls: Any) -> None:
     for max_wait, poll, free_at in cases:
         require(wait_problem(bulkhead_cls, max_wait, poll, free_at))
     print(
-        "✓ acquire() rejects at once with max_wait=0, gets a slot freed during its wait, and "
-        "gives up after exactly max_wait seconds on the clock it was given"
+        "✓ acquire() takes a free slot at once and returns None, rejects at once with "
+        "max_wait=0, gets a slot freed during its wait, and gives up after exactly max_wait "
+        "seconds on the clock it was given"
     )
 
 

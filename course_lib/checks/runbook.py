@@ -25,6 +25,14 @@ on ignores that outbox object (a dead process does nothing more); a *restart*
 is a new ``Outbox`` on the same file. The gateway charges an idempotency key
 once; a call without a key (``None``) is charged every time, as a real partner
 would.
+
+A kill is an exception here, so the student's ``finally`` and ``except`` still
+run; a real kill runs nothing, and only what was committed to the file before
+it survives. So before each charge after the first of a drain, the gateway
+also *looks at the file* as a restarted process would (a new ``Outbox`` on it,
+``size()``): every checkout whose charge returned must already be marked
+delivered there. One that is not would be charged again after a kill at that
+moment, which is what marking "committed at once" prevents.
 """
 
 from __future__ import annotations
@@ -35,7 +43,7 @@ import tempfile
 import types
 import uuid
 from collections import Counter
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -394,6 +402,11 @@ class Gateway:
         crashes: For each life of the draining process, in order: ``None`` (it
             survives), or ``(n, charged)``: its ``n``-th charge kills it, after the
             partner charged (``charged=True``) or before.
+
+    Attributes:
+        unmarked: set by :meth:`look_at_file` when the file, read by a restarted
+            process in the middle of a drain, still counted as waiting a checkout
+            whose charge had returned: the message saying so, else ``None``.
     """
 
     def __init__(self, crashes: Sequence[tuple[int, bool] | None] = ()) -> None:
@@ -403,6 +416,10 @@ class Gateway:
         self.calls_this_life = 0
         self.dead = False
         self.order: list[str] = []
+        self.look: Callable[[], int] | None = None
+        self.waiting_at_start = 0
+        self.returned: list[str] = []  # this drain's checkouts whose charge returned
+        self.unmarked: str | None = None
 
     def new_life(self) -> None:
         """The process restarted: the next crash plan applies."""
@@ -411,10 +428,52 @@ class Gateway:
         self.calls_this_life = 0
         self.dead = False
 
+    def start_drain(self, waiting: int, look: Callable[[], int] | None) -> None:
+        """A drain starts with ``waiting`` checkouts; ``look()``: the file's size() as a
+        restarted process reads it (a new Outbox on the same file), or None: no looking."""
+        self.waiting_at_start = waiting
+        self.look = look
+        self.returned = []
+
+    def look_at_file(self, checkout_id: Any) -> None:
+        """Before charging ``checkout_id``: is every checkout charged so far marked in the file?"""
+        if self.look is None or not self.returned or self.unmarked is not None:
+            return
+        charged = self.returned
+        expected = self.waiting_at_start - len(charged)
+        try:
+            seen = self.look()
+        except CheckFailed as error:
+            self.unmarked = (
+                f"when drain called charge for {checkout_id}, a restarted process could not "
+                f"read the outbox file ({error}). Mark each row delivered and commit right "
+                "after its charge returns, holding no transaction open across a charge"
+            )
+            return
+        if seen <= expected:
+            return
+        names = ", ".join(charged)
+        late = seen - expected
+        if late == len(charged) == 1:
+            marks, again = "its delivered mark was", names
+        elif late == len(charged):
+            marks, again = "their delivered marks were", "them"
+        else:
+            marks = f"{late} of their delivered marks {'was' if late == 1 else 'were'}"
+            again = "those"
+        self.unmarked = (
+            f"when drain called charge for {checkout_id}, {names} had been charged but "
+            f"{marks} not committed yet (a new Outbox on the same file still counted {seen} "
+            f"waiting, not {expected}). A process killed at that moment would charge {again} "
+            "again after the restart. Commit each row's delivered mark right after its charge "
+            "returns, before the next charge"
+        )
+
     def charge(self, key: Any, checkout_id: Any, amount_cents: Any) -> str:
         """The ``charge(key, checkout_id, amount_cents)`` given to ``drain``."""
         if self.dead:
             raise ProcessKilled("this process was killed; a dead process charges nothing")
+        self.look_at_file(str(checkout_id))
         self.calls_this_life += 1
         plan = self.crashes[0] if self.crashes else None
         crash = plan is not None and self.calls_this_life == plan[0]
@@ -433,6 +492,7 @@ class Gateway:
         if crash:
             self.dead = True
             raise ProcessKilled("the process was killed after the partner charged")
+        self.returned.append(str(checkout_id))
         return "charged"
 
 
@@ -545,13 +605,20 @@ def drain_problem(
     Each entry of ``crashes`` is one life of the draining process (see
     :class:`Gateway`); after a crash the outbox is reopened on the same file.
     A last drain survives. Every checkout must then be charged exactly once,
-    in the order written, with its amount, and the outbox must be empty.
+    in the order written, with its amount, and the outbox must be empty. And
+    during each drain, every checkout whose charge returned must be marked
+    delivered in the file before the next charge (see :meth:`Gateway.look_at_file`).
     """
     checkouts = _checkouts(count)
     plans: list[tuple[int, bool] | None] = [*crashes, None]
     gateway = Gateway(plans)
     lives: list[str] = []
     with _fresh_path("drain") as path:
+
+        def look() -> int:
+            story = "a restarted process, while drain was charging"
+            return _size(_open(outbox_cls, path, story), story)
+
         box = _open(outbox_cls, path, "a new outbox")
         for checkout in checkouts:
             _put(box, checkout, f"putting {count} checkouts")
@@ -564,6 +631,7 @@ def drain_problem(
                     "checkout must be committed to the file before put returns, or a crash "
                     "loses it"
                 )
+            gateway.start_drain(before, look)
             try:
                 delivered = box.drain(gateway.charge)
             except ProcessKilled:
@@ -571,7 +639,9 @@ def drain_problem(
             except NotImplementedError:
                 raise
             except Exception as error:  # noqa: BLE001 - reported to the student
-                if gateway.dead:
+                if gateway.unmarked is not None:
+                    delivered = None  # reported below
+                elif gateway.dead:
                     delivered = None  # it caught the kill and raised something else: still dead
                 else:
                     hint = ""
@@ -584,6 +654,9 @@ def drain_problem(
                         f"after {', '.join(lives) or 'the puts'}, drain(charge) raised "
                         f"{type(error).__name__}: {error}{hint}"
                     )
+            if gateway.unmarked is not None:
+                drains = ", then ".join([*lives, "a drain"])
+                return f"{count} checkouts put, then {drains}: {gateway.unmarked}"
             if plan is None:
                 if gateway.dead:
                     return "drain(charge) kept calling charge after it raised"
@@ -651,6 +724,7 @@ def refused_problem(outbox_cls: Any, count: int, refuse_at: int) -> str | None:
     def refusing(key: Any, checkout_id: Any, amount_cents: Any) -> str:
         calls.append(str(checkout_id))
         if len(calls) == refuse_at:
+            gateway.look_at_file(str(checkout_id))
             raise PaymentRefused(f"the partner refused {checkout_id}")
         return gateway.charge(key, checkout_id, amount_cents)
 
@@ -658,17 +732,27 @@ def refused_problem(outbox_cls: Any, count: int, refuse_at: int) -> str | None:
     story = f"{put}, then a drain whose charge {refuse_at} raised PaymentRefused"
     waiting = count - refuse_at + 1
     with _fresh_path("refuse") as path:
+
+        def look() -> int:
+            story = "a restarted process, while drain was charging"
+            return _size(_open(outbox_cls, path, story), story)
+
         box = _open(outbox_cls, path, "a new outbox")
         for checkout in checkouts:
             _put(box, checkout, f"putting {count} checkouts")
+        gateway.start_drain(count, look)
         try:
             returned = box.drain(refusing)
         except NotImplementedError:
             raise
         except Exception as error:  # noqa: BLE001 - the refusal, let out as the exercise asks
+            if gateway.unmarked is not None:
+                return f"{put}, then a drain: {gateway.unmarked}"
             if len(calls) < refuse_at:
                 return f"{put}, then drain(charge) raised {type(error).__name__}: {error}"
         else:
+            if gateway.unmarked is not None:
+                return f"{put}, then a drain: {gateway.unmarked}"
             return (
                 f"{story}: drain returned {returned!r}. If charge raises, drain must stop and "
                 "let the error propagate: the caller has to know the partner refused, and the "
@@ -683,9 +767,12 @@ def refused_problem(outbox_cls: Any, count: int, refuse_at: int) -> str | None:
                 "ones after it stay waiting"
             )
         again = f"{story}, then a drain with a partner that accepts"
+        gateway.start_drain(waiting, look)
         got = plain(
             call(f"{again}: drain(charge)", box.drain, gateway.charge), again, "whole number"
         )
+        if gateway.unmarked is not None:
+            return f"{story}, then a drain: {gateway.unmarked}"
         if got != waiting:
             return f"{again}: drain returned {got!r}; expected {waiting}, every waiting checkout"
         per_id = Counter(str(checkout_id) for _key, checkout_id, _amount in gateway.charges)

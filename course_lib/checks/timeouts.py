@@ -452,18 +452,40 @@ class AsyncOutcome:
     result: str  # "ok", "timeout", "cancelled", or "raised <Type>: <message>"
     acquired: list[int]
     released: list[int]
+    # what had been given back when the coroutine first paused after acquire() (the
+    # request's await), or None if it never paused on a running event loop after it
+    released_when_waiting: list[int] | None = None
 
 
 class _Pool:
-    """A connection pool that counts: ``acquire()`` hands out numbers, ``release(n)`` takes them."""
+    """A connection pool that counts: ``acquire()`` hands out numbers, ``release(n)`` takes them.
+
+    ``acquire()`` also asks the running event loop (``aio``'s, the asyncio module
+    of the process the coroutine runs in) to look at the pool at its next turn:
+    the first time the coroutine pauses after taking its connection, which is the
+    request's ``await``. A connection given back before that was not held while
+    the request ran. Nothing is timed: it is the loop's order of work.
+    """
 
     def __init__(self) -> None:
         self.acquired: list[int] = []
         self.released: list[int] = []
+        self.released_when_waiting: list[int] | None = None
+        self.aio: Any = asyncio
 
     def acquire(self) -> int:
         self.acquired.append(len(self.acquired) + 1)
+        if len(self.acquired) == 1:
+            try:
+                loop = self.aio.get_running_loop()
+            except RuntimeError:  # called outside the coroutine: nothing to look at
+                pass
+            else:
+                loop.call_soon(self._look)
         return self.acquired[-1]
+
+    def _look(self) -> None:
+        self.released_when_waiting = list(self.released)
 
     def release(self, connection: Any) -> None:
         self.released.append(plain(connection, "the connection given to release", "whole number"))
@@ -532,9 +554,10 @@ def run_fetch(
             aio = coroutine.cr_frame.f_builtins["__import__"]("asyncio")
         except Exception:  # noqa: BLE001 - not a coroutine at all
             fail(f"{what} should give a coroutine (write it with async def), got {coroutine!r}")
+        pool.aio = aio
         result = _drive(aio, coroutine, cancel_after)
     result = plain(result, f"what {what} returned", "text")
-    return AsyncOutcome(result, pool.acquired, pool.released)
+    return AsyncOutcome(result, pool.acquired, pool.released, pool.released_when_waiting)
 
 
 ASYNC_CASES: tuple[tuple[float, float, float | None, str], ...] = (
@@ -559,6 +582,14 @@ def fetch_problem(
         return f"{what} should end with {want!r}, got {outcome.result!r}{extra}"
     if len(outcome.acquired) != 1:
         return f"{what} should acquire one connection, it acquired {len(outcome.acquired)}"
+    if outcome.released_when_waiting:
+        return (
+            f"{what} gave its connection back before the request ran: release("
+            f"{outcome.released_when_waiting[0]}) came before await asyncio.sleep({delay:g}). "
+            "Keep the connection until the request is over (finished, timed out or "
+            "cancelled): given back early, the pool hands it to another caller while this "
+            "request still uses it"
+        )
     if outcome.released != outcome.acquired:
         how = "was cancelled" if want != "ok" else "finished"
         return (
@@ -575,5 +606,5 @@ def check_fetch_within(fetch_within: Any) -> None:
         require(fetch_problem(outcome, delay, seconds, cancel_after, want))
     print(
         "✓ fetch_within answers 'ok' or 'timeout', lets its caller's cancellation through, and "
-        "gives its connection back every time"
+        "keeps its connection while the request runs, then gives it back every time"
     )
