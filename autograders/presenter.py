@@ -6,7 +6,8 @@ One place for three ideas shared by the release, the feedback, ``present`` and `
   ``metadata.slideshow.slide_type`` is ``"notes"`` (RISE shows it in its speaker view, key
   ``T``; ``nbconvert --to slides`` puts it in reveal.js's notes), or any cell tagged
   :data:`NOTES_TAG`. They hold timing, questions to ask and the misconceptions met in
-  grading.
+  grading; :func:`presenter_note_problems` says what a notebook's notes lack (a plan, a
+  note after each exercise).
 * **Reveal cells** exist only in the instructor version built by ``python -m autograders
   present``: an exercise's solution, collapsed, tagged :data:`REVEAL_TAG`.
 * **Slide metadata** (``metadata.slideshow.slide_type``) is part of every source notebook:
@@ -36,6 +37,7 @@ from autograders.assignments import nbgrader_metadata
 
 __all__ = [
     "NOTES_TAG",
+    "PLAN_MINUTES",
     "REVEAL_TAG",
     "SLIDE_TYPES",
     "SlideResult",
@@ -46,6 +48,7 @@ __all__ = [
     "is_presenter_note",
     "is_reveal_cell",
     "presenter_lines",
+    "presenter_note_problems",
     "slide_problems",
     "slide_type",
     "strip_presenter_cells",
@@ -59,6 +62,10 @@ REVEAL_TAG = "presenter-reveal"
 SLIDE_TYPES = ("slide", "subslide", "fragment", "-", "skip", "notes")
 
 _HEADING = re.compile(r"^(#{1,6})\s")
+#: A timing in a plan, ``m:ss`` (``2:30``: two and a half minutes).
+_TIMING = re.compile(r"\b(\d{1,2}):([0-5]\d)\b")
+#: How long the plan of a walkthrough may take, in minutes: about ten.
+PLAN_MINUTES = (8.0, 12.0)
 
 
 def _metadata(cell: Any) -> Mapping[str, Any]:
@@ -135,6 +142,55 @@ def presenter_lines(nb: NotebookNode) -> set[str]:
         target = secret if is_presenter_cell(cell) else public
         target.update(line.strip() for line in str(cell.source).split("\n"))
     return {line for line in secret - public if len(line) > 4}
+
+
+def presenter_note_problems(nb: Any) -> list[str]:
+    """What is missing or misplaced in a notebook's presenter notes (empty: nothing).
+
+    ``nb`` is a notebook (a ``NotebookNode`` or its plain JSON). The notes a presenter needs:
+
+    * every note is a Markdown cell without nbgrader metadata;
+    * the first note comes before the first exercise and is the plan of a walkthrough of
+      about ten minutes: the word "Plan" and timings (``m:ss``) adding up to
+      :data:`PLAN_MINUTES`;
+    * every exercise (an answer cell) has a note after its test cell and before the next
+      exercise's answer cell: its timing, a question to ask, the mistakes met in grading;
+    * no note stands between an answer cell and its test cell.
+    """
+    cells = list(nb["cells"]) if isinstance(nb, Mapping) else list(nb.cells)
+    notes = [i for i, cell in enumerate(cells) if is_presenter_note(cell)]
+    answers = [i for i, cell in enumerate(cells) if nbgrader_metadata(cell).get("solution")]
+    problems = [
+        f"cell {i}: a presenter note must be a Markdown cell without nbgrader metadata"
+        for i in notes
+        if cells[i].get("cell_type") != "markdown" or nbgrader_metadata(cells[i])
+    ]
+    if not notes:
+        return [*problems, "no presenter note (a Markdown cell of slide_type notes)"]
+    plan = notes[0]
+    if answers and plan > answers[0]:
+        problems.append(f"cell {plan}: the first presenter note (the plan) comes after exercise 1")
+    source = str(cells[plan].get("source", ""))
+    minutes = sum(int(m) + int(s) / 60 for m, s in _TIMING.findall(source))
+    low, high = PLAN_MINUTES
+    if "plan" not in source.lower() or not low <= minutes <= high:
+        problems.append(
+            f"cell {plan}: the first presenter note must be the plan: the word 'Plan' and "
+            f"timings (m:ss) adding up to {low:g} to {high:g} minutes (found {minutes:g})"
+        )
+    for k, answer in enumerate(answers):
+        end = answers[k + 1] if k + 1 < len(answers) else len(cells)
+        label = f"answer cell {answer} ({nbgrader_metadata(cells[answer]).get('grade_id')})"
+        test = next(
+            (j for j in range(answer + 1, end) if nbgrader_metadata(cells[j]).get("grade")), None
+        )
+        if test is None:
+            continue  # an answer without a test cell is a structure problem, not a note's
+        if any(answer < j < test for j in notes):
+            problems.append(f"{label}: a presenter note stands between it and its test cell")
+        if not any(test < j < end for j in notes):
+            problems.append(f"{label}: no presenter note after its test cell")
+    return problems
 
 
 # --- slide metadata --------------------------------------------------------------------

@@ -1,7 +1,8 @@
 """``python -m autograders new NN-name``: the skeleton of a new assignment.
 
 It writes ``notebooks/NN-name/NN-name.md`` (the notebook as MyST text: a title, one exercise
-with an answer cell and its test cell, a recap), the ``.ipynb`` made from it, and
+with an answer cell and its test cell, a recap, and presenter notes: a plan and a note after
+the exercise), the ``.ipynb`` made from it, and
 ``autograders/submissions/NN-name/`` with one known-buggy submission. The result passes the
 structure tests and ``selfcheck`` as it is; CONTRIBUTING.md says what to do next.
 """
@@ -57,6 +58,16 @@ _NOTEBOOK = '''\
 **What you will build:** one sentence on what the student builds, and why a service needs it.
 Link it to the module's notes (the section it comes from).
 
++++ {{"slideshow": {{"slide_type": "notes"}}}}
+
+**Presenter notes (10-minute walkthrough).** Plan: title 0:30 · the idea 3:00 · exercise 1
+with one live reveal 4:00 · recap 2:30. Replace it with the plan of this notebook (timings
+adding up to about ten minutes; which slides to skip in a short session). Presenter notes
+never reach a student: the release and the feedback drop them.
+
+`python -m autograders present {name}` opens this notebook in deck mode; `present` writes
+these notes to `presenting/{name}/NOTES.md`.
+
 +++
 
 ## Exercise 1 · The failure rate (2 points)
@@ -103,6 +114,15 @@ assert failure_rate([]) == 0.0, "no calls yet: the failure rate is 0.0, not an e
 assert failure_rate([False, False, False, True]) == 0.25, "one failure in four calls is 0.25"
 ### END HIDDEN TESTS
 ```
+
++++ {{"slideshow": {{"slide_type": "notes"}}}}
+
+**Notes: exercise 1 (4 min).** Ask: "what is the failure rate of no calls at all?" 0.0: no
+calls, no evidence of failure (and no `ZeroDivisionError`). Mistake met in grading: an empty
+list divides by zero. Replace this note: after each exercise's test cell, its time, one
+question to ask (with its answer) and the mistakes of its known submissions.
+
++++
 
 ## Recap
 
@@ -156,7 +176,7 @@ def new_assignment(
     if taken:
         raise ScaffoldError(f"number {number} is taken by {', '.join(taken)}")
     title = " ".join(name[3:].split("-")).capitalize()
-    text = _NOTEBOOK.format(header=_HEADER, number=number, title=title)
+    text = _NOTEBOOK.format(header=_HEADER, number=number, title=title, name=name)
     nb = notebook_from_text(text)
     folder = notebooks / name
     folder.mkdir(parents=True)

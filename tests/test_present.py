@@ -37,6 +37,7 @@ from autograders.presenter import (
     is_presenter_cell,
     is_presenter_note,
     presenter_lines,
+    presenter_note_problems,
     slide_problems,
     slide_type,
     strip_presenter_cells,
@@ -70,19 +71,57 @@ def test_every_notebook_has_slide_metadata(assignment: Assignment) -> None:
     )
 
 
-#: The notebooks written with presenter notes (the notes are written by hand, not generated).
-WITH_NOTES = [
-    a for a in ASSIGNMENTS if a.name in ("01-circuit-breaker", "07-state-diagram-challenge")
-]
-
-
-@pytest.mark.parametrize("assignment", WITH_NOTES, ids=lambda a: a.name)
+@pytest.mark.parametrize("assignment", ASSIGNMENTS, ids=lambda a: a.name)
 def test_notebooks_have_presenter_notes(assignment: Assignment) -> None:
-    """01 and 07 carry notes for the presenter: markdown cells of slide type notes."""
+    """Every notebook carries notes for the presenter: a plan of about ten minutes before the
+    first exercise, then a note after each exercise's test cell (markdown, no nbgrader)."""
     nb = read_notebook(assignment.notebook)
+    assert presenter_note_problems(nb) == []
     notes = [c for c in nb.cells if is_presenter_note(c)]
-    assert notes, f"{assignment.name} has no presenter note (a markdown cell, slide_type notes)"
-    assert all(c.cell_type == "markdown" and not nbgrader_metadata(c) for c in notes)
+    assert len(notes) > len(assignment.answer_cells)  # the plan, and one per exercise at least
+
+
+def test_presenter_note_problems_name_each_problem() -> None:
+    notes = {"slideshow": {"slide_type": "notes"}}
+    answer = {"nbgrader": {"grade_id": "a-answer", "solution": True}}
+    test = {"nbgrader": {"grade_id": "a-tests", "grade": True, "points": 1}}
+    nb = nbformat.v4.new_notebook()
+    assert presenter_note_problems(nb) == [
+        "no presenter note (a Markdown cell of slide_type notes)"
+    ]
+    nb.cells = [
+        _md("# Title"),
+        _code("a = 1", **answer),
+        _md("Plan: title 0:30 · exercise 2:00.", **notes),  # late, and 2.5 minutes only
+        _code("check(a)", **test),
+        _code("print('a note in code')", tags=[NOTES_TAG]),
+        _code("b = 1", nbgrader={"grade_id": "b-answer", "solution": True}),
+        _code("check(b)", nbgrader={"grade_id": "b-tests", "grade": True, "points": 1}),
+        _md("no note follows", nbgrader={"grade_id": "words", "locked": True}),
+    ]
+    assert presenter_note_problems(nb) == [
+        "cell 4: a presenter note must be a Markdown cell without nbgrader metadata",
+        "cell 2: the first presenter note (the plan) comes after exercise 1",
+        "cell 2: the first presenter note must be the plan: the word 'Plan' and timings "
+        "(m:ss) adding up to 8 to 12 minutes (found 2.5)",
+        "answer cell 1 (a-answer): a presenter note stands between it and its test cell",
+        "answer cell 5 (b-answer): no presenter note after its test cell",
+    ]
+    nb.cells[2].source = "Plan: title 0:30 · the idea 4:00 · exercise 4:00 · recap 1:30."
+    nb.cells.insert(1, nb.cells.pop(2))  # the plan before exercise 1
+    nb.cells[4] = _md("Notes: exercise 1. Ask: why 0.0?", **notes)
+    nb.cells.append(_md("Notes: exercise 2.", **notes))
+    assert presenter_note_problems(nb) == []
+
+
+def test_new_assignment_has_presenter_notes(tmp_path: Path) -> None:
+    """The skeleton of ``python -m autograders new`` passes the notes test as it is."""
+    from autograders.scaffold import new_assignment
+
+    new_assignment("08-bulkhead", notebooks=tmp_path / "nb", submissions=tmp_path / "known")
+    (made,) = discover(tmp_path / "nb")
+    assert presenter_note_problems(read_notebook(made.notebook)) == []
+    assert presenter_note_problems(made.read()) == []
 
 
 def test_slide_problems_name_each_problem() -> None:
