@@ -853,29 +853,38 @@ class CircuitBreaker:
             retry_after=retry_after,
         )
 
-    def _record(
-        self, generation: int, now: float | None, failed: bool, duration: float, error: str
-    ) -> None:
-        """Report an outcome of a call let through at ``generation`` (-1 = current)."""
+    def _code(self, failed: bool, duration: float) -> int:
+        """The window's code for an outcome: bit 0 = the call failed, bit 1 = it was slow."""
         limit = self._slow_call_duration
         slow = limit is not None and duration > limit
+        return failed | slow << 1
+
+    def _record(
+        self, generation: int, now: float | None, code: int, duration: float, error: str
+    ) -> None:
+        """Report an outcome (see :meth:`_code`) of a call let through at ``generation``.
+
+        ``generation`` -1 means the current one (the sans-I/O API: the caller is not told).
+        """
         lock = self._lock
         lock.acquire()
         try:
+            failed = code & _FAILED
             if failed:
                 self._failed += 1
             else:
                 self._succeeded += 1
             if self._listener is not None:  # build no event nobody reads
                 now = self._time(now)
+                slow = code & _SLOW == _SLOW
                 if failed:
                     self._emit(CallFailed(now, self._name, error, duration, slow))
                 else:
                     self._emit(CallSucceeded(now, self._name, duration, slow))
-            if generation != self._generation and generation >= 0:  # (-1: the current one)
+            if generation != self._generation and generation >= 0:
                 self._late += 1
                 return
-            self._behaviour.on_outcome(self, now, failed | slow << 1, error)
+            self._behaviour.on_outcome(self, now, code, error)
         finally:
             lock.release()
 
@@ -926,13 +935,13 @@ class CircuitBreaker:
 
     def record_success(self, now: float | None = None, duration: float = 0.0) -> None:
         """Report that a permitted call succeeded after ``duration`` seconds."""
-        self._record(-1, now, False, duration, "")
+        self._record(-1, now, self._code(False, duration), duration, "")
 
     def record_failure(
         self, now: float | None = None, duration: float = 0.0, error: str = ""
     ) -> None:
         """Report that a permitted call failed (``error`` describes why)."""
-        self._record(-1, now, True, duration, error)
+        self._record(-1, now, self._code(True, duration), duration, error)
 
     def record_ignored(self, now: float | None = None, error: str = "") -> None:
         """Report a call that ended in an ignored error (gives a trial permit back)."""
@@ -1060,7 +1069,7 @@ class CircuitBreaker:
         timed = self._slow_call_duration is not None or self._listener is not None
         start = self._clock.now() if timed else None
         try:
-            permit = self._acquire(start, explain=True)
+            permit = self._acquire(start, True)  # (True: explain a refusal)
         except CircuitOpenError as refusal:
             return cast(R, self._refuse(refusal))
         try:
@@ -1069,10 +1078,10 @@ class CircuitBreaker:
             self._after_error(permit, start, exc)
             raise
         if start is None:
-            self._record(permit, None, False, 0.0, "")
+            self._record(permit, None, 0, 0.0, "")  # a success, untimed
         else:
             end = self._clock.now()
-            self._record(permit, end, False, end - start, "")
+            self._record(permit, end, self._code(False, end - start), end - start, "")
         return result
 
     def _end(self, start: float | None) -> tuple[float | None, float]:
@@ -1086,7 +1095,7 @@ class CircuitBreaker:
         """Record the error of a call started at ``start`` as a failure, or ignore it."""
         end, duration = self._end(start)
         if self._counts(exc):
-            self._record(generation, end, True, duration, repr(exc))
+            self._record(generation, end, self._code(True, duration), duration, repr(exc))
         else:
             self._record_ignored(generation, end, repr(exc))
 
@@ -1101,7 +1110,7 @@ class CircuitBreaker:
         timed = self._slow_call_duration is not None or self._listener is not None
         start = self._clock.now() if timed else None
         try:
-            permit = self._acquire(start, explain=True)
+            permit = self._acquire(start, True)  # (True: explain a refusal)
         except CircuitOpenError as refusal:
             value = self._refuse(refusal)
             if inspect.isawaitable(value):
@@ -1113,7 +1122,7 @@ class CircuitBreaker:
             self._after_error(permit, start, exc)
             raise
         end, duration = self._end(start)
-        self._record(permit, end, False, duration, "")
+        self._record(permit, end, self._code(False, duration), duration, "")
         return result
 
     @overload

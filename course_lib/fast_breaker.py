@@ -35,6 +35,7 @@ from typing import Any, Final, ParamSpec, TypeVar, overload
 from course_lib.breaker import (
     _BEHAVIOURS,
     _CLOSED,
+    _FAILED,
     BreakerSnapshot,
     BreakerStats,
     CircuitBreaker,
@@ -155,11 +156,11 @@ class FastCircuitBreaker(CircuitBreaker):
         self._refresh_hot()
 
     def _record(
-        self, generation: int, now: float | None, failed: bool, duration: float, error: str
+        self, generation: int, now: float | None, code: int, duration: float, error: str
     ) -> None:
         with self._lock:
             self._drain()
-            super()._record(generation, now, failed, duration, error)
+            super()._record(generation, now, code, duration, error)
             self._refresh_hot()
 
     def _record_ignored(self, generation: int, now: float | None, error: str) -> None:
@@ -224,12 +225,12 @@ class FastCircuitBreaker(CircuitBreaker):
         if generation == self._clean_generation:
             self._tick()
         else:
-            self._record(generation, None, False, 0.0, "")
+            self._record(generation, None, 0, 0.0, "")  # a success (no slow calls here)
         return result
 
     def _hot_error(self, generation: int, exc: BaseException) -> None:
         if self._counts(exc):
-            self._record(generation, None, True, 0.0, repr(exc))
+            self._record(generation, None, _FAILED, 0.0, repr(exc))
         else:
             self._record_ignored(generation, None, repr(exc))
 
