@@ -33,6 +33,7 @@ from __future__ import annotations
 import argparse
 import ast
 import copy
+import html
 import json
 import os
 import shutil
@@ -260,7 +261,7 @@ def build_instructor_version(assignment: str, outdir: Path, notebooks: Path = NO
         shutil.rmtree(folder)
     folder.mkdir(parents=True)
     (folder / "NOTES.md").write_text(notes, encoding="utf-8")
-    (folder / f"{assignment}.slides.html").write_text(static_deck(nb), encoding="utf-8")
+    (folder / f"{assignment}.slides.html").write_text(static_deck(nb, assignment), encoding="utf-8")
     # The notes go to NOTES.md (and the static deck): in deck mode a hidden notes cell
     # swallows the focus when Shift+Enter on the cell before it advances to it.
     nb.cells = [cell for cell in nb.cells if not is_presenter_note(cell)]
@@ -278,7 +279,7 @@ _DECK_FAILSAFE_STYLE = f"""<style id="m14-deck-failsafe">
 aside.notes {{ display: none !important; }}
 .reveal:not(.ready) .celltag_{REVEAL_TAG} {{ display: none !important; }}
 .m14-deck-offline {{
-  position: fixed; top: 0; left: 0; right: 0; z-index: 1000; padding: 16px 24px;
+  position: sticky; top: 0; z-index: 1000; padding: 16px 24px;
   background: #8b0000; color: #fff; font: 22px/1.4 sans-serif; visibility: hidden;
   animation: m14-deck-offline-show 0s linear 2s forwards;
 }}
@@ -290,12 +291,12 @@ _DECK_OFFLINE_BANNER = """<div class="m14-deck-offline" role="alert">
 <strong>This slide deck needs internet access:</strong> it loads reveal.js, require.js and
 jQuery from their CDNs (unpkg.com, cdnjs.cloudflare.com), and they did not load. Presenter
 notes and solutions stay hidden. Present from JupyterLab instead:
-<code>python -m autograders present NAME</code>.
+<code>python -m autograders present {name}</code>.
 </div>
 """
 
 
-def static_deck(nb: NotebookNode) -> str:
+def static_deck(nb: NotebookNode, name: str = "NAME") -> str:
     """The instructor version as a static reveal.js deck (``jupyter nbconvert --to slides``).
 
     For a class without a kernel: each solution is a fragment that appears on a key, open
@@ -304,6 +305,10 @@ def static_deck(nb: NotebookNode) -> str:
     reveal.js, require.js and jQuery come from their CDNs, as nbconvert makes the page; if
     they do not load, the page fails safe (:data:`_DECK_FAILSAFE_STYLE`): notes and
     solutions hidden, a banner saying the deck needs internet access.
+
+    Args:
+        nb: the instructor version.
+        name: the assignment, for the banner's ``present`` command.
     """
     from nbconvert import SlidesExporter
 
@@ -314,12 +319,12 @@ def static_deck(nb: NotebookNode) -> str:
     exporter = SlidesExporter(
         reveal_scroll=True, reveal_transition="none", reveal_width="1280", reveal_height="720"
     )
-    html, _ = exporter.from_notebook_node(deck)
-    page = str(html)
+    body, _ = exporter.from_notebook_node(deck)
+    page = str(body)
     # the template's </head> and <main> come before any cell's text: the first of each
     for anchor, added in (
         ("</head>", _DECK_FAILSAFE_STYLE + "</head>"),
-        ("<main>", "<main>\n" + _DECK_OFFLINE_BANNER),
+        ("<main>", "<main>\n" + _DECK_OFFLINE_BANNER.format(name=html.escape(name))),
     ):
         if anchor not in page:
             raise ValueError(f"nbconvert's reveal page has no {anchor}: cannot make it fail safe")
