@@ -111,7 +111,7 @@ deck mode (jupyterlab-slideshow) keys, on the slide (not in a widget):
   ←                back
   Ctrl+Enter       run the selected cell in place: the class sees its output
   Shift+Enter      run it and move on to the next step (its output may be off screen)
-  click / {REVEAL_KEY.replace(" ", "+")}  open a collapsed solution (Shift+Enter runs it closed)
+  click / {REVEAL_KEY.replace(" ", "+")}  open a collapsed solution (Ctrl+Enter runs it closed)
   a widget         click it, then → / ← step, Space play, + / − zoom, C presenter theme off/on
   back to the deck click the slide outside the widget (not Esc: Esc leaves the deck)
   the deck button of the notebook's toolbar (move the mouse to the top edge) leaves and
