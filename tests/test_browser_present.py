@@ -13,7 +13,8 @@
   so the test serves those URLs from the same packages fetched from the npm registry
   (``npm pack``; jQuery 2.0.3 is not on npm, 2.1.0 stands in for it; Mermaid draws the
   diagrams; the theme's two Google web fonts get an empty stylesheet), cached in
-  ``test-artifacts/cdn-cache/``. Any other request fails the test.
+  ``test-artifacts/cdn-cache/``. Any other request fails the test. With every CDN request
+  failing, the instructor's deck fails safe: a banner, no note, no solution on the page.
 
 Screenshots go to ``test-artifacts/browser/present-*.png``. No assertion is timed.
 
