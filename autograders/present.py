@@ -23,7 +23,9 @@ is the source notebook made for a class:
 its widgets run on the projector), the widgets in their presenter theme
 (``M14_PRESENTER=1``, see :mod:`course_lib.widgets.presenter`) and the repo on the kernel's
 ``PYTHONPATH``. Its JupyterLab settings live in a temporary folder seeded with a copy of
-the instructor's own. ``--build-only`` writes the instructor versions and stops.
+the instructor's own, with larger fonts (:data:`PRESENTING_FONTS`) and no news pop-up; once
+the server is up, ``present`` prints the notebook's own URL (with its token).
+``--build-only`` writes the instructor version and stops.
 """
 
 from __future__ import annotations
@@ -31,13 +33,14 @@ from __future__ import annotations
 import argparse
 import ast
 import copy
+import html
 import json
 import os
 import shutil
 import subprocess
 import sys
 import tempfile
-from collections.abc import MutableMapping, Sequence
+from collections.abc import Mapping, MutableMapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -45,16 +48,24 @@ import nbformat
 from nbformat.notebooknode import NotebookNode
 
 from autograders.assignments import NOTEBOOKS, ROOT, discover, nbgrader_metadata
-from autograders.presenter import REVEAL_TAG, is_presenter_note, slide_type
+from autograders.presenter import (
+    CONTINUE,
+    REVEAL_TAG,
+    clear_continue,
+    is_presenter_note,
+    slide_type,
+)
 
 __all__ = [
     "PRESENTER_ENV",
+    "PRESENTING_FONTS",
     "LAB_SETTINGS",
     "REVEAL_KEY",
     "add_commands",
     "build_instructor_version",
     "instructor_env",
     "instructor_lab_command",
+    "notebook_url",
     "notes_by_slide",
     "reference_cells",
     "run",
@@ -68,9 +79,18 @@ __all__ = [
 PRESENTER_ENV = "M14_PRESENTER"
 #: The key (JupyterLab command mode) that opens the selected collapsed cell.
 REVEAL_KEY = "Shift S"
-#: The JupyterLab settings of the presenting lab: deck mode on at start, the reveal key.
+#: The font sizes of the presenting lab, legible from the back of a room at 1280×720
+#: (JupyterLab's own: 14 px text, 13 px code and 13 px interface).
+PRESENTING_FONTS = {"content-font-size1": "22px", "code-font-size": "19px", "ui-font-size1": "16px"}
+#: The JupyterLab settings of the presenting lab: deck mode on at start, the reveal key,
+#: larger fonts, and no "Jupyter news?" pop-up (it sits over the deck's arrows).
 LAB_SETTINGS: dict[str, dict[str, Any]] = {
     "jupyterlab-slideshow/plugin.jupyterlab-settings": {"active": True},
+    "@jupyterlab/apputils-extension/themes.jupyterlab-settings": {"overrides": PRESENTING_FONTS},
+    "@jupyterlab/apputils-extension/notification.jupyterlab-settings": {
+        "fetchNews": "false",
+        "checkForUpdates": False,
+    },
     "@jupyterlab/shortcuts-extension/shortcuts.jupyterlab-settings": {
         "shortcuts": [
             {
@@ -82,11 +102,26 @@ LAB_SETTINGS: dict[str, dict[str, Any]] = {
     },
 }
 
+#: The deck's keys, printed by ``present`` (the README's "For presenters" says the same).
+DECK_KEYS = f"""\
+deck mode (jupyterlab-slideshow) keys, on the slide (not in a widget):
+  Space            next step: every fragment and sub-slide, in order (Shift+Space: back)
+  →                next fragment, then the next slide: it SKIPS sub-slides
+  ↓ / ↑            into the sub-slides below / back up (← does not work on a sub-slide)
+  ←                back
+  Ctrl+Enter       run the selected cell in place: the class sees its output
+  Shift+Enter      run it and move on to the next step (its output may be off screen)
+  click / {REVEAL_KEY.replace(" ", "+")}  open a collapsed solution (Ctrl+Enter runs it closed)
+  a widget         click it, then → / ← step, Space play, + / − zoom, C presenter theme off/on
+  back to the deck click the slide outside the widget (not Esc: Esc leaves the deck)
+  the deck button of the notebook's toolbar (move the mouse to the top edge) leaves and
+  re-enters deck mode"""
+
 _SOLUTION_MARKERS = ("### BEGIN SOLUTION", "### END SOLUTION")
 
 _PRESENTER_CELL = """\
-# Presenter (never in the student version): Shift+Enter here runs the course's solution in
-# place of the students' code, so every widget shows the right behaviour before anyone wrote it.
+# Presenter: the course's own solution stands in for yours, so every widget on the next
+# slides shows the right behaviour before anyone has written a line. (Ctrl+Enter runs it.)
 from autograders.present import run_reference
 
 run_reference({name!r}, globals())"""
@@ -196,12 +231,17 @@ def build_instructor_version(assignment: str, outdir: Path, notebooks: Path = NO
     notes = notes_by_slide(nb, assignment)
     for cell in nb.cells:
         meta = nbgrader_metadata(cell)
+        if slide_type(cell) == CONTINUE:
+            # jupyterlab-slideshow never shows a "-" cell (it knows only a missing type as
+            # "continue the slide"); nbconvert reads a missing type as "-", so the static
+            # deck is the same
+            clear_continue(cell)
         if cell.cell_type != "code":
             continue
         if meta.get("solution"):
             cell.source = solution_source(cell.source)
             _hide_input(cell)
-            if slide_type(cell) in (None, "-"):
+            if slide_type(cell) is None:
                 cell.metadata.setdefault("slideshow", {})["slide_type"] = "fragment"
         elif meta.get("grade"):
             cell.source = strip_hidden_tests(cell.source)[0].rstrip("\n")
@@ -221,7 +261,7 @@ def build_instructor_version(assignment: str, outdir: Path, notebooks: Path = NO
         shutil.rmtree(folder)
     folder.mkdir(parents=True)
     (folder / "NOTES.md").write_text(notes, encoding="utf-8")
-    (folder / f"{assignment}.slides.html").write_text(static_deck(nb), encoding="utf-8")
+    (folder / f"{assignment}.slides.html").write_text(static_deck(nb, assignment), encoding="utf-8")
     # The notes go to NOTES.md (and the static deck): in deck mode a hidden notes cell
     # swallows the focus when Shift+Enter on the cell before it advances to it.
     nb.cells = [cell for cell in nb.cells if not is_presenter_note(cell)]
@@ -231,12 +271,44 @@ def build_instructor_version(assignment: str, outdir: Path, notebooks: Path = NO
     return target
 
 
-def static_deck(nb: NotebookNode) -> str:
+#: What the static deck adds to nbconvert's page so that it fails safe without reveal.js:
+#: the notes never show on the page (reveal.js's speaker view reads them from the DOM),
+#: and until reveal.js has started the deck (``.reveal.ready``) the solutions are hidden
+#: and, after two seconds, a banner says why the page is not a deck.
+_DECK_FAILSAFE_STYLE = f"""<style id="m14-deck-failsafe">
+aside.notes {{ display: none !important; }}
+.reveal:not(.ready) .celltag_{REVEAL_TAG} {{ display: none !important; }}
+.m14-deck-offline {{
+  position: sticky; top: 0; z-index: 1000; padding: 16px 24px;
+  background: #8b0000; color: #fff; font: 22px/1.4 sans-serif; visibility: hidden;
+  animation: m14-deck-offline-show 0s linear 2s forwards;
+}}
+@keyframes m14-deck-offline-show {{ to {{ visibility: visible; }} }}
+body:has(.reveal.ready) .m14-deck-offline {{ display: none; }}
+</style>
+"""
+_DECK_OFFLINE_BANNER = """<div class="m14-deck-offline" role="alert">
+<strong>This slide deck needs internet access:</strong> it loads reveal.js, require.js and
+jQuery from their CDNs (unpkg.com, cdnjs.cloudflare.com), and they did not load. Presenter
+notes and solutions stay hidden. Present from JupyterLab instead:
+<code>python -m autograders present {name}</code>.
+</div>
+"""
+
+
+def static_deck(nb: NotebookNode, name: str = "NAME") -> str:
     """The instructor version as a static reveal.js deck (``jupyter nbconvert --to slides``).
 
     For a class without a kernel: each solution is a fragment that appears on a key, open
     (a static page cannot run or expand it), and the presenter notes are reveal.js speaker
-    notes (key ``S``). reveal.js comes from its CDN, as nbconvert makes it.
+    notes (key ``S``). It has no outputs (no table, no widget): it is a fallback.
+    reveal.js, require.js and jQuery come from their CDNs, as nbconvert makes the page; if
+    they do not load, the page fails safe (:data:`_DECK_FAILSAFE_STYLE`): notes and
+    solutions hidden, a banner saying the deck needs internet access.
+
+    Args:
+        nb: the instructor version.
+        name: the assignment, for the banner's ``present`` command.
     """
     from nbconvert import SlidesExporter
 
@@ -247,8 +319,17 @@ def static_deck(nb: NotebookNode) -> str:
     exporter = SlidesExporter(
         reveal_scroll=True, reveal_transition="none", reveal_width="1280", reveal_height="720"
     )
-    html, _ = exporter.from_notebook_node(deck)
-    return str(html)
+    body, _ = exporter.from_notebook_node(deck)
+    page = str(body)
+    # the template's </head> and <main> come before any cell's text: the first of each
+    for anchor, added in (
+        ("</head>", _DECK_FAILSAFE_STYLE + "</head>"),
+        ("<main>", "<main>\n" + _DECK_OFFLINE_BANNER.format(name=html.escape(name))),
+    ):
+        if anchor not in page:
+            raise ValueError(f"nbconvert's reveal page has no {anchor}: cannot make it fail safe")
+        page = page.replace(anchor, added, 1)
+    return page
 
 
 # --- the command line ----------------------------------------------------------------------
@@ -259,11 +340,12 @@ def add_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> No
     p = sub.add_parser(
         "present",
         help="build the instructor version and open its slideshow in JupyterLab",
-        description="Write presenting/NAME/NAME.ipynb for each assignment (solutions "
-        "collapsed, a click or Shift+S away; a cell that runs the reference in place of the "
-        "students' code; presenter notes, also in presenting/NAME/NOTES.md), then start "
-        "JupyterLab there with ASSIGNMENT open in deck mode (jupyterlab-slideshow), or the "
-        "folder with no ASSIGNMENT. Extra arguments go to jupyter lab (e.g. --no-browser).",
+        description="Write presenting/ASSIGNMENT/ASSIGNMENT.ipynb (every assignment's with "
+        "no ASSIGNMENT): solutions collapsed, a click or Shift+S away; a cell that runs the "
+        "reference in place of the students' code; the presenter notes in NOTES.md; the "
+        "static deck ASSIGNMENT.slides.html. Then start JupyterLab there with ASSIGNMENT "
+        "open in deck mode (jupyterlab-slideshow), large fonts, and print the deck's URL. "
+        "Extra arguments go to jupyter lab (e.g. --no-browser).",
     )
     p.add_argument("assignment", nargs="?", metavar="ASSIGNMENT")
     p.add_argument(
@@ -273,7 +355,7 @@ def add_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> No
         help="where to write the instructor versions (default: presenting)",
     )
     p.add_argument(
-        "--build-only", action="store_true", help="write the instructor versions; start nothing"
+        "--build-only", action="store_true", help="write the instructor version(s); start nothing"
     )
 
     p = sub.add_parser(
@@ -281,7 +363,8 @@ def add_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> No
         help="give every cell slide metadata from the notebook's structure",
         description="Each cell without metadata.slideshow.slide_type gets one: a # or ## "
         "heading starts a slide, ### a sub-slide, answer/test/code cells are fragments, "
-        "other Markdown continues the slide. The .ipynb and its .md text are both "
+        "other Markdown continues the slide (no slide type; an old '-' is removed: "
+        "jupyterlab-slideshow never shows such a cell). The .ipynb and its .md text are both "
         "rewritten (run sync first if they disagree). --check writes nothing and exits 1 "
         "if a notebook's slide metadata is missing or wrong.",
     )
@@ -311,7 +394,8 @@ def write_lab_settings(settings_dir: Path, own: Path | None = None) -> Path:
     Args:
         settings_dir: the folder to write (made if missing).
         own: the instructor's own JupyterLab settings folder, copied first if it exists.
-            Their shortcuts are kept and the reveal key added to them.
+            Their shortcuts are kept and the reveal key added to them; their theme
+            overrides are kept but for the font sizes.
 
     Returns:
         ``settings_dir``.
@@ -333,6 +417,8 @@ def write_lab_settings(settings_dir: Path, own: Path | None = None) -> Path:
         for key, value in values.items():
             if isinstance(value, list) and isinstance(current.get(key), list):
                 current[key] = [*current[key], *value]
+            elif isinstance(value, dict) and isinstance(current.get(key), dict):
+                current[key] = {**current[key], **value}
             else:
                 current[key] = value
         path.write_text(json.dumps(current, indent=2) + "\n", encoding="utf-8")
@@ -393,7 +479,7 @@ def _slides(args: argparse.Namespace, notebooks: Path) -> int:
             print(f"error: {exc}", file=sys.stderr)
             return 2
         kinds = ", ".join(f"{i}:{k}" for i, k in result.added) or "nothing to add"
-        print(f"{name}: {len(result.added)} cell(s) given slide metadata ({kinds})")
+        print(f"{name}: {len(result.added)} slide type(s) set ({kinds})")
         problems = slide_problems(read_notebook(notebook))
         for problem in problems:
             print(f"  still wrong: {problem}")
@@ -409,7 +495,7 @@ def _present(args: argparse.Namespace, extra: Sequence[str], notebooks: Path) ->
             file=sys.stderr,
         )
         return 2
-    for name in known:
+    for name in [args.assignment] if args.assignment else known:
         path = build_instructor_version(name, args.dir, notebooks)
         print(f"instructor version of {name} -> {path}")
     if args.build_only:
@@ -421,14 +507,10 @@ def _present(args: argparse.Namespace, extra: Sequence[str], notebooks: Path) ->
     if jupyter is None:
         print("error: jupyter is not installed; pip install -e '.[course]' first", file=sys.stderr)
         return 2
-    print(
-        "deck mode: → / space next step, ← back, Shift+Enter runs the selected cell, "
-        f"click a collapsed solution (or select it and press {REVEAL_KEY}) to open it, "
-        "the toolbar's deck button (top edge) leaves it; click a widget, then → / ← step it, "
-        "+ / − zoom, "
-        f"C contrast. Presenter notes: {args.dir / (args.assignment or 'NAME') / 'NOTES.md'}"
-    )
+    print(DECK_KEYS)
+    print(f"Presenter notes: {args.dir / (args.assignment or 'NAME') / 'NOTES.md'}")
     sys.stdout.flush()
+    from jupyter_core.paths import jupyter_runtime_dir
     from jupyterlab.commands import get_user_settings_dir
 
     with tempfile.TemporaryDirectory(prefix="m14-present-") as tmp:
@@ -439,11 +521,57 @@ def _present(args: argparse.Namespace, extra: Sequence[str], notebooks: Path) ->
         process = subprocess.Popen(
             instructor_lab_command(jupyter, folder, args.assignment, extra), env=env
         )
+        try:
+            info = _server_of(process, Path(jupyter_runtime_dir()))
+            if info is not None:
+                print(f"the deck: {notebook_url(info, args.assignment)}")
+                sys.stdout.flush()
+        except KeyboardInterrupt:
+            pass
         while True:
             try:
                 return process.wait()
             except KeyboardInterrupt:  # JupyterLab got it too, and decides
                 continue
+
+
+#: How long ``present`` waits for JupyterLab to say where it serves, to print the deck's URL.
+SERVER_INFO_WAIT = 120.0
+
+
+def _server_of(process: Any, runtime_dir: Path) -> dict[str, Any] | None:
+    """The running server's info (``jpserver-PID.json``) once JupyterLab has written it.
+
+    ``jupyter lab`` execs the server (POSIX), so the server's pid is the process's.
+    ``None`` if the process ends first or :data:`SERVER_INFO_WAIT` passes.
+    """
+    import time
+
+    from jupyter_server.serverapp import list_running_servers
+
+    deadline = time.monotonic() + SERVER_INFO_WAIT
+    while time.monotonic() < deadline and process.poll() is None:
+        for info in list_running_servers(str(runtime_dir)):
+            if info.get("pid") == process.pid:
+                return dict(info)
+        time.sleep(0.5)
+    return None
+
+
+def notebook_url(info: Mapping[str, Any], assignment: str | None) -> str:
+    """The URL of ``assignment``'s instructor notebook (or of the lab) on a running server.
+
+    Args:
+        info: the server's info, as ``jupyter server list --json`` gives it (``url``,
+            ``token``).
+        assignment: the notebook open in the deck; ``None``: the lab itself.
+    """
+    from urllib.parse import quote
+
+    base = str(info["url"]).rstrip("/")
+    path = f"/lab/tree/{quote(assignment)}/{quote(assignment)}.ipynb" if assignment else "/lab"
+    token = str(info.get("token") or "")
+    return base + path + (f"?token={token}" if token else "")
 
 
 def run(args: argparse.Namespace, extra: Sequence[str], notebooks: Path) -> int:

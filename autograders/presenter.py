@@ -11,8 +11,11 @@ One place for three ideas shared by the release, the feedback, ``present`` and `
 * **Reveal cells** exist only in the instructor version built by ``python -m autograders
   present``: an exercise's solution, collapsed, tagged :data:`REVEAL_TAG`.
 * **Slide metadata** (``metadata.slideshow.slide_type``) is part of every source notebook:
-  one idea a slide, exercises as fragments. :func:`default_slide_type` says what a cell
-  gets when it has none; :func:`slide_problems` says what is missing or wrong.
+  one idea a slide, exercises as fragments. A cell that continues the slide above has *no*
+  slide type: that is how JupyterLab writes "-", how nbconvert's reveal.js decks and RISE
+  read a missing type, and the only form jupyterlab-slideshow (0.3.4) shows at all (it
+  hides a cell whose type is the string ``"-"``). :func:`default_slide_type` says what a
+  cell gets; :func:`slide_problems` says what is missing or wrong.
 
 :func:`strip_presenter_cells` removes notes and reveal cells from a notebook; the release
 (:mod:`autograders.release`) and nbgrader's own ``generate_assignment`` and
@@ -36,6 +39,7 @@ from traitlets import Bool
 from autograders.assignments import nbgrader_metadata
 
 __all__ = [
+    "CONTINUE",
     "NOTES_TAG",
     "PLAN_MINUTES",
     "REVEAL_TAG",
@@ -43,6 +47,7 @@ __all__ = [
     "SlideResult",
     "StripPresenterCells",
     "add_slide_metadata",
+    "clear_continue",
     "default_slide_type",
     "is_presenter_cell",
     "is_presenter_note",
@@ -58,8 +63,10 @@ __all__ = [
 NOTES_TAG = "presenter-notes"
 #: The tag of a reveal cell (an exercise's collapsed solution in the instructor version).
 REVEAL_TAG = "presenter-reveal"
-#: The slide types RISE and ``nbconvert --to slides`` know (``"-"``: continue the slide).
-SLIDE_TYPES = ("slide", "subslide", "fragment", "-", "skip", "notes")
+#: The slide types a source notebook may give a cell (none at all: continue the slide).
+SLIDE_TYPES = ("slide", "subslide", "fragment", "skip", "notes")
+#: The old spelling of "continue the slide"; jupyterlab-slideshow never shows such a cell.
+CONTINUE = "-"
 
 _HEADING = re.compile(r"^(#{1,6})\s")
 #: A timing in a plan, ``m:ss`` (``2:30``: two and a half minutes).
@@ -205,15 +212,15 @@ def _heading_level(source: str) -> int:
     return 0
 
 
-def default_slide_type(cell: Any, index: int) -> str:
-    """The slide type a cell gets from the notebook's structure when it has none.
+def default_slide_type(cell: Any, index: int) -> str | None:
+    """The slide type a cell gets from the notebook's structure.
 
     * the first cell, and a Markdown cell starting with a ``#`` or ``##`` heading: ``slide``
       (one idea a slide: a section or an exercise);
     * a Markdown cell starting with a ``###`` (or deeper) heading: ``subslide``;
     * an exercise's answer cell and its test cell (nbgrader ``solution`` or ``grade``), and
       every other code cell: ``fragment`` (they appear one at a time, on a key);
-    * any other Markdown cell: ``-`` (it continues the slide above).
+    * any other Markdown cell: ``None``, no slide type (it continues the slide above).
     """
     if index == 0:
         return "slide"
@@ -224,16 +231,18 @@ def default_slide_type(cell: Any, index: int) -> str:
             return "slide"
         if level >= 3:
             return "subslide"
-        return "-"
+        return None
     return "fragment"
 
 
 def slide_problems(nb: NotebookNode) -> list[str]:
     """What is missing or wrong in a notebook's slide metadata (empty: nothing).
 
-    Every cell must have a known ``slide_type``; the first cell starts a slide; every answer
-    and test cell is a ``fragment`` (or a ``slide``/``subslide`` of its own); no answer or
-    test cell is skipped or hidden in the notes; the notebook has at least two slides.
+    Every cell has a known ``slide_type``, except a Markdown cell that continues the slide
+    above (no heading): it has none, and never ``"-"``; the first cell starts a slide; every
+    answer and test cell is a ``fragment`` (or a ``slide``/``subslide`` of its own); no
+    answer or test cell is skipped or hidden in the notes; the notebook has at least two
+    slides.
     """
     problems: list[str] = []
     slides = 0
@@ -241,8 +250,15 @@ def slide_problems(nb: NotebookNode) -> list[str]:
         meta = nbgrader_metadata(cell)
         label = f"cell {index}" + (f" ({meta['grade_id']})" if meta.get("grade_id") else "")
         kind = slide_type(cell)
+        if kind == CONTINUE:
+            problems.append(
+                f"{label}: slide_type '-' (jupyterlab-slideshow never shows the cell): a "
+                "cell with no slide type continues the slide (`slides` removes the '-')"
+            )
+            continue
         if kind is None:
-            problems.append(f"{label}: no slide metadata (metadata.slideshow.slide_type)")
+            if default_slide_type(cell, index) is not None:
+                problems.append(f"{label}: no slide metadata (metadata.slideshow.slide_type)")
             continue
         if kind not in SLIDE_TYPES:
             problems.append(f"{label}: unknown slide_type {kind!r}; known: {SLIDE_TYPES}")
@@ -264,7 +280,9 @@ class SlideResult:
 
     Attributes:
         notebook: the ``.ipynb`` file.
-        added: ``(cell index, slide type)`` of every cell that got slide metadata.
+        added: ``(cell index, slide type)`` of every cell whose slide type changed;
+            ``"continue"`` for a cell whose ``"-"`` (or other type, with ``force``) was
+            removed because it continues the slide.
         wrote: whether the notebook and its text twin were rewritten.
     """
 
@@ -273,27 +291,49 @@ class SlideResult:
     wrote: bool
 
 
+def clear_continue(cell: Any) -> bool:
+    """Remove ``cell``'s slide type (and an emptied ``slideshow``); whether it had one."""
+    metadata = cell.get("metadata")
+    slideshow = metadata.get("slideshow") if isinstance(metadata, dict) else None
+    if not isinstance(slideshow, dict) or "slide_type" not in slideshow:
+        return False
+    del slideshow["slide_type"]
+    if not slideshow:
+        del metadata["slideshow"]
+    return True
+
+
 def _with_defaults(nb: NotebookNode, force: bool) -> list[tuple[int, str]]:
     added = []
     for index, cell in enumerate(nb.cells):
-        if slide_type(cell) is not None and not force:
+        current = slide_type(cell)
+        if current == CONTINUE:  # the old spelling: continue the slide with no type
+            clear_continue(cell)
+            added.append((index, "continue"))
+            continue
+        if current is not None and not force:
             continue
         if force and is_presenter_note(cell):
             continue  # a note stays a note
         kind = default_slide_type(cell, index)
-        if slide_type(cell) == kind:
+        if current == kind:
             continue
-        cell.metadata.setdefault("slideshow", {})["slide_type"] = kind
-        added.append((index, kind))
+        if kind is None:
+            clear_continue(cell)
+            added.append((index, "continue"))
+        else:
+            cell.metadata.setdefault("slideshow", {})["slide_type"] = kind
+            added.append((index, kind))
     return added
 
 
 def add_slide_metadata(notebook: Path, *, force: bool = False, check: bool = False) -> SlideResult:
     """Give every cell of ``notebook`` that has none the slide type of its structure.
 
-    The ``.ipynb`` and its MyST text twin must agree first (``python -m autograders
-    sync``); both are rewritten, so they still agree after. Slide types already set are
-    kept (``force`` recomputes them all, presenter notes excepted).
+    A ``"-"`` is removed (a cell with no slide type continues the slide). The ``.ipynb`` and
+    its MyST text twin must agree first (``python -m autograders sync``); both are
+    rewritten, so they still agree after. Slide types already set are kept (``force``
+    recomputes them all, presenter notes excepted).
 
     Args:
         notebook: the source ``.ipynb``.

@@ -17,7 +17,8 @@
   so the test serves those URLs from the same packages fetched from the npm registry
   (``npm pack``; jQuery 2.0.3 is not on npm, 2.1.0 stands in for it; Mermaid draws the
   diagrams; the theme's two Google web fonts get an empty stylesheet), cached in
-  ``test-artifacts/cdn-cache/``. Any other request fails the test.
+  ``test-artifacts/cdn-cache/``. Any other request fails the test. With every CDN request
+  failing, the instructor's deck fails safe: a banner, no note, no solution on the page.
 
 Screenshots go to ``test-artifacts/browser/present-*.png``. No assertion is timed.
 
@@ -119,8 +120,8 @@ def _visible(page: Any) -> list[str]:
     return texts
 
 
-def _advance_until(page: Any, wanted: str) -> list[str]:
-    """Press → until a shown cell starts with ``wanted``; return the slides' first lines."""
+def _advance_until(page: Any, wanted: str, key: str = "ArrowRight") -> list[str]:
+    """Press ``key`` until a shown cell starts with ``wanted``; return the slides' first lines."""
     seen: list[str] = []
     for _ in range(MAX_STEPS):
         onscreen = _onscreen(page)
@@ -128,7 +129,7 @@ def _advance_until(page: Any, wanted: str) -> list[str]:
             seen.append(onscreen[0][:40])
         if any(text.startswith(wanted) for text in _visible(page)):
             return seen
-        page.keyboard.press("ArrowRight")
+        page.keyboard.press(key)
         page.wait_for_timeout(250)
     raise AssertionError(f"{wanted!r} never came on screen; slides seen: {seen}")
 
@@ -143,8 +144,8 @@ def _open_deck(page: Any, lab: LabServer, name: str) -> None:
     ).first.wait_for()
 
 
-def _run_active(page: Any, prefix: str) -> None:
-    """Shift+Enter once the deck has made the cell starting with ``prefix`` the active one."""
+def _run_active(page: Any, prefix: str, key: str = "Shift+Enter") -> None:
+    """``key`` once the deck has made the cell starting with ``prefix`` the active one."""
     page.wait_for_function(
         """(prefix) => {
             const cell = document.querySelector(
@@ -155,18 +156,22 @@ def _run_active(page: Any, prefix: str) -> None:
         arg=prefix,
         timeout=SLOW_MS,
     )
-    page.keyboard.press("Shift+Enter")
+    page.keyboard.press(key)
 
 
 def _run_reference(page: Any) -> None:
-    """→ to the presenter's slide, Shift+Enter: the course's solution stands in for the class."""
+    """→ to the presenter's slide, Ctrl+Enter: the course's solution stands in for the class.
+
+    Ctrl+Enter runs the cell in place (the README's advice): its output shows on the slide.
+    """
     _advance_until(page, "# Presenter")
-    _run_active(page, "# Presenter")
-    page.wait_for_function(
-        """() => [...document.querySelectorAll('.jp-OutputArea-output')]
-            .some(e => e.textContent.includes("using the course's solution for:"))""",
-        timeout=SLOW_MS,
+    _run_active(page, "# Presenter", "Control+Enter")
+    said = page.locator(
+        ".jp-Cell.jp-deck-mod-visible .jp-OutputArea-output",
+        has_text="using the course's solution for:",
     )
+    said.wait_for(state="visible", timeout=SLOW_MS)
+    assert _onscreen(page)[0].startswith("# Presenter")  # the deck stayed on the cell
 
 
 def _first_solution_line(name: str) -> str:
@@ -232,11 +237,35 @@ def test_deck_advances_and_reveals_one_solution(page: Any, lab: LabServer, name:
     assert page.m14_errors == []
 
 
+_FONT_PX_JS = """(selector) => parseFloat(getComputedStyle(document.querySelector(
+    '.jp-NotebookPanel:not(.lm-mod-hidden) .jp-Cell.jp-deck-mod-visible ' + selector)).fontSize)"""
+
+
 @pytest.mark.skipif(BREAKER not in ASSIGNMENTS, reason="01 is not in the course")
 def test_deck_widget_steps_with_the_keyboard(page: Any, lab: LabServer) -> None:
     _open_deck(page, lab, BREAKER)
     _run_reference(page)
-    _advance_until(page, "2 · The circuit breaker")
+    # text that continues a slide (no slide type) is shown with it
+    _advance_until(page, "The same story in the course's simulation")
+    _advance_until(page, "# Ungraded: the cascade")
+    # legible from the back: present's fonts, not JupyterLab's 14 px / 13 px
+    text_px = page.evaluate(_FONT_PX_JS, ".jp-RenderedMarkdown p")
+    code_px = page.evaluate(_FONT_PX_JS, ".cm-content")
+    assert text_px >= 20 and code_px >= 18, f"text {text_px} px, code {code_px} px"
+    # Shift+Enter runs the cascade and moves on to the text after it: a slide, not a blank
+    _run_active(page, "# Ungraded: the cascade")
+    page.locator(".jp-OutputArea-output", has_text="all gateway workers busy").wait_for(
+        state="attached", timeout=SLOW_MS
+    )
+    page.wait_for_function(
+        """() => [...document.querySelectorAll('.jp-Cell.jp-deck-mod-visible')]
+            .some(c => c.innerText.trim().startsWith('Unprotected, one sick service'))""",
+        timeout=SLOW_MS,
+    )
+    assert page.locator(".jp-Cell.jp-deck-mod-visible").first.is_visible()
+    screenshot(page, "present-01-after-cascade")
+    assert page.locator(".Toastify__toast").count() == 0  # no "Jupyter news?" over the arrows
+    _advance_until(page, "2 · The circuit breaker")  # the arrows still work
     _advance_until(page, "# Ungraded: the reference breaker")
     _run_active(page, "# Ungraded: the reference breaker")  # runs it; the deck moves on
     widget = page.locator(".breaker-widget.m14-widget").first
@@ -273,10 +302,27 @@ def test_deck_widget_steps_with_the_keyboard(page: Any, lab: LabServer) -> None:
             .getPropertyValue('--m14-zoom') === '1.25'""",
         timeout=SLOW_MS,
     )
-    page.keyboard.press("c")  # contrast theme off, then on again
+    page.keyboard.press("c")  # presenter theme off, then on again
     page.wait_for_selector(".breaker-widget[data-m14-theme='default']", timeout=SLOW_MS)
     page.keyboard.press("c")
     page.wait_for_selector(".breaker-widget[data-m14-theme='presenter']", timeout=SLOW_MS)
+
+    # a click on the slide outside the widget gives the keys back to the deck
+    page.locator(
+        ".jp-NotebookPanel:not(.lm-mod-hidden) .jp-MarkdownCell.jp-deck-mod-visible",
+        has_text="2 · The circuit breaker",
+    ).first.click()
+    # → goes from slide to slide and skips sub-slides ...
+    seen = _advance_until(page, "Exercise 4")
+    assert (
+        page.evaluate("() => document.querySelector('.breaker-widget').getAttribute('data-frame')")
+        == "2"
+    ), "the arrows still stepped the widget"
+    assert any(line.startswith("Exercise 3") for line in seen), seen
+    assert not any(line.startswith("Watch your own breaker trip") for line in seen), seen
+    # ... Space steps through everything, sub-slides too
+    _advance_until(page, "Exercise 7")
+    _advance_until(page, "Watch your whole breaker", key="Space")
     assert page.m14_errors == []
 
 
@@ -567,6 +613,8 @@ def test_static_decks_open_without_errors(page: Any, cdn: dict[str, Path]) -> No
             name = deck.name.removesuffix(".slides.html")
             notes = sum(map(is_presenter_note, read_notebook(ASSIGNMENTS[name].notebook).cells))
             assert page.locator(".reveal aside.notes").count() == notes, deck.name
+            if "presenting" in str(deck):  # reveal.js loaded: no "needs internet" banner
+                assert page.locator(".m14-deck-offline").is_hidden(), deck.name
             first = page.evaluate("() => location.hash")
             page.keyboard.press("ArrowRight")
             page.keyboard.press("ArrowRight")
@@ -576,3 +624,33 @@ def test_static_decks_open_without_errors(page: Any, cdn: dict[str, Path]) -> No
             screenshot(page, f"present-static-{label}-{deck.stem}")
     assert problems == [], "\n".join(problems)
     assert page.m14_errors == []
+
+
+@pytest.mark.skipif(BREAKER not in ASSIGNMENTS, reason="01 is not in the course")
+def test_static_deck_fails_safe_offline(page: Any) -> None:
+    """No CDN: no deck, but neither the notes nor the solutions show; a banner says why."""
+    requests: list[str] = []
+
+    def offline(route: Any) -> None:
+        if route.request.url.startswith("file://"):
+            route.continue_()
+        else:
+            requests.append(route.request.url)
+            route.abort("internetdisconnected")
+
+    page.route("**/*", offline)
+    with tempfile.TemporaryDirectory(prefix="m14-offline-") as tmp:
+        present.build_instructor_version(BREAKER, Path(tmp))
+        page.goto((Path(tmp) / BREAKER / f"{BREAKER}.slides.html").as_uri(), wait_until="load")
+        banner = page.locator(".m14-deck-offline")
+        banner.wait_for(state="visible", timeout=SLOW_MS)
+        assert "needs internet access" in banner.inner_text()
+        shown = page.evaluate("() => document.body.innerText")
+        assert "1 · Why: the cascading failure" in shown  # the page itself is there
+        assert _first_solution_line(BREAKER) not in shown
+        for cell in read_notebook(ASSIGNMENTS[BREAKER].notebook).cells:
+            if is_presenter_note(cell):  # its longest run of plain words
+                words = max(re.findall(r"[A-Za-z][A-Za-z .,:']{24,}", cell.source), key=len).strip()
+                assert words not in shown, words
+        screenshot(page, "present-static-offline")
+    assert any("reveal.js" in url or "require" in url for url in requests), requests

@@ -15,6 +15,7 @@ The browser side (deck mode, a reveal, the widget's keys, the static decks) is i
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import subprocess
 from pathlib import Path
@@ -135,13 +136,19 @@ def test_slide_problems_name_each_problem() -> None:
             slideshow={"slide_type": "skip"},
             nbgrader={"grade_id": "a-answer", "solution": True},
         ),
+        _md("Text that continues the slide"),  # no slide type: right
+        _md("More text", slideshow={"slide_type": "-"}),  # the old spelling: never shown
+        _md("## A heading with no slide type"),
     ]
     assert slide_problems(nb) == [
         "cell 0: the first cell must start a slide, not 'fragment'",
         "cell 1: no slide metadata (metadata.slideshow.slide_type)",
         "cell 2: unknown slide_type 'sideways'; known: "
-        "('slide', 'subslide', 'fragment', '-', 'skip', 'notes')",
+        "('slide', 'subslide', 'fragment', 'skip', 'notes')",
         "cell 3 (a-answer): an exercise cell must be a fragment, not 'skip'",
+        "cell 5: slide_type '-' (jupyterlab-slideshow never shows the cell): a cell with no "
+        "slide type continues the slide (`slides` removes the '-')",
+        "cell 6: no slide metadata (metadata.slideshow.slide_type)",
         "only 0 slide(s): start each section and exercise on a slide",
     ]
 
@@ -158,29 +165,60 @@ def test_default_slide_types_follow_the_structure() -> None:
         "slide",
         "slide",
         "subslide",
-        "-",
+        None,  # continues the slide: no slide type (jupyterlab-slideshow hides a "-")
         "fragment",
     ]
 
 
-def test_slides_tool_adds_defaults_to_both_twins(tmp_path: Path) -> None:
-    from autograders.notebook_text import sync
+def _fixture_with_text(tmp_path: Path, slide_type: str | None = None) -> Path:
+    """The fixture with a Markdown cell 2 that continues a slide (``slide_type``: its type).
 
+    With a ``slide_type``, every other cell has its default slide type already.
+    """
+    from autograders.notebook_text import sync, write_notebook
+
+    nb = read_notebook(FIXTURE)
+    for index, cell in enumerate(nb.cells if slide_type is not None else []):
+        cell.metadata["slideshow"] = {"slide_type": default_slide_type(cell, index)}
+    text = _md("Plain text that continues the slide above.")
+    text["id"] = "continues"
+    if slide_type is not None:
+        text.metadata["slideshow"] = {"slide_type": slide_type}
+    nb.cells.insert(2, text)
     notebook = tmp_path / "99-fixture.ipynb"
-    shutil.copyfile(FIXTURE, notebook)
+    notebook.write_text(write_notebook(nb), encoding="utf-8")
     sync(notebook, to="text")
+    return notebook
+
+
+def test_slides_tool_adds_defaults_to_both_twins(tmp_path: Path) -> None:
+    notebook = _fixture_with_text(tmp_path)
     first = add_slide_metadata(notebook)
-    assert first.wrote and len(first.added) == len(read_notebook(notebook).cells)
-    assert differences(notebook, notebook.with_suffix(".md")) == []
     nb = read_notebook(notebook)
+    typed = [i for i, c in enumerate(nb.cells) if default_slide_type(c, i) is not None]
+    assert first.wrote and [i for i, _ in first.added] == typed
+    assert len(typed) < len(nb.cells)  # the fixture has text that continues a slide
+    assert differences(notebook, notebook.with_suffix(".md")) == []
     assert [slide_type(c) for c in nb.cells] == [
         default_slide_type(c, i) for i, c in enumerate(nb.cells)
     ]
+    assert slide_problems(nb) == []
     for cell in nb.cells:
         if nbgrader_metadata(cell).get("solution") or nbgrader_metadata(cell).get("grade"):
             assert slide_type(cell) == "fragment"
     again = add_slide_metadata(notebook)
     assert again.added == () and not again.wrote  # idempotent: existing types are kept
+
+
+def test_slides_tool_removes_the_old_continue(tmp_path: Path) -> None:
+    """A "-" (jupyterlab-slideshow never shows the cell) goes; the cell continues the slide."""
+    notebook = _fixture_with_text(tmp_path, "-")
+    assert "cell 2: slide_type '-'" in slide_problems(read_notebook(notebook))[0]
+    result = add_slide_metadata(notebook)
+    assert result.added == ((2, "continue"),) and result.wrote
+    assert "slideshow" not in read_notebook(notebook).cells[2].metadata
+    assert differences(notebook, notebook.with_suffix(".md")) == []
+    assert slide_problems(read_notebook(notebook)) == []
 
 
 def test_slides_tool_refuses_a_pair_out_of_step(tmp_path: Path) -> None:
@@ -278,6 +316,8 @@ def test_instructor_version(assignment: Assignment, tmp_path: Path) -> None:
         assert slide_type(cell) == "fragment"
         assert cell.source == present.solution_source(original.source)
     assert not any(is_presenter_note(c) for c in nb.cells)
+    # jupyterlab-slideshow shows no "-" cell: text continuing a slide has no slide type
+    assert all(slide_type(c) != "-" for c in nb.cells)
     first_reveal = nb.cells[1]
     assert slide_type(first_reveal) == "slide" and REVEAL_TAG in first_reveal.metadata["tags"]
     assert f"run_reference({assignment.name!r}, globals())" in first_reveal.source
@@ -288,6 +328,27 @@ def test_instructor_version(assignment: Assignment, tmp_path: Path) -> None:
     deck = (tmp_path / assignment.name / f"{assignment.name}.slides.html").read_text("utf-8")
     assert "BEGIN HIDDEN TESTS" not in deck and "autograders.graders" not in deck
     assert deck.count('<aside class="notes">') == sum(map(is_presenter_note, source.cells))
+    # it fails safe without its CDNs: notes hidden, solutions hidden, a banner
+    assert 'id="m14-deck-failsafe"' in deck.split("</head>")[0]
+    assert "This slide deck needs internet access" in deck
+
+
+def test_static_deck_reads_no_slide_type_as_continue() -> None:
+    """``present`` drops the "-" of a cell: nbconvert's deck is the same without it."""
+    nb = nbformat.v4.new_notebook()
+    nb.cells = [
+        _md("# Title", slideshow={"slide_type": "slide"}),
+        _md("Text on the title slide", slideshow={"slide_type": "-"}),
+        _code("x = 1", slideshow={"slide_type": "fragment"}),
+        _md("More text", slideshow={"slide_type": "-"}),
+        _md("## Next", slideshow={"slide_type": "slide"}),
+    ]
+    for index, cell in enumerate(nb.cells):
+        cell["id"] = f"cell-{index}"
+    with_dash = present.static_deck(nb)
+    for cell in nb.cells[1:4:2]:
+        del cell.metadata["slideshow"]
+    assert present.static_deck(nb) == with_dash
 
 
 def test_run_reference_binds_the_solution_for_the_widgets(
@@ -330,8 +391,13 @@ def test_present_starts_lab_in_deck_mode(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
     seen: dict[str, Any] = {}
+    runtime = tmp_path / "runtime"
+    runtime.mkdir()
+    monkeypatch.setenv("JUPYTER_RUNTIME_DIR", str(runtime))
 
     class FakeLab:
+        pid = os.getpid()  # a live process, as list_running_servers checks
+
         def __init__(self, command: list[str], env: dict[str, str]) -> None:
             settings = Path(env["JUPYTERLAB_SETTINGS_DIR"])
             seen["command"] = command
@@ -339,6 +405,15 @@ def test_present_starts_lab_in_deck_mode(
             seen["deck"] = json.loads(
                 (settings / "jupyterlab-slideshow" / "plugin.jupyterlab-settings").read_text()
             )
+            apputils = settings / "@jupyterlab" / "apputils-extension"
+            seen["themes"] = json.loads((apputils / "themes.jupyterlab-settings").read_text())
+            seen["notification"] = json.loads(
+                (apputils / "notification.jupyterlab-settings").read_text()
+            )
+            # what the server writes once it is up (jupyter lab execs it: the same pid)
+            info = {"pid": self.pid, "url": "http://localhost:8899/", "token": "abc123"}
+            (runtime / f"jpserver-{self.pid}.json").write_text(json.dumps(info))
+
             seen["shortcuts"] = json.loads(
                 (
                     settings
@@ -347,6 +422,9 @@ def test_present_starts_lab_in_deck_mode(
                     / "shortcuts.jupyterlab-settings"
                 ).read_text()
             )
+
+        def poll(self) -> int | None:
+            return None
 
         def wait(self) -> int:
             return 0
@@ -358,13 +436,22 @@ def test_present_starts_lab_in_deck_mode(
     (own / "shortcuts.jupyterlab-settings").write_text(
         "// my own\n" + json.dumps({"shortcuts": [mine]})
     )
+    own_theme = tmp_path / "own-settings" / "@jupyterlab" / "apputils-extension"
+    own_theme.mkdir(parents=True)
+    (own_theme / "themes.jupyterlab-settings").write_text(
+        json.dumps({"theme": "JupyterLab Light", "overrides": {"code-font-family": "Fira Code"}})
+    )
     monkeypatch.setenv("JUPYTERLAB_SETTINGS_DIR", str(tmp_path / "own-settings"))
     folder = tmp_path / "presenting"
     code = cli.main(["present", "01-circuit-breaker", "--dir", str(folder), "--no-browser"])
     assert code == 0
     out = capsys.readouterr().out
-    for assignment in ASSIGNMENTS:
-        assert f"instructor version of {assignment.name}" in out
+    built = [line for line in out.splitlines() if line.startswith("instructor version of")]
+    assert len(built) == 1 and "of 01-circuit-breaker ->" in built[0]  # the one asked for
+    assert [p.name for p in folder.iterdir()] == ["01-circuit-breaker"]
+    url = "http://localhost:8899/lab/tree/01-circuit-breaker/01-circuit-breaker.ipynb?token=abc123"
+    assert f"the deck: {url}" in out.splitlines()
+    assert "C presenter theme off/on" in out and "Ctrl+Enter" in out
     command = seen["command"]
     assert command[1:3] == ["lab", f"--ServerApp.root_dir={folder.resolve()}"]
     assert str(folder.resolve() / "01-circuit-breaker" / "01-circuit-breaker.ipynb") in command
@@ -372,6 +459,13 @@ def test_present_starts_lab_in_deck_mode(
     assert seen["env"][present.PRESENTER_ENV] == "1"
     assert str(ROOT) in seen["env"]["PYTHONPATH"].split(":")
     assert seen["deck"] == {"active": True}
+    # legible fonts for the room; the instructor's other theme settings kept
+    assert seen["themes"] == {
+        "theme": "JupyterLab Light",
+        "overrides": {"code-font-family": "Fira Code", **present.PRESENTING_FONTS},
+    }
+    assert all(int(size.removesuffix("px")) >= 16 for size in present.PRESENTING_FONTS.values())
+    assert seen["notification"]["fetchNews"] == "false"  # no news pop-up over the deck
     keys = seen["shortcuts"]["shortcuts"]
     assert mine in keys  # the instructor's own shortcuts are kept
     assert {
