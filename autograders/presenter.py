@@ -158,8 +158,8 @@ def presenter_note_problems(nb: Any) -> list[str]:
 
     * every note is a Markdown cell without nbgrader metadata;
     * the first note comes before the first exercise and is the plan of a walkthrough of
-      about ten minutes: the word "Plan" and timings (``m:ss``) adding up to
-      :data:`PLAN_MINUTES`;
+      about ten minutes: a paragraph with the word "Plan" whose timings (``m:ss``; those in
+      parentheses break a step down and are not added again) add up to :data:`PLAN_MINUTES`;
     * every exercise (an answer cell) has a note after its test cell and before the next
       exercise's answer cell: its timing, a question to ask, the mistakes met in grading;
     * no note stands between an answer cell and its test cell.
@@ -178,9 +178,11 @@ def presenter_note_problems(nb: Any) -> list[str]:
     if answers and plan > answers[0]:
         problems.append(f"cell {plan}: the first presenter note (the plan) comes after exercise 1")
     source = str(cells[plan].get("source", ""))
-    minutes = sum(int(m) + int(s) / 60 for m, s in _TIMING.findall(source))
+    paragraph = next((p for p in source.split("\n\n") if "plan" in p.lower()), "")
+    breakdown = re.sub(r"\([^)]*\)", "", paragraph)  # "2:00 (3 0:45, 4 0:30...)": 2:00 counts
+    minutes = sum(int(m) + int(s) / 60 for m, s in _TIMING.findall(breakdown))
     low, high = PLAN_MINUTES
-    if "plan" not in source.lower() or not low <= minutes <= high:
+    if not paragraph or not low <= minutes <= high:
         problems.append(
             f"cell {plan}: the first presenter note must be the plan: the word 'Plan' and "
             f"timings (m:ss) adding up to {low:g} to {high:g} minutes (found {minutes:g})"

@@ -113,6 +113,12 @@ def test_presenter_note_problems_name_each_problem() -> None:
     nb.cells[4] = _md("Notes: exercise 1. Ask: why 0.0?", **notes)
     nb.cells.append(_md("Notes: exercise 2.", **notes))
     assert presenter_note_problems(nb) == []
+    # a step broken down in parentheses counts once; a second paragraph is no part of the plan
+    nb.cells[1].source = (
+        "Plan: title 0:30 · the idea 4:00 · exercises 4:00 (1 2:00, 2 2:00) · recap 1:30.\n\n"
+        "A 5-minute session: title 0:30, the idea 4:30."
+    )
+    assert presenter_note_problems(nb) == []
 
 
 def test_new_assignment_has_presenter_notes(tmp_path: Path) -> None:
