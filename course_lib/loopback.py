@@ -81,7 +81,8 @@ class _Stoppable:
         self.stop = threading.Event()
         self.sockets: set[socket.socket] = set()
         self.lock = threading.Lock()
-        self.threads: list[threading.Thread] = []
+        self.threads: list[threading.Thread] = []  # the server's own
+        self.requests: list[threading.Thread] = []  # one per request (reaped when done)
         self.fillers: list[socket.socket] = []  # the never-accepting listener and its queue
 
     def close(self) -> None:
@@ -96,7 +97,7 @@ class _Stoppable:
 
 
 class _HTTPServer(ThreadingHTTPServer):
-    """Each request on a daemon thread, listed in ``state.threads`` so that stopping joins it.
+    """Each request on a daemon thread, listed in ``state.requests`` so that stopping joins it.
 
     (``ThreadingMixIn``'s ``server_close`` joins only non-daemon request threads.)
     """
@@ -118,8 +119,8 @@ class _HTTPServer(ThreadingHTTPServer):
         )
         with self.state.lock:
             self.state.sockets.add(request)
-            self.state.threads[:] = [t for t in self.state.threads if t.is_alive()]
-            self.state.threads.append(thread)
+            self.state.requests[:] = [t for t in self.state.requests if t.is_alive()]
+            self.state.requests.append(thread)
         thread.start()
 
     def shutdown_request(self, request: Any) -> None:
@@ -233,6 +234,10 @@ class _Base:
         Safe to call twice.
         """
         self._finalizer()
+        with self._state.lock:
+            requests = list(self._state.requests)
+        for thread in requests:  # cut by the shutdown: they end at once
+            thread.join(BACKSTOP)
         _LIVE.discard(self)
 
     def __enter__(self) -> Any:
@@ -252,14 +257,17 @@ class _Base:
 
 
 def _shutdown(http: _HTTPServer, state: _Stoppable) -> None:
-    """Stop ``http``: no new connection, wake and cut the open ones, join the threads."""
+    """Stop ``http``: no new connection, wake and cut the open ones, join the server's thread.
+
+    The request threads are joined by :meth:`_Base.stop`, not here: this also runs at
+    interpreter exit, where waiting for them would let their clients (daemon threads too)
+    run on while the interpreter is being torn down.
+    """
     state.stop.set()
     http.shutdown()  # serve_forever returns (it polls every 0.05 s)
     state.close()  # open requests are cut: blocked reads and writes return
     http.server_close()
-    with state.lock:
-        threads = list(state.threads)
-    for thread in threads:  # the server's own and every request's
+    for thread in state.threads:
         thread.join(BACKSTOP)
     for sock in state.fillers:
         with contextlib.suppress(OSError):
@@ -323,12 +331,18 @@ def running() -> list[_Base]:
 
 
 def stop_all() -> None:
-    """Stop every server and service still running (also runs at interpreter exit)."""
+    """Stop every server and service still running."""
     for server in running():
         server.stop()
 
 
-atexit.register(stop_all)
+def _stop_all_at_exit() -> None:
+    """At interpreter exit: stop serving and cut every request (see :func:`_shutdown`)."""
+    for server in running():
+        server._finalizer()
+
+
+atexit.register(_stop_all_at_exit)
 
 
 # --- a chain of services that carry a deadline -------------------------------------------------

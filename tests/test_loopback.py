@@ -108,12 +108,19 @@ def test_stop_cuts_a_hanging_request_and_is_idempotent() -> None:
 def test_a_forgotten_server_stops_at_interpreter_exit() -> None:
     script = textwrap.dedent(
         """
-        import threading, httpx
+        import socket, threading
         from course_lib.loopback import LoopbackServer
         server = LoopbackServer()
-        threading.Thread(
-            target=lambda: httpx.get(server.url + "/hang", timeout=60), daemon=True
-        ).start()
+        sent = threading.Event()
+
+        def hang():  # a client waiting on /hang: as little Python as can run at exit
+            with socket.create_connection(("127.0.0.1", int(server.url.rsplit(":", 1)[1]))) as s:
+                s.sendall(b"GET /hang HTTP/1.1\\r\\nHost: loopback\\r\\n\\r\\n")
+                sent.set()
+                s.recv(1)
+
+        threading.Thread(target=hang, daemon=True).start()
+        sent.wait(10)
         print(server.url, flush=True)
         """
     )
