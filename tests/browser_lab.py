@@ -1,8 +1,14 @@
-"""A real JupyterLab server and a headless Chromium page driving it, for tests/test_browser.py.
+"""A real JupyterLab server and a headless Chromium page driving it, for the browser tests.
 
 Everything here is bounded: the server must answer within ``SERVER_START_TIMEOUT``,
 every wait in the page has a timeout, and :func:`running_lab` always stops the server
-(terminate, then kill) when the ``with`` block ends, whatever happened inside it.
+(terminate, then kill) when the ``with`` block ends, whatever happened inside it (and a
+watchdog stops it if the test process dies first).
+
+The browser test files share one student JupyterLab per session (``student_lab`` in
+``tests/conftest.py``); each file works in a folder of its own under the server's root
+(:meth:`LabServer.in_folder`), and every kernel is shut down after each test
+(:meth:`LabServer.shut_down_kernels`).
 
 The server runs with private Jupyter config/runtime/data/settings/workspaces folders
 (the venv's lab extensions stay visible: they live under ``sys.prefix``), no token, and
@@ -15,9 +21,9 @@ from __future__ import annotations
 import json
 import os
 import re
+import secrets
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -25,18 +31,21 @@ import urllib.error
 import urllib.request
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
 import nbformat
+
+if str(Path(__file__).resolve().parent) not in sys.path:  # loaded by path (benchmarks/)
+    sys.path.insert(0, str(Path(__file__).resolve().parent))
+from servers import free_port, watchdog  # noqa: E402 (after the path above)
 
 __all__ = [
     "ROOT",
     "ARTIFACTS",
     "LabServer",
     "RunResult",
-    "blank_versions",
     "chromium_page",
     "open_notebook",
     "reload_notebook",
@@ -44,6 +53,7 @@ __all__ = [
     "run_every_cell",
     "running_lab",
     "save_notebook",
+    "serve_solution_and_blank",
     "solution_version",
 ]
 
@@ -87,38 +97,65 @@ def solution_version(source: Path, target: Path) -> Path:
     return target
 
 
-def blank_versions(assignments: Sequence[str], target_dir: Path) -> dict[str, Path]:
-    """Release ``assignments`` with the course's nbgrader config; return name -> notebook.
+def serve_solution_and_blank(lab: LabServer, names: Sequence[str], released: Path) -> None:
+    """Put ``solution/NAME.ipynb`` and ``blank/NAME.ipynb`` of each assignment in ``lab``'s folder.
 
-    Uses the autograders' release pipeline (``autograders.release.temp_course``), i.e.
-    ``nbgrader generate_assignment`` with the course-wide code stub.
+    Args:
+        lab: the server, seen from the test file's folder (:meth:`LabServer.in_folder`).
+        names: the assignments.
+        released: a folder ``python -m autograders release`` wrote (``released_course`` in
+            ``tests/conftest.py``): the blank version is its ``NAME/NAME.ipynb``, nbgrader's
+            ``generate_assignment`` with the course config.
     """
     if str(ROOT) not in sys.path:
         sys.path.insert(0, str(ROOT))
-    from autograders.release import temp_course
+    from autograders.assignments import discover
 
-    written: dict[str, Path] = {}
-    with temp_course(assignments=list(assignments)) as course:
-        for name in assignments:
-            released = course.released(name) / f"{name}.ipynb"
-            target = target_dir / f"{name}.ipynb"
-            target.parent.mkdir(parents=True, exist_ok=True)
-            shutil.copyfile(released, target)
-            written[name] = target
-    return written
+    sources = {assignment.name: assignment.notebook for assignment in discover()}
+    for name in names:
+        solution_version(sources[name], lab.served / "solution" / f"{name}.ipynb")
+        blank = lab.served / "blank" / f"{name}.ipynb"
+        blank.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(released / name / f"{name}.ipynb", blank)
 
 
 # --- the server ------------------------------------------------------------------------
 
 
-@dataclass
+@dataclass(frozen=True)
 class LabServer:
-    """A running ``jupyter lab``: its URL, served folder and log file."""
+    """A running ``jupyter lab``: its URL, served folder and log file.
+
+    ``folder`` is where a test file works, relative to ``root_dir`` ("" for the root):
+    :func:`open_notebook` opens paths relative to it.
+    """
 
     url: str
     root_dir: Path
     log: Path
     process: subprocess.Popen[bytes]
+    folder: str = ""
+
+    @property
+    def served(self) -> Path:
+        """The folder the test's notebooks go in (``root_dir / folder``)."""
+        return self.root_dir / self.folder
+
+    def in_folder(self, folder: str) -> LabServer:
+        """The same server, seen from ``folder`` (a new, empty folder under its root)."""
+        (self.root_dir / folder).mkdir(parents=True)
+        return replace(self, folder=folder)
+
+    def tree_path(self, relative: str) -> str:
+        """``relative`` (to ``folder``) as a path under the server's root."""
+        return f"{self.folder}/{relative}" if self.folder else relative
+
+    def shut_down_kernels(self) -> None:
+        """Shut down every session and kernel the server runs (whoever started them)."""
+        for session in _api(self, "GET", "api/sessions"):
+            _api(self, "DELETE", f"api/sessions/{session['id']}")
+        for kernel in _api(self, "GET", "api/kernels"):
+            _api(self, "DELETE", f"api/kernels/{kernel['id']}")
 
     def log_tail(self, lines: int = 40) -> str:
         """The last lines of the server's log (for failure messages)."""
@@ -129,11 +166,26 @@ class LabServer:
         return "\n".join(text.splitlines()[-lines:])
 
 
-def _free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
+def _api(server: LabServer, method: str, path: str) -> Any:
+    """A call to the server's REST API; its JSON.
+
+    The test server has no token, so a call that changes something must pass tornado's
+    XSRF check: the same (any hex) token as the ``_xsrf`` cookie and in ``X-XSRFToken``.
+    """
+    xsrf = secrets.token_hex(16)
+    request = urllib.request.Request(
+        f"{server.url}{path}",
+        method=method,
+        headers={"Cookie": f"_xsrf={xsrf}", "X-XSRFToken": xsrf},
+    )
+    try:
+        with urllib.request.urlopen(request, timeout=60) as response:
+            body = response.read()
+    except urllib.error.HTTPError as error:
+        if method == "DELETE" and error.code == 404:  # gone already (a session's kernel)
+            return None
+        raise
+    return json.loads(body) if body else None
 
 
 def _wait_until_up(server: LabServer, deadline: float) -> None:
@@ -214,7 +266,7 @@ def running_lab(workdir: Path, root_dir: Path, *, student: bool = False) -> Iter
         exchange.mkdir(exist_ok=True)
         env = student_lab_env(write_student_config(workdir / "student-config", exchange), env)
 
-    port = _free_port()
+    port = free_port()
     command = [
         str(jupyter),
         "lab",
@@ -242,11 +294,12 @@ def running_lab(workdir: Path, root_dir: Path, *, student: bool = False) -> Iter
             start_new_session=True,  # its own process group: kernels die with it
         )
     server = LabServer(f"http://127.0.0.1:{port}/", root_dir, log, process)
-    try:
-        _wait_until_up(server, time.monotonic() + SERVER_START_TIMEOUT)
-        yield server
-    finally:
-        _stop(process)
+    with watchdog(process.pid):  # no server outlives the run, even if this process dies
+        try:
+            _wait_until_up(server, time.monotonic() + SERVER_START_TIMEOUT)
+            yield server
+        finally:
+            _stop(process)
 
 
 # --- the browser -----------------------------------------------------------------------
@@ -274,12 +327,14 @@ def chromium_page(executable: str, user_data_dir: Path) -> Iterator[Any]:
 
 
 def open_notebook(page: Any, server: LabServer, relative: str) -> None:
-    """Open ``relative`` (a path under the server root) with a reset workspace; wait for the kernel.
+    """Open ``relative`` (under ``server.served``) with a reset workspace; wait for the kernel.
 
     If JupyterLab asks which kernel to use (it does when the notebook opens before the
     kernel specs have loaded), the preferred one is accepted.
     """
-    page.goto(f"{server.url}lab/tree/{relative}?reset", wait_until="domcontentloaded")
+    page.goto(
+        f"{server.url}lab/tree/{server.tree_path(relative)}?reset", wait_until="domcontentloaded"
+    )
     page.wait_for_selector(".jp-NotebookPanel .jp-Notebook .jp-Cell", timeout=PAGE_TIMEOUT_MS)
     _wait_for_kernel_idle(page)
 

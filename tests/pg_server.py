@@ -14,13 +14,14 @@ import contextlib
 import glob
 import os
 import shutil
-import socket
+import signal
 import subprocess
-import sys
 import tempfile
 import time
 from collections.abc import Iterator
 from pathlib import Path
+
+from servers import free_port, watchdog
 
 __all__ = ["postgres_bindir", "running_postgres"]
 
@@ -33,13 +34,6 @@ def postgres_bindir() -> Path | None:
     for candidate in sorted(glob.glob("/usr/lib/postgresql/*/bin/initdb"), reverse=True):
         return Path(candidate).parent
     return None
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port: int = s.getsockname()[1]
-        return port
 
 
 def _as_server_user(cmd: list[str]) -> list[str]:
@@ -65,7 +59,7 @@ def running_postgres(bindir: Path) -> Iterator[str]:
             capture_output=True,
             timeout=120,
         )
-        port = _free_port()
+        port = free_port()
         server = subprocess.Popen(
             _as_server_user(
                 [
@@ -82,48 +76,30 @@ def running_postgres(bindir: Path) -> Iterator[str]:
             stderr=open(Path(tmp) / "server.log", "wb"),  # noqa: SIM115 (closed with the dir)
             start_new_session=True,
         )  # fmt: skip
-        # stop the server if this process dies without doing so (no server outlives the run)
-        watchdog = subprocess.Popen(
-            [
-                sys.executable,
-                "-c",
-                "import os, signal, sys, time\n"
-                "parent, child = int(sys.argv[1]), int(sys.argv[2])\n"
-                "while True:\n"
-                "    try: os.kill(parent, 0)\n"
-                "    except OSError: break\n"
-                "    time.sleep(1)\n"
-                "try: os.killpg(child, signal.SIGQUIT)\n"
-                "except OSError: pass\n",
-                str(os.getpid()),
-                str(server.pid),
-            ],
-            start_new_session=True,
-        )
-        try:
-            deadline = time.monotonic() + 60
-            while True:
-                ready = subprocess.run(
-                    [str(bindir / "pg_isready"), "-h", "127.0.0.1", "-p", str(port)],
-                    capture_output=True,
-                )
-                if ready.returncode == 0:
-                    break
-                if server.poll() is not None or time.monotonic() > deadline:
-                    log = (Path(tmp) / "server.log").read_text(errors="replace")
-                    raise RuntimeError(f"PostgreSQL did not start on port {port}:\n{log}")
-                time.sleep(0.2)
-            yield f"postgresql+psycopg://postgres@127.0.0.1:{port}"
-        finally:
-            with contextlib.suppress(ProcessLookupError):
-                os.killpg(server.pid, 2)  # SIGINT: "fast" shutdown
+        # no server outlives the run, even if this process dies without stopping it
+        with watchdog(server.pid, signal.SIGQUIT):
             try:
-                server.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                os.killpg(server.pid, 9)
-                server.wait()
-            watchdog.kill()
-            watchdog.wait()
+                deadline = time.monotonic() + 60
+                while True:
+                    ready = subprocess.run(
+                        [str(bindir / "pg_isready"), "-h", "127.0.0.1", "-p", str(port)],
+                        capture_output=True,
+                    )
+                    if ready.returncode == 0:
+                        break
+                    if server.poll() is not None or time.monotonic() > deadline:
+                        log = (Path(tmp) / "server.log").read_text(errors="replace")
+                        raise RuntimeError(f"PostgreSQL did not start on port {port}:\n{log}")
+                    time.sleep(0.2)
+                yield f"postgresql+psycopg://postgres@127.0.0.1:{port}"
+            finally:
+                with contextlib.suppress(ProcessLookupError):
+                    os.killpg(server.pid, 2)  # SIGINT: "fast" shutdown
+                try:
+                    server.wait(timeout=30)
+                except subprocess.TimeoutExpired:
+                    os.killpg(server.pid, 9)
+                    server.wait()
 
 
 def create_database(base_url: str, name: str) -> str:

@@ -1,13 +1,14 @@
 """The notebooks in a real JupyterLab, driven by headless Chromium.
 
-One JupyterLab server (started and always stopped by the ``lab`` fixture) is the
-*student's* JupyterLab, as ``python -m autograders open`` starts it (nbgrader's instructor
-tools off), and serves versions of each assignment built from the nbgrader source notebooks:
+The session's JupyterLab server (``student_lab`` in ``tests/conftest.py``, always stopped) is
+the *student's* JupyterLab, as ``python -m autograders open`` starts it (nbgrader's instructor
+tools off); this file's folder on it (the ``lab`` fixture) holds versions of each assignment
+built from the nbgrader source notebooks:
 
 * ``solution/NAME.ipynb``: the student version with the solutions filled in
   (nbgrader's ``ClearHiddenTests`` + ``ClearOutput`` on the source);
-* ``blank/NAME.ipynb``: the released student version (``nbgrader generate_assignment``
-  with the course config, through ``autograders.release``);
+* ``blank/NAME.ipynb``: the released student version (``python -m autograders release``,
+  once per session: ``released_course`` in ``tests/conftest.py``);
 * ``reload/NAME.ipynb``: the solution version again, for the test that reloads the page;
 * ``buggy/NAME.ipynb``: the solution version with one known-buggy answer
   (``autograders/submissions/NAME/<bug>.toml``), for the test of a failed check's message.
@@ -35,14 +36,11 @@ Run with ``.venv/bin/pytest tests/test_browser.py -m browser``.
 
 from __future__ import annotations
 
-import contextlib
 import re
-import tempfile
 import tomllib
 import urllib.error
 import urllib.parse
 import urllib.request
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -52,18 +50,16 @@ from browser_lab import (
     PAGE_TIMEOUT_MS,
     ROOT,
     LabServer,
-    blank_versions,
-    chromium_page,
     open_notebook,
     reload_notebook,
     run_all_cells,
     run_every_cell,
-    running_lab,
     save_notebook,
     screenshot,
+    serve_solution_and_blank,
     solution_version,
 )
-from conftest import require_program
+from conftest import ReleasedCourse
 
 from autograders.assignments import discover
 
@@ -106,43 +102,19 @@ def buggy_version(solution: Path, bug: Path, target: Path) -> Path:
 
 
 @pytest.fixture(scope="module")
-def chromium() -> str:
-    return require_program(
-        "chromium", path="/usr/bin/chromium", install_hint="apt install chromium"
-    )
-
-
-@pytest.fixture(scope="module")
-def lab(chromium: str) -> Iterator[LabServer]:
-    with tempfile.TemporaryDirectory(prefix="m14-lab-") as tmp:
-        workdir = Path(tmp)
-        root = workdir / "served"
-        for name in ASSIGNMENTS:
-            solution_version(_source(name), root / "solution" / f"{name}.ipynb")
-            solution_version(_source(name), root / "reload" / f"{name}.ipynb")
-        if BREAKER in ASSIGNMENTS and BUGGY_WINDOW.is_file():
-            buggy_version(
-                root / "solution" / f"{BREAKER}.ipynb",
-                BUGGY_WINDOW,
-                root / "buggy" / f"{BREAKER}.ipynb",
-            )
-        blank_versions(ASSIGNMENTS, root / "blank")
-        with running_lab(workdir, root, student=True) as server:
-            yield server
-
-
-@pytest.fixture
-def page(chromium: str, lab: LabServer, request: pytest.FixtureRequest) -> Iterator[Any]:
-    with (
-        tempfile.TemporaryDirectory(prefix="m14-chromium-") as profile,
-        chromium_page(chromium, Path(profile)) as page,
-    ):
-        try:
-            yield page
-        finally:
-            # an artifact only: a page that crashed must not hide the test's own failure
-            with contextlib.suppress(Exception):
-                screenshot(page, f"{request.node.name}-last")
+def lab(lab_folder: LabServer, released_course: ReleasedCourse) -> LabServer:
+    """The session's student JupyterLab; this file's folder holds the versions listed above."""
+    serve_solution_and_blank(lab_folder, ASSIGNMENTS, released_course.out)
+    root = lab_folder.served
+    for name in ASSIGNMENTS:
+        solution_version(_source(name), root / "reload" / f"{name}.ipynb")
+    if BREAKER in ASSIGNMENTS and BUGGY_WINDOW.is_file():
+        buggy_version(
+            root / "solution" / f"{BREAKER}.ipynb",
+            BUGGY_WINDOW,
+            root / "buggy" / f"{BREAKER}.ipynb",
+        )
+    return lab_folder
 
 
 def _mermaid_figures(page: Any, scope: str) -> list[dict[str, Any]]:

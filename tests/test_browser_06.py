@@ -19,65 +19,31 @@ Run with ``.venv/bin/pytest tests/test_browser_06.py -m browser``.
 
 from __future__ import annotations
 
-import contextlib
-import tempfile
-from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
 from browser_lab import (
     LabServer,
-    blank_versions,
-    chromium_page,
     open_notebook,
     run_all_cells,
     run_every_cell,
-    running_lab,
     screenshot,
-    solution_version,
+    serve_solution_and_blank,
 )
-from conftest import require_program
-
-from autograders.assignments import discover
+from conftest import ReleasedCourse
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
 NAME = "06-ha-dr-runbook"
-SOURCES = {assignment.name: assignment.notebook for assignment in discover()}
 SLOW_MS = 180_000
 STUB_MESSAGE = "Not written yet:"
 
 
 @pytest.fixture(scope="module")
-def chromium() -> str:
-    return require_program(
-        "chromium", path="/usr/bin/chromium", install_hint="apt install chromium"
-    )
-
-
-@pytest.fixture(scope="module")
-def lab(chromium: str) -> Iterator[LabServer]:
-    with tempfile.TemporaryDirectory(prefix="m14-lab-06-") as tmp:
-        workdir = Path(tmp)
-        root = workdir / "served"
-        solution_version(SOURCES[NAME], root / "solution" / f"{NAME}.ipynb")
-        blank_versions([NAME], root / "blank")
-        with running_lab(workdir, root, student=True) as server:
-            yield server
-
-
-@pytest.fixture
-def page(chromium: str, lab: LabServer, request: pytest.FixtureRequest) -> Iterator[Any]:
-    with (
-        tempfile.TemporaryDirectory(prefix="m14-chromium-") as profile,
-        chromium_page(chromium, Path(profile)) as page,
-    ):
-        try:
-            yield page
-        finally:
-            with contextlib.suppress(Exception):
-                screenshot(page, f"{request.node.name}-last")
+def lab(lab_folder: LabServer, released_course: ReleasedCourse) -> LabServer:
+    """The session's student JupyterLab; this file's folder holds the solution and blank."""
+    serve_solution_and_blank(lab_folder, [NAME], released_course.out)
+    return lab_folder
 
 
 def _shows(widget: Any) -> dict[str, Any]:

@@ -33,6 +33,7 @@ import nbformat
 import pytest
 from browser_lab import ARTIFACTS, chromium_page
 from conftest import require_program
+from servers import free_port
 
 from autograders.gradebook import open_gradebook
 from autograders.release import release
@@ -63,11 +64,7 @@ def grade(course: Path) -> subprocess.CompletedProcess[str]:
 @contextmanager
 def formgrader(course: Path, workdir: Path) -> Iterator[str]:
     """``jupyter server`` at the course root with nbgrader's Formgrader; yields its base URL."""
-    import socket
-
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
+    port = free_port()
     env = dict(os.environ)
     for name in ("JUPYTER_CONFIG_DIR", "JUPYTER_RUNTIME_DIR", "JUPYTER_DATA_DIR", "IPYTHONDIR"):
         (workdir / name).mkdir(parents=True, exist_ok=True)

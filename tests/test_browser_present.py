@@ -73,13 +73,6 @@ ONSCREEN_JS = """() => [...document.querySelectorAll(
 
 
 @pytest.fixture(scope="module")
-def chromium() -> str:
-    return require_program(
-        "chromium", path="/usr/bin/chromium", install_hint="apt install chromium"
-    )
-
-
-@pytest.fixture(scope="module")
 def lab(chromium: str) -> Iterator[LabServer]:
     """The presenting JupyterLab: the instructor versions, ``present``'s settings and env."""
     with (

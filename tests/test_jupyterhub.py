@@ -23,7 +23,6 @@ import json
 import os
 import secrets
 import shutil
-import socket
 import subprocess
 import sys
 import tempfile
@@ -39,6 +38,7 @@ from typing import Any
 import nbformat
 import pytest
 from conftest import require_program
+from servers import free_port, watchdog
 
 from autograders.submissions import solution_notebook
 
@@ -50,13 +50,6 @@ COURSE_ID = "module14-fault-tolerance"
 INSTRUCTOR = "m14teach"
 STUDENTS = ("m14alice", "m14bob")
 USERS = (INSTRUCTOR, *STUDENTS)
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port: int = s.getsockname()[1]
-        return port
 
 
 @contextlib.contextmanager
@@ -159,7 +152,7 @@ def _hub_in(base: Path) -> Iterator[Hub]:
              "--course", str(course), "--exchange", str(exchange), "--owner", INSTRUCTOR],
             check=True, capture_output=True, env={**os.environ, "PYTHONPATH": str(ROOT)},
         )  # fmt: skip
-        port = _free_port()
+        port = free_port()
         token = secrets.token_hex(16)
         env = {
             **os.environ,
@@ -169,8 +162,8 @@ def _hub_in(base: Path) -> Iterator[Hub]:
             "M14_EXCHANGE": str(exchange),
             "M14_STATE": str(state),
             "M14_HUB_PORT": str(port),
-            "M14_HUB_INTERNAL_PORT": str(_free_port()),
-            "M14_PROXY_API_PORT": str(_free_port()),
+            "M14_HUB_INTERNAL_PORT": str(free_port()),
+            "M14_PROXY_API_PORT": str(free_port()),
             "M14_AUTHENTICATOR": "dummy",
             "M14_API_TOKEN": token,
         }
@@ -184,47 +177,33 @@ def _hub_in(base: Path) -> Iterator[Hub]:
             stderr=subprocess.STDOUT,
             start_new_session=True,
         )
-        watchdog = subprocess.Popen(
-            [sys.executable, "-c",
-             "import os, signal, sys, time\n"
-             "parent, child = int(sys.argv[1]), int(sys.argv[2])\n"
-             "while True:\n"
-             "    try: os.kill(parent, 0)\n"
-             "    except OSError: break\n"
-             "    time.sleep(1)\n"
-             "try: os.killpg(child, signal.SIGTERM)\n"
-             "except OSError: pass\n",
-             str(os.getpid()), str(hub.pid)],
-            start_new_session=True,
-        )  # fmt: skip
-        try:
-            url = f"http://127.0.0.1:{port}"
-            deadline = time.monotonic() + 120
-            while True:
-                try:
-                    urllib.request.urlopen(url + "/hub/api/", timeout=5).read()
-                    break
-                except (urllib.error.URLError, ConnectionError, TimeoutError):
-                    if hub.poll() is not None or time.monotonic() > deadline:
-                        raise RuntimeError(
-                            "JupyterHub did not start:\n" + (base / "hub.log").read_text()
-                        ) from None
-                    time.sleep(0.5)
-            yield Hub(url, token, home, course, {})
-        finally:
-            with contextlib.suppress(ProcessLookupError):
-                os.killpg(hub.pid, 15)
+        with watchdog(hub.pid):  # no hub outlives the run, even if pytest dies
             try:
-                hub.wait(timeout=60)
-            except subprocess.TimeoutExpired:
-                os.killpg(hub.pid, 9)
-                hub.wait()
-            watchdog.kill()
-            watchdog.wait()
-            log.close()
-            artifacts = ROOT / "test-artifacts" / "jupyterhub"
-            artifacts.mkdir(parents=True, exist_ok=True)
-            shutil.copyfile(base / "hub.log", artifacts / "hub.log")  # for a failed run
+                url = f"http://127.0.0.1:{port}"
+                deadline = time.monotonic() + 120
+                while True:
+                    try:
+                        urllib.request.urlopen(url + "/hub/api/", timeout=5).read()
+                        break
+                    except (urllib.error.URLError, ConnectionError, TimeoutError):
+                        if hub.poll() is not None or time.monotonic() > deadline:
+                            raise RuntimeError(
+                                "JupyterHub did not start:\n" + (base / "hub.log").read_text()
+                            ) from None
+                        time.sleep(0.5)
+                yield Hub(url, token, home, course, {})
+            finally:
+                with contextlib.suppress(ProcessLookupError):
+                    os.killpg(hub.pid, 15)
+                try:
+                    hub.wait(timeout=60)
+                except subprocess.TimeoutExpired:
+                    os.killpg(hub.pid, 9)
+                    hub.wait()
+                log.close()
+                artifacts = ROOT / "test-artifacts" / "jupyterhub"
+                artifacts.mkdir(parents=True, exist_ok=True)
+                shutil.copyfile(base / "hub.log", artifacts / "hub.log")  # for a failed run
     finally:
         _delete_users()
         shutil.rmtree(base, ignore_errors=True)

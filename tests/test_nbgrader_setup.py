@@ -13,7 +13,6 @@ from __future__ import annotations
 import html
 import os
 import shutil
-import socket
 import subprocess
 import time
 from pathlib import Path
@@ -23,6 +22,7 @@ import nbformat
 import pytest
 from conftest import BIN, FIXTURES, ROOT, STUB_MESSAGE
 from nbgrader.api import Gradebook
+from servers import free_port
 
 from autograders.assignments import NOTEBOOKS, discover, nbgrader_metadata
 from autograders.release import secret_lines
@@ -159,12 +159,6 @@ def test_plain_nbgrader_pipeline(course_of_every_assignment: Path, assignment: s
     check_assignment(course_of_every_assignment, assignment, students=2)
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 def test_formgrader_extension_is_enabled() -> None:
     done = subprocess.run(
         [str(BIN / "jupyter"), "server", "extension", "list"],
@@ -182,7 +176,7 @@ def test_formgrader_extension_is_enabled() -> None:
 
 
 def test_formgrader_page_is_served_at_repo_root(tmp_path: Path) -> None:
-    port, token = _free_port(), "m14-test-token"
+    port, token = free_port(), "m14-test-token"
     command = [
         str(BIN / "jupyter"),
         "server",

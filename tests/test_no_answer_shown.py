@@ -1,9 +1,10 @@
 """Nothing a released notebook shows scores a point when pasted as the answer.
 
-For every assignment in ``notebooks/``: release the student versions, collect every block
-they show (fenced blocks in Markdown cells, whatever their language, and the source of every
-code cell that is not an answer cell), paste each block into every answer cell of the
-assignment, and grade the result with the engine. Blocks of *every* released notebook are
+For every assignment in ``notebooks/``: take the student versions (the session's release,
+``released_course`` in ``tests/conftest.py``), collect every block they show (fenced blocks
+in Markdown cells, whatever their language, and the source of every code cell that is not an
+answer cell), paste each block into every answer cell of the assignment, and grade the
+result with the engine. Blocks of *every* released notebook are
 pasted into each assignment: notebook 01 shows the module's state diagram, which must earn
 nothing in notebook 07. Each must score 0 points: an exercise whose answer is on the page
 teaches nothing and grades nothing.
@@ -31,10 +32,11 @@ from typing import Any
 
 import nbformat
 import pytest
+from conftest import ReleasedCourse
 
 from autograders.assignments import nbgrader_metadata
 from autograders.grading import Submission, grade_batch
-from autograders.release import Course, discover_assignments, temp_course
+from autograders.release import discover_assignments
 from autograders.submissions import solution_notebook
 
 pytestmark = pytest.mark.slow
@@ -145,32 +147,34 @@ def pasted(
     return result if changed else None
 
 
-@pytest.fixture(scope="module")
-def course() -> Any:
-    with temp_course() as released:
-        yield released
-
-
 def _read(path: Path) -> Any:
     return nbformat.read(path, as_version=4)  # type: ignore[no-untyped-call]
 
 
+def _released(course: ReleasedCourse, name: str) -> Any:
+    """The student version of ``name`` (the session's release of every assignment)."""
+    return _read(course.out / name / f"{name}.ipynb")
+
+
 @pytest.fixture(scope="module")
-def every_block(course: Course) -> list[tuple[str, str, bool]]:
+def every_block(released_course: ReleasedCourse) -> list[tuple[str, str, bool]]:
     """The blocks of every released notebook, deduplicated across notebooks."""
     blocks: dict[str, tuple[str, str, bool]] = {}
-    for name in course.assignments:
-        for block in shown_blocks(_read(course.released(name) / f"{name}.ipynb"), name):
+    for assignment in released_course.assignments:
+        for block in shown_blocks(_released(released_course, assignment.name), assignment.name):
             blocks.setdefault(block[1].strip(), block)
     return list(blocks.values())
 
 
 @pytest.mark.parametrize("assignment", ASSIGNMENTS)
 def test_nothing_a_released_notebook_shows_scores_a_point(
-    assignment: str, course: Course, every_block: list[tuple[str, str, bool]], tmp_path: Path
+    assignment: str,
+    released_course: ReleasedCourse,
+    every_block: list[tuple[str, str, bool]],
+    tmp_path: Path,
 ) -> None:
-    blank = _read(course.released(assignment) / f"{assignment}.ipynb")
-    source = course.source(assignment)
+    blank = _released(released_course, assignment)
+    source = {a.name: a.notebook for a in released_course.assignments}[assignment]
     candidates: dict[str, tuple[str, Any]] = {
         "control-solution": ("the solution", solution_notebook(_read(source), blank))
     }
