@@ -471,6 +471,7 @@ def test_limits_are_validated() -> None:
     assert Limits(cell_timeout=10).grader_limit == 70
 
 
+@pytest.mark.slow
 def test_an_honest_submission_of_the_released_version_has_no_notes(
     runtime: Runtime, tmp_path: Path
 ) -> None:

@@ -114,6 +114,7 @@ def test_a_forged_reply_with_the_right_id_is_caught_by_the_late_real_one(
     assert session.sandbox.dead
 
 
+@pytest.mark.slow
 def test_a_sandbox_that_stops_reading_cannot_block_a_large_write(runtime: Runtime) -> None:
     """Issue #19's stall: a forged 'done', then no more reading, then a 300 KB cell."""
     session = _session(runtime, cell_timeout=3)
@@ -284,6 +285,7 @@ CHILDREN = (
 )
 
 
+@pytest.mark.slow
 def test_memory_is_one_budget_for_all_processes(runtime: Runtime) -> None:
     """4 children x 200 MB under a 384 MB budget: the total stays under it."""
     _needs_cgroup()

@@ -37,6 +37,7 @@ def wheel(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return found
 
 
+@pytest.mark.slow
 def test_wheel_ships_course_lib_only(wheel: Path) -> None:
     names = zipfile.ZipFile(wheel).namelist()
     packages = {
@@ -54,6 +55,7 @@ def test_wheel_ships_course_lib_only(wheel: Path) -> None:
     assert not [n for n in names if "autograders" in n or "checks/_solutions" in n]
 
 
+@pytest.mark.slow
 def test_wheel_holds_no_hidden_grader(wheel: Path) -> None:
     """Students install the wheel: no grading function, grader module or pristine loader in it."""
     import ast
@@ -81,6 +83,7 @@ def test_wheel_holds_no_hidden_grader(wheel: Path) -> None:
     assert not found, f"the student wheel holds hidden grading: {found}"
 
 
+@pytest.mark.slow
 def test_installed_wheel_exports_the_patterns(wheel: Path, tmp_path: Path) -> None:
     target = tmp_path / "site"
     subprocess.run(

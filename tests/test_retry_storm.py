@@ -34,6 +34,7 @@ def storms(seed: int = 0) -> dict[str, StormResult]:
     return compare_backoffs(BASE, CAP, seed=seed)
 
 
+@pytest.mark.slow
 def test_no_jitter_peak_is_far_above_full_jitter() -> None:
     runs = storms()
     none, full = runs["NoJitter"].peak_arrivals(0.1), runs["FullJitter"].peak_arrivals(0.1)

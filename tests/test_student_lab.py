@@ -49,6 +49,7 @@ def test_the_command_opens_the_student_folder_and_passes_extra_arguments() -> No
     assert command[-1] == "--no-browser"
 
 
+@pytest.mark.slow
 def test_jupyterlab_and_jupyter_server_read_it(tmp_path: Path) -> None:
     pytest.importorskip("jupyterlab_server")
     pytest.importorskip("nbgrader")
@@ -98,6 +99,7 @@ def test_the_disabled_plugin_ids_are_nbgraders() -> None:
     assert '"@jupyter/nbgrader:assignment-list"' in shipped
 
 
+@pytest.mark.slow
 def test_a_student_alone_gets_an_exchange_of_their_own(tmp_path: Path) -> None:
     write_student_config(tmp_path / "kept")
     assert not (tmp_path / "kept" / "nbgrader_config.json").exists()  # the class's exchange stays

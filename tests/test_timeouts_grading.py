@@ -137,6 +137,7 @@ def test_choose_rule_is_the_quotient_not_the_product() -> None:
     assert checks.expected_choice([0.01 * (i + 1) for i in range(8)], 0.125) == 0.07
 
 
+@pytest.mark.slow
 def test_solution_passes_every_test_cell_and_leaves_nothing_running(source_nb: Any) -> None:
     threads_before = set(threading.enumerate())
     sockets_before = _sockets()
