@@ -1,10 +1,10 @@
 """Presenting in a real JupyterLab and in Chromium, at a projector's 1280×720.
 
-* **Deck mode** (jupyterlab-slideshow) on the instructor versions of 01 and 07, built by
+* **Deck mode** (jupyterlab-slideshow) on the instructor versions of 01, 02 and 07, built by
   ``python -m autograders present`` and served with its settings (deck mode on at start,
   the reveal key) and its environment (the widgets' presenter theme): the test advances
   the slides, runs the reference in place of the students' code, reveals one solution
-  (01 with the key, 07 with a click) while the next stays collapsed, and on 01 steps the
+  (01 with the key, 02 and 07 with a click) while the next stays collapsed, and on 01 steps the
   breaker widget forward and back with the keyboard while the slide stays put.
 * **Every widget**: a notebook with one slide per course widget (built with the reference),
   in the same Lab: each is in the presenter theme, steps forward and back (the timeout
@@ -60,9 +60,10 @@ from autograders.presenter import is_presenter_note
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
 BREAKER = "01-circuit-breaker"
+BULKHEADS = "02-bulkheads"
 DIAGRAM = "07-state-diagram-challenge"
 ASSIGNMENTS = {a.name: a for a in discover()}
-PRESENTED = [name for name in (BREAKER, DIAGRAM) if name in ASSIGNMENTS]
+PRESENTED = [name for name in (BREAKER, BULKHEADS, DIAGRAM) if name in ASSIGNMENTS]
 VIEWPORT = {"width": 1280, "height": 720}
 SLOW_MS = 180_000
 MAX_STEPS = 60
