@@ -495,18 +495,23 @@ def _present(args: argparse.Namespace, extra: Sequence[str], notebooks: Path) ->
             file=sys.stderr,
         )
         return 2
+    jupyter = shutil.which(
+        "jupyter",
+        path=os.pathsep.join([str(Path(sys.executable).parent), os.environ.get("PATH", "")]),
+    )
+    if jupyter is None and not args.build_only:
+        print("error: jupyter is not installed; pip install -e '.[course]' first", file=sys.stderr)
+        return 2
+    refused = _refused_lab_arguments(jupyter, extra)
+    if refused:
+        print(f"error: {refused}", file=sys.stderr)
+        return 2
     for name in [args.assignment] if args.assignment else known:
         path = build_instructor_version(name, args.dir, notebooks)
         print(f"instructor version of {name} -> {path}")
     if args.build_only:
         return 0
-    jupyter = shutil.which(
-        "jupyter",
-        path=os.pathsep.join([str(Path(sys.executable).parent), os.environ.get("PATH", "")]),
-    )
-    if jupyter is None:
-        print("error: jupyter is not installed; pip install -e '.[course]' first", file=sys.stderr)
-        return 2
+    assert jupyter is not None
     print(DECK_KEYS)
     print(f"Presenter notes: {args.dir / (args.assignment or 'NAME') / 'NOTES.md'}")
     sys.stdout.flush()
@@ -572,6 +577,31 @@ def notebook_url(info: Mapping[str, Any], assignment: str | None) -> str:
     path = f"/lab/tree/{quote(assignment)}/{quote(assignment)}.ipynb" if assignment else "/lab"
     token = str(info.get("token") or "")
     return base + path + (f"?token={token}" if token else "")
+
+
+def _refused_lab_arguments(jupyter: str | None, extra: Sequence[str]) -> str:
+    """Why ``jupyter lab`` would refuse the extra arguments (``""``: it takes them).
+
+    Asked before anything is written: ``jupyter lab EXTRA --show-config`` parses them and
+    starts nothing (``present 01-circuit-breaker --check``, meant for ``slides``, would
+    otherwise build the instructor version and only then fail inside JupyterLab).
+    """
+    if not extra:
+        return ""
+    if jupyter is None:
+        return f"extra arguments {' '.join(extra)} go to jupyter lab, which is not installed"
+    done = subprocess.run(
+        [jupyter, "lab", *extra, "--show-config"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        stdin=subprocess.DEVNULL,
+    )
+    if done.returncode == 0:
+        return ""
+    lines = (done.stderr or done.stdout).strip().splitlines()
+    why = lines[-1] if lines else f"exit status {done.returncode}"
+    return f"jupyter lab refuses {' '.join(extra)} (present passes extra arguments to it): {why}"
 
 
 def run(args: argparse.Namespace, extra: Sequence[str], notebooks: Path) -> int:

@@ -436,6 +436,8 @@ def test_present_starts_lab_in_deck_mode(
             return 0
 
     monkeypatch.setattr(subprocess, "Popen", FakeLab)
+    # (the check that jupyter lab takes the extra arguments runs it: tested on its own below)
+    monkeypatch.setattr(present, "_refused_lab_arguments", lambda jupyter, extra: "")
     own = tmp_path / "own-settings" / "@jupyterlab" / "shortcuts-extension"
     own.mkdir(parents=True)
     mine = {"command": "notebook:run-all-cells", "keys": ["Ctrl Shift R"], "selector": "body"}
@@ -485,6 +487,17 @@ def test_present_unknown_assignment(capsys: pytest.CaptureFixture[str], tmp_path
     assert cli.main(["present", "nope", "--dir", str(tmp_path), "--build-only"]) == 2
     assert "unknown assignment 'nope'" in capsys.readouterr().err
     assert not any(tmp_path.iterdir())
+
+
+def test_present_refuses_what_jupyter_lab_would_before_writing(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    """``--check`` belongs to ``slides``: present says so and writes nothing."""
+    out = tmp_path / "presenting"
+    assert cli.main(["present", "01-circuit-breaker", "--dir", str(out), "--check"]) == 2
+    err = capsys.readouterr().err
+    assert "jupyter lab refuses --check" in err and "argument --check" in err  # lab's own words
+    assert not out.exists()
 
 
 def test_widget_theme_follows_the_presenter_environment(monkeypatch: pytest.MonkeyPatch) -> None:
